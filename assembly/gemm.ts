@@ -1,0 +1,310 @@
+// GEMM, f32, single-threaded, no allocation. Row-major everywhere; all pointers are byte offsets
+// into the one linear memory owned by the TypeScript arena.
+//
+// One register-blocked micro-kernel computes a 4×8 tile of C = A·B where A is addressed by strides
+// (so the same tile serves A row-major, "n", and A transposed, "t") and B is row-major (K, N).
+// The three layouts a linear layer needs with PyTorch's (out, in) weight layout:
+//   f32_gemm_nt: C (M,N) = A (M,K) · B (N,K)ᵀ + bias   forward:   out  = inp · Wᵀ + b
+//                B is first transposed into `pack` (K,N) so the tile streams rows of it.
+//   f32_gemm_nn: C (M,N) (+)= A (M,K) · B (K,N)          backward:  dinp = dout · W
+//   f32_gemm_tn: C (M,N) (+)= A (K,M)ᵀ · B (K,N)         backward:  dW  += doutᵀ · inp
+// Partial tiles (M % 4) alias their row pointers to the last valid row, so the inner loop never
+// branches (XNNPACK's trick); N % 8 falls back to a 4-wide tile and then scalar leftovers.
+// K is blocked by KC so a B panel (KC × 8 floats) stays in L1 while A streams from L2.
+import { vmadd, idx4 } from './common';
+
+const KC: i32 = 256;
+const MR: i32 = 4;
+
+/**
+ * One 4×8 tile, SIMD. c0..c3: C row pointers at column n (rows past M alias the last valid row);
+ * ap: packed A panel (kc × 4, interleaved by k); b: B at (k0, n); ldb: B row stride in bytes.
+ * load: start from C (accumulate) instead of zero; bias: pointer to 8 bias values or 0.
+ */
+// @ts-ignore: decorator
+@inline function tile_4x8(c0: usize, c1: usize, c2: usize, c3: usize, ap: usize,
+                          b: usize, ldb: usize, kc: i32, load: bool, bias: usize): void {
+  let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x10 = f32x4.splat(0), x11 = f32x4.splat(0);
+  let x20 = f32x4.splat(0), x21 = f32x4.splat(0), x30 = f32x4.splat(0), x31 = f32x4.splat(0);
+  if (load) {
+    x00 = v128.load(c0); x01 = v128.load(c0, 16); x10 = v128.load(c1); x11 = v128.load(c1, 16);
+    x20 = v128.load(c2); x21 = v128.load(c2, 16); x30 = v128.load(c3); x31 = v128.load(c3, 16);
+  }
+  if (bias) {
+    // accumulators start from the bias
+    const bb0 = v128.load(bias), bb1 = v128.load(bias, 16);
+    x00 = f32x4.add(x00, bb0); x01 = f32x4.add(x01, bb1); x10 = f32x4.add(x10, bb0); x11 = f32x4.add(x11, bb1);
+    x20 = f32x4.add(x20, bb0); x21 = f32x4.add(x21, bb1); x30 = f32x4.add(x30, bb0); x31 = f32x4.add(x31, bb1);
+  }
+  // Packed A keeps the loop at two pointer bumps; every other address is an immediate offset.
+  const aend = ap + (<usize>kc << 4);
+  while (ap < aend) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    let av = v128.load32_splat(ap);
+    x00 = vmadd(av, b0, x00); x01 = vmadd(av, b1, x01);
+    av = v128.load32_splat(ap, 4);
+    x10 = vmadd(av, b0, x10); x11 = vmadd(av, b1, x11);
+    av = v128.load32_splat(ap, 8);
+    x20 = vmadd(av, b0, x20); x21 = vmadd(av, b1, x21);
+    av = v128.load32_splat(ap, 12);
+    x30 = vmadd(av, b0, x30); x31 = vmadd(av, b1, x31);
+    ap += 16; b += ldb;
+  }
+  // aliased (duplicate) rows hold identical values, so the store order does not matter
+  v128.store(c3, x30); v128.store(c3, x31, 16); v128.store(c2, x20); v128.store(c2, x21, 16);
+  v128.store(c1, x10); v128.store(c1, x11, 16); v128.store(c0, x00); v128.store(c0, x01, 16);
+}
+
+/** One 4×4 tile, SIMD: the N % 8 ≥ 4 remainder. Same contract as tile_4x8. */
+// @ts-ignore: decorator
+@inline function tile_4x4(c0: usize, c1: usize, c2: usize, c3: usize, ap: usize,
+                          b: usize, ldb: usize, kc: i32, load: bool, bias: usize): void {
+  let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+  if (load) { x0 = v128.load(c0); x1 = v128.load(c1); x2 = v128.load(c2); x3 = v128.load(c3); }
+  if (bias) {
+    const bb = v128.load(bias);
+    x0 = f32x4.add(x0, bb); x1 = f32x4.add(x1, bb); x2 = f32x4.add(x2, bb); x3 = f32x4.add(x3, bb);
+  }
+  const aend = ap + (<usize>kc << 4);
+  while (ap < aend) {
+    const b0 = v128.load(b);
+    x0 = vmadd(v128.load32_splat(ap), b0, x0);
+    x1 = vmadd(v128.load32_splat(ap, 4), b0, x1);
+    x2 = vmadd(v128.load32_splat(ap, 8), b0, x2);
+    x3 = vmadd(v128.load32_splat(ap, 12), b0, x3);
+    ap += 16; b += ldb;
+  }
+  v128.store(c3, x3); v128.store(c2, x2); v128.store(c1, x1); v128.store(c0, x0);
+}
+
+/**
+ * Packs rows m0..m0+3 (rows past M repeat row M-1), k = k0..k0+kc-1 of A into dst as (kc, 4):
+ * dst[k·4 + r] = A(m0 + r, k0 + k). Fast paths for row-major A (4×4 register transposes) and
+ * for A stored transposed (one 16-byte copy per k).
+ */
+// @ts-ignore: decorator
+@inline function pack_a(dst: usize, a: usize, sam: usize, sak: usize, m0: i32, M: i32, k0: i32, kc: i32): void {
+  const r0 = a + <usize>m0 * sam + <usize>k0 * sak;
+  const r1 = a + <usize>min(m0 + 1, M - 1) * sam + <usize>k0 * sak;
+  const r2 = a + <usize>min(m0 + 2, M - 1) * sam + <usize>k0 * sak;
+  const r3 = a + <usize>min(m0 + 3, M - 1) * sam + <usize>k0 * sak;
+  let k = 0;
+  if (sam == 4 && m0 + 4 <= M) {
+    // A stored (K, M): the four values for one k are contiguous
+    for (; k < kc; k++) v128.store(dst + (<usize>k << 4), v128.load(r0 + <usize>k * sak));
+    return;
+  }
+  if (sak == 4) {
+    for (; k + 4 <= kc; k += 4) {
+      const o: usize = <usize>k << 2;
+      const x0 = v128.load(r0 + o), x1 = v128.load(r1 + o), x2 = v128.load(r2 + o), x3 = v128.load(r3 + o);
+      const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5), t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
+      const d = dst + (<usize>k << 4);
+      v128.store(d, v128.shuffle<i64>(t0, t2, 0, 2));
+      v128.store(d, v128.shuffle<i64>(t0, t2, 1, 3), 16);
+      v128.store(d, v128.shuffle<i64>(t1, t3, 0, 2), 32);
+      v128.store(d, v128.shuffle<i64>(t1, t3, 1, 3), 48);
+    }
+  }
+  // leftovers
+  for (; k < kc; k++) {
+    const o: usize = <usize>k * sak, d = dst + (<usize>k << 4);
+    store<f32>(d, load<f32>(r0 + o)); store<f32>(d, load<f32>(r1 + o), 4);
+    store<f32>(d, load<f32>(r2 + o), 8); store<f32>(d, load<f32>(r3 + o), 12);
+  }
+}
+
+/** Scratch floats gemm_strided needs for packing A: ⌈M/4⌉·4·min(K, KC). */
+export function gemm_pack_a_floats(M: i32, K: i32): i32 {
+  return ((M + MR - 1) / MR) * MR * min(K, KC);
+}
+
+/**
+ * C (M,N) = [C if accumulate] + A·B [+ bias], A element (m,k) at a + m·sam + k·sak (bytes),
+ * B row-major (K,N) with row stride ldb bytes, C row-major with row stride N.
+ * pack: scratch of gemm_pack_a_floats(M, K) floats, 16-byte aligned.
+ */
+export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize,
+                             bias: usize, pack: usize, M: i32, N: i32, K: i32, accumulate: bool): void {
+  const ldc: usize = idx4(N);
+  if (K <= 0) {
+    // C = [C] + bias: no products to add
+    for (let m = 0; m < M; m++) {
+      const cr = c + <usize>m * ldc;
+      for (let n = 0; n < N; n++) {
+        let v: f32 = accumulate ? load<f32>(cr + idx4(n)) : 0;
+        if (bias) v += load<f32>(bias + idx4(n));
+        store<f32>(cr + idx4(n), v);
+      }
+    }
+    return;
+  }
+  if (!ASC_FEATURE_SIMD) {
+    gemm_scalar(c, a, sam, sak, b, ldb, bias, M, N, K, accumulate);
+    return;
+  }
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    const first = k0 == 0;
+    const ldc0 = !first || accumulate;
+    const bk: usize = b + <usize>k0 * ldb;
+    const panel: usize = <usize>kc << 4; // bytes of one packed 4-row panel
+    for (let m = 0; m < M; m += MR) pack_a(pack + <usize>(m / MR) * panel, a, sam, sak, m, M, k0, kc);
+    let n = 0;
+    for (; n + 8 <= N; n += 8) {
+      const bn = bk + idx4(n);
+      const bias_n: usize = first && bias ? bias + idx4(n) : 0;
+      let ap = pack;
+      for (let m = 0; m < M; m += MR) {
+        // rows past M alias the last valid row
+        const cn = c + idx4(n);
+        tile_4x8(cn + <usize>m * ldc, cn + <usize>min(m + 1, M - 1) * ldc,
+                 cn + <usize>min(m + 2, M - 1) * ldc, cn + <usize>min(m + 3, M - 1) * ldc,
+                 ap, bn, ldb, kc, ldc0, bias_n);
+        ap += panel;
+      }
+    }
+    if (n + 4 <= N) {
+      const bn = bk + idx4(n);
+      const bias_n: usize = first && bias ? bias + idx4(n) : 0;
+      let ap = pack;
+      for (let m = 0; m < M; m += MR) {
+        const cn = c + idx4(n);
+        tile_4x4(cn + <usize>m * ldc, cn + <usize>min(m + 1, M - 1) * ldc,
+                 cn + <usize>min(m + 2, M - 1) * ldc, cn + <usize>min(m + 3, M - 1) * ldc,
+                 ap, bn, ldb, kc, ldc0, bias_n);
+        ap += panel;
+      }
+      n += 4;
+    }
+    // leftovers: N % 4 columns, one dot product each (A read from the packed panels)
+    for (; n < N; n++) {
+      for (let m = 0; m < M; m++) {
+        const cp = c + <usize>m * ldc + idx4(n);
+        let s: f32 = ldc0 ? load<f32>(cp) : 0;
+        if (first && bias) s += load<f32>(bias + idx4(n));
+        let ap = pack + <usize>(m / MR) * panel + idx4(m % MR), bp = bk + idx4(n);
+        for (let k = 0; k < kc; k++) { s += load<f32>(ap) * load<f32>(bp); ap += 16; bp += ldb; }
+        store<f32>(cp, s);
+      }
+    }
+  }
+}
+
+/** Scalar build: i-k-j loop order so the inner loop streams rows of B and C. */
+function gemm_scalar(c: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize,
+                     bias: usize, M: i32, N: i32, K: i32, accumulate: bool): void {
+  const ldc: usize = idx4(N);
+  for (let m = 0; m < M; m++) {
+    const cr = c + <usize>m * ldc;
+    for (let n = 0; n < N; n++) {
+      let v: f32 = accumulate ? load<f32>(cr + idx4(n)) : 0;
+      if (bias) v += load<f32>(bias + idx4(n));
+      store<f32>(cr + idx4(n), v);
+    }
+    for (let k = 0; k < K; k++) {
+      const av = load<f32>(a + <usize>m * sam + <usize>k * sak);
+      const br = b + <usize>k * ldb;
+      for (let n = 0; n < N; n++) {
+        store<f32>(cr + idx4(n), load<f32>(cr + idx4(n)) + av * load<f32>(br + idx4(n)));
+      }
+    }
+  }
+}
+
+/** dst (C,R) = src (R,C)ᵀ. 4×4 blocks transposed in registers; scalar leftovers. */
+export function f32_transpose(dst: usize, src: usize, R: i32, C: i32): void {
+  let r = 0;
+  if (ASC_FEATURE_SIMD) {
+    const lds: usize = idx4(C), ldd: usize = idx4(R);
+    for (; r + 4 <= R; r += 4) {
+      let cc = 0;
+      for (; cc + 4 <= C; cc += 4) {
+        const s = src + <usize>r * lds + idx4(cc);
+        const r0 = v128.load(s), r1 = v128.load(s + lds), r2 = v128.load(s + 2 * lds), r3 = v128.load(s + 3 * lds);
+        const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+        const d = dst + <usize>cc * ldd + idx4(r);
+        v128.store(d, v128.shuffle<i64>(t0, t2, 0, 2));
+        v128.store(d + ldd, v128.shuffle<i64>(t0, t2, 1, 3));
+        v128.store(d + 2 * ldd, v128.shuffle<i64>(t1, t3, 0, 2));
+        v128.store(d + 3 * ldd, v128.shuffle<i64>(t1, t3, 1, 3));
+      }
+      for (; cc < C; cc++) {
+        for (let i = r; i < r + 4; i++) {
+          store<f32>(dst + (<usize>cc * R + i) * 4, load<f32>(src + (<usize>i * C + cc) * 4));
+        }
+      }
+    }
+  }
+  // leftovers: remaining rows
+  for (; r < R; r++) {
+    for (let cc = 0; cc < C; cc++) {
+      store<f32>(dst + (<usize>cc * R + r) * 4, load<f32>(src + (<usize>r * C + cc) * 4));
+    }
+  }
+}
+
+/** Scratch floats f32_gemm_nt needs: Bᵀ (K·N) then the packed A panels. */
+export function gemm_nt_scratch_floats(M: i32, N: i32, K: i32): i32 {
+  return ((K * N + 3) & ~3) + gemm_pack_a_floats(M, K);
+}
+
+/** C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C]. pack: gemm_nt_scratch_floats(M,N,K) floats. */
+export function f32_gemm_nt(c: usize, a: usize, b: usize, bias: usize, pack: usize,
+                            M: i32, N: i32, K: i32, accumulate: bool): void {
+  f32_transpose(pack, b, N, K);
+  gemm_strided(c, a, idx4(K), 4, pack, idx4(N), bias, pack + idx4((K * N + 3) & ~3), M, N, K, accumulate);
+}
+
+/** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C]. pack: gemm_pack_a_floats(M,K) floats. */
+export function f32_gemm_nn(c: usize, a: usize, b: usize, bias: usize, pack: usize,
+                            M: i32, N: i32, K: i32, accumulate: bool): void {
+  gemm_strided(c, a, idx4(K), 4, b, idx4(N), bias, pack, M, N, K, accumulate);
+}
+
+/** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C]. pack: gemm_pack_a_floats(M,K) floats. */
+export function f32_gemm_tn(c: usize, a: usize, b: usize, pack: usize,
+                            M: i32, N: i32, K: i32, accumulate: bool): void {
+  gemm_strided(c, a, 4, idx4(M), b, idx4(N), 0, pack, M, N, K, accumulate);
+}
+
+/** out (N) (+)= Σ_m inp (M,N) row m — the bias gradient. */
+export function f32_colsum(out: usize, inp: usize, M: i32, N: i32, accumulate: bool): void {
+  const ld: usize = idx4(N);
+  let n = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; n + 16 <= N; n += 16) {
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      let p = inp + idx4(n);
+      for (let m = 0; m < M; m++) {
+        s0 = f32x4.add(s0, v128.load(p)); s1 = f32x4.add(s1, v128.load(p, 16));
+        s2 = f32x4.add(s2, v128.load(p, 32)); s3 = f32x4.add(s3, v128.load(p, 48));
+        p += ld;
+      }
+      const o = out + idx4(n);
+      if (accumulate) {
+        s0 = f32x4.add(s0, v128.load(o)); s1 = f32x4.add(s1, v128.load(o, 16));
+        s2 = f32x4.add(s2, v128.load(o, 32)); s3 = f32x4.add(s3, v128.load(o, 48));
+      }
+      v128.store(o, s0); v128.store(o, s1, 16); v128.store(o, s2, 32); v128.store(o, s3, 48);
+    }
+    for (; n + 4 <= N; n += 4) {
+      let s0 = f32x4.splat(0);
+      let p = inp + idx4(n);
+      for (let m = 0; m < M; m++) { s0 = f32x4.add(s0, v128.load(p)); p += ld; }
+      const o = out + idx4(n);
+      if (accumulate) s0 = f32x4.add(s0, v128.load(o));
+      v128.store(o, s0);
+    }
+  }
+  // leftovers
+  for (; n < N; n++) {
+    let s: f32 = 0;
+    let p = inp + idx4(n);
+    for (let m = 0; m < M; m++) { s += load<f32>(p); p += ld; }
+    const o = out + idx4(n);
+    store<f32>(o, accumulate ? load<f32>(o) + s : s);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Data preprocessing and validation. Browser-safe: no Node imports.
+ *
+ * Contract:
+ * - Matrices are row-major `{ data: Float32Array, rows, cols }`.
+ * - `toMatrix` accepts a flat Float32Array plus `cols` (returned without copying) or an array of
+ *   equal-length rows (copied). Wrong shapes → `ShapeError`; empty data → `DataError`;
+ *   a missing/invalid `cols` or an unsupported input type → `ConfigError`.
+ * - `checkFinite` / `checkUnitInterval` throw `DataError` naming the first offending value with
+ *   its 0-based row and column (and flat index).
+ * - `binarizeStatic` draws x_bin = (u < x) ? 1 : 0 with uniforms in [0, 1) supplied by the caller
+ *   (the library's seeded RNG), so results are reproducible; values outside [0, 1] act as clamped.
+ *   `binarizeThreshold` maps x > t to 1 and everything else to 0.
+ * - All transforms return new arrays and never modify their input.
+ */
+import { ConfigError, DataError, ShapeError } from '../errors.js';
+
+export interface Matrix {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+/**
+ * How binary (Bernoulli) training data was produced, recorded with models:
+ * 'none' = raw values in [0, 1]; 'static' = sampled once with `binarizeStatic`;
+ * 'dynamic' = resampled every epoch; 'threshold' = `binarizeThreshold`.
+ */
+export type Binarization = 'none' | 'static' | 'dynamic' | 'threshold';
+
+export const BINARIZATIONS: readonly Binarization[] = ['none', 'static', 'dynamic', 'threshold'];
+
+export function isBinarization(x: unknown): x is Binarization {
+  return typeof x === 'string' && (BINARIZATIONS as readonly string[]).includes(x);
+}
+
+function checkCols(cols: number, fn: string): void {
+  if (!Number.isInteger(cols) || cols <= 0) {
+    throw new ConfigError(`${fn}: cols must be a positive integer, got ${String(cols)}`);
+  }
+}
+
+/**
+ * Normalise input data to a row-major matrix.
+ * - `Float32Array` + `cols`: length must be a non-zero multiple of `cols`; the array is not copied.
+ * - array of rows (arrays or typed arrays): all rows must have the same non-zero length, which
+ *   must equal `cols` when given; values are copied into a new Float32Array.
+ */
+export function toMatrix(x: Float32Array | ArrayLike<number>[] | number[][], cols?: number): Matrix {
+  if (x instanceof Float32Array) {
+    if (cols === undefined) {
+      throw new ConfigError('toMatrix: cols is required when the data is a flat Float32Array');
+    }
+    checkCols(cols, 'toMatrix');
+    if (x.length === 0) throw new DataError('toMatrix: data is empty');
+    if (x.length % cols !== 0) {
+      throw new ShapeError(`toMatrix: data length ${x.length} is not divisible by cols ${cols}`);
+    }
+    return { data: x, rows: x.length / cols, cols };
+  }
+  if (!Array.isArray(x)) {
+    throw new ConfigError(
+      'toMatrix: expected a Float32Array (with cols) or an array of rows' +
+        (ArrayBuffer.isView(x) ? '; convert other typed arrays first (e.g. uint8ToUnit for bytes)' : ''),
+    );
+  }
+  if (cols !== undefined) checkCols(cols, 'toMatrix');
+  const rows = x.length;
+  if (rows === 0) throw new DataError('toMatrix: data has no rows');
+  const first = x[0];
+  if (first === null || typeof first !== 'object' || typeof first.length !== 'number') {
+    throw new ConfigError('toMatrix: expected an array of rows (arrays of numbers)');
+  }
+  const width = first.length;
+  if (width === 0) throw new DataError('toMatrix: rows are empty (0 columns)');
+  if (cols !== undefined && width !== cols) {
+    throw new ShapeError(`toMatrix: rows have ${width} columns but cols is ${cols}`);
+  }
+  const data = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    const row = x[r];
+    if (row === null || typeof row !== 'object' || typeof row.length !== 'number') {
+      throw new ConfigError(`toMatrix: row ${r} is not an array`);
+    }
+    if (row.length !== width) {
+      throw new ShapeError(`toMatrix: row ${r} has ${row.length} columns but row 0 has ${width}`);
+    }
+    for (let c = 0; c < width; c++) {
+      const v = row[c];
+      if (typeof v !== 'number') {
+        throw new DataError(`toMatrix: value at row ${r}, col ${c} is not a number (${typeof v})`);
+      }
+      data[r * width + c] = v;
+    }
+  }
+  return { data, rows, cols: width };
+}
+
+function where(i: number, cols?: number): string {
+  return cols === undefined ? `index ${i}` : `row ${Math.floor(i / cols)}, col ${i % cols} (index ${i})`;
+}
+
+/**
+ * Throw `DataError` when `data` holds NaN or ±Infinity. `what` names the data in the message;
+ * when `cols` is given the position is reported as 0-based row and column.
+ */
+export function checkFinite(data: Float32Array, what: string, cols?: number): void {
+  if (cols !== undefined) checkCols(cols, 'checkFinite');
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v)) {
+      throw new DataError(`${what} contains a non-finite value ${v} at ${where(i, cols)}`);
+    }
+  }
+}
+
+/**
+ * Throw `DataError` when any value of `data` lies outside [0, 1] (or is NaN), as the Bernoulli
+ * likelihood requires. Reports the first offender with its 0-based row and column.
+ */
+export function checkUnitInterval(data: Float32Array, cols: number, what: string): void {
+  checkCols(cols, 'checkUnitInterval');
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!(v >= 0 && v <= 1)) {
+      throw new DataError(
+        `${what} has value ${v} at ${where(i, cols)} outside [0, 1], which the Bernoulli likelihood requires ` +
+          '(scale the data into [0, 1], e.g. divide bytes by 255)',
+      );
+    }
+  }
+}
+
+const U8_UNIT = /* @__PURE__ */ (() => {
+  const t = new Float32Array(256);
+  for (let i = 0; i < 256; i++) t[i] = i / 255;
+  return t;
+})();
+
+/** Bytes 0..255 → Float32 in [0, 1] (divided by 255). */
+export function uint8ToUnit(u8: Uint8Array): Float32Array {
+  const out = new Float32Array(u8.length);
+  for (let i = 0; i < u8.length; i++) out[i] = U8_UNIT[u8[i]!]!;
+  return out;
+}
+
+/**
+ * Stochastic binarization: out[i] = (u[i] < data[i]) ? 1 : 0 with u = uniform(data.length),
+ * uniforms in [0, 1) from the caller's (seeded) RNG. Each pixel becomes a Bernoulli(data[i]) draw.
+ */
+export function binarizeStatic(data: Float32Array, uniform: (n: number) => Float32Array): Float32Array {
+  if (typeof uniform !== 'function') {
+    throw new ConfigError('binarizeStatic: uniform must be a function (n) => Float32Array of n uniforms in [0, 1)');
+  }
+  const u = uniform(data.length);
+  if (!(u instanceof Float32Array) || u.length !== data.length) {
+    throw new ShapeError(
+      `binarizeStatic: uniform(${data.length}) must return a Float32Array of length ${data.length}` +
+        (u instanceof Float32Array ? `, got length ${u.length}` : ''),
+    );
+  }
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = u[i]! < data[i]! ? 1 : 0;
+  return out;
+}
+
+/** Deterministic binarization: out[i] = data[i] > t ? 1 : 0 (NaN → 0). */
+export function binarizeThreshold(data: Float32Array, t = 0.5): Float32Array {
+  if (typeof t !== 'number' || !Number.isFinite(t)) {
+    throw new ConfigError(`binarizeThreshold: threshold must be a finite number, got ${String(t)}`);
+  }
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data[i]! > t ? 1 : 0;
+  return out;
+}
