@@ -144,8 +144,11 @@ export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usiz
     gemm_scalar(c, a, sam, sak, b, ldb, bias, M, N, K, accumulate);
     return;
   }
-  for (let k0 = 0; k0 < K; k0 += KC) {
-    const kc = min(KC, K - k0);
+  // K blocks of (nearly) equal size, none longer than KC: no short, inefficient last block
+  const nkb = (K + KC - 1) / KC;
+  const kcb = (K + nkb - 1) / nkb;
+  for (let k0 = 0; k0 < K; k0 += kcb) {
+    const kc = min(kcb, K - k0);
     const first = k0 == 0;
     const ldc0 = !first || accumulate;
     const bk: usize = b + <usize>k0 * ldb;

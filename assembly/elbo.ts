@@ -1,0 +1,206 @@
+// The fused ELBO kernels: reparameterization, the likelihood's value and gradient, and the
+// closed-form KL — one pass over a minibatch, no allocation, fp32 with f64 row sums.
+// reference: Kingma & Welling, "Auto-Encoding Variational Bayes" (2014), eq. 10 and appendix B/C.
+//
+// Shapes: B datapoints, L samples each, D data dimensions, Z latent dimensions. Sample rows are
+// ordered datapoint-major: row b·L + l. The minibatch loss the gradients belong to is
+//     loss = scale · Σ_b [ rec_b + β · kl_b ],   rec_b = −(1/L) Σ_l log p(x_b | z_bl)
+// (scale = 1 gives PyTorch's examples/vae "sum" reduction; N/B gives the data-set-scaled estimate).
+// log σ² (encoder and learned decoder variance) is clamped to [LOGVAR_MIN, LOGVAR_MAX] before it
+// is exponentiated, so exp never overflows; outside that range its gradient is zero (torch.clamp).
+import { vexp, vlog1p } from './vmath';
+import { idx4 } from './common';
+
+export const LIK_BERNOULLI: i32 = 0;        // decoder outputs logits; x ∈ [0, 1]
+export const LIK_GAUSSIAN: i32 = 1;         // decoder outputs means; fixed σ
+export const LIK_GAUSSIAN_LEARNED: i32 = 2; // decoder outputs means and per-dimension log σ²
+export const LOGVAR_MIN: f32 = -30;
+export const LOGVAR_MAX: f32 = 20;
+const HALF_LOG_2PI: f64 = 0.91893853320467274178;
+
+// @ts-ignore: decorator
+@inline function clampLv(v: f32): f32 { return min(max(v, LOGVAR_MIN), LOGVAR_MAX); }
+// @ts-ignore: decorator
+@inline function inRange(v: f32): f32 { return v >= LOGVAR_MIN && v <= LOGVAR_MAX ? 1 : 0; }
+
+/** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z). */
+export function reparam_forward(z: usize, mu: usize, logvar: usize, eps: usize, B: i32, L: i32, Z: i32): void {
+  for (let b = 0; b < B; b++) {
+    const mb = mu + idx4(b * Z), lb = logvar + idx4(b * Z);
+    for (let l = 0; l < L; l++) {
+      const r = idx4((b * L + l) * Z);
+      for (let j = 0; j < Z; j++) {
+        const sd = Mathf.exp(0.5 * clampLv(load<f32>(lb + idx4(j))));
+        store<f32>(z + r + idx4(j), load<f32>(mb + idx4(j)) + sd * load<f32>(eps + r + idx4(j)));
+      }
+    }
+  }
+}
+
+/**
+ * The path through z: given dz (B·L, Z) = ∂loss/∂z from the decoder's backward pass,
+ * dμ += Σ_l dz, dlog σ² += Σ_l dz ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates).
+ */
+export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: usize, eps: usize,
+                                 B: i32, L: i32, Z: i32): void {
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < Z; j++) {
+      const lv = load<f32>(logvar + idx4(b * Z + j));
+      const hs: f32 = <f32>0.5 * Mathf.exp(<f32>0.5 * clampLv(lv)) * inRange(lv);
+      let gm: f32 = 0, gl: f32 = 0;
+      for (let l = 0; l < L; l++) {
+        const o = idx4((b * L + l) * Z + j);
+        const g = load<f32>(dz + o);
+        gm += g; gl += g * load<f32>(eps + o);
+      }
+      store<f32>(dmu + idx4(b * Z + j), load<f32>(dmu + idx4(b * Z + j)) + gm);
+      store<f32>(dlogvar + idx4(b * Z + j), load<f32>(dlogvar + idx4(b * Z + j)) + gl * hs);
+    }
+  }
+}
+
+/**
+ * −log p(x | z) for one sample row, summed over D, and (if dout ≠ 0) its gradient times g
+ * written to dout (and doutlv for the learned variance).
+ */
+// @ts-ignore: decorator
+@inline function nll_row(dout: usize, doutlv: usize, out: usize, outlv: usize, x: usize,
+                         D: i32, lik: i32, sigma: f32, g: f32): f64 {
+  let i = 0;
+  let total: f64 = 0;
+  const grad = dout != 0;
+  if (lik == LIK_BERNOULLI) {
+    // stable BCE with logits: max(l,0) − l·x + log1p(e^{−|l|});  ∂/∂l = σ(l) − x
+    if (ASC_FEATURE_SIMD) {
+      let acc = f32x4.splat(0);
+      const vg = f32x4.splat(g), one = f32x4.splat(1), zero = f32x4.splat(0);
+      for (; i + 4 <= D; i += 4) {
+        const l = v128.load(out + idx4(i)), t = v128.load(x + idx4(i));
+        const e = vexp(f32x4.neg(f32x4.abs(l)));
+        acc = f32x4.add(acc, f32x4.add(f32x4.sub(f32x4.max(l, zero), f32x4.mul(l, t)), vlog1p(e)));
+        if (grad) {
+          const r = f32x4.div(one, f32x4.add(one, e));
+          const s = v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(l, zero));
+          v128.store(dout + idx4(i), f32x4.mul(f32x4.sub(s, t), vg));
+        }
+      }
+      total = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) +
+              <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    }
+    // leftovers
+    for (; i < D; i++) {
+      const l = load<f32>(out + idx4(i)), t = load<f32>(x + idx4(i));
+      const e = Mathf.exp(-Mathf.abs(l));
+      total += <f64>(max(l, 0) - l * t + Mathf.log1p(e));
+      if (grad) {
+        const s: f32 = l >= 0 ? 1 / (1 + e) : e / (1 + e);
+        store<f32>(dout + idx4(i), (s - t) * g);
+      }
+    }
+    return total;
+  }
+  if (lik == LIK_GAUSSIAN) {
+    // ½((x−m)/σ)² + log σ + ½ log 2π;  ∂/∂m = (m − x)/σ²
+    const iv: f32 = 1 / (sigma * sigma);
+    if (ASC_FEATURE_SIMD) {
+      let acc = f32x4.splat(0);
+      const vg = f32x4.splat(g * iv);
+      for (; i + 4 <= D; i += 4) {
+        const d = f32x4.sub(v128.load(out + idx4(i)), v128.load(x + idx4(i)));
+        acc = f32x4.add(acc, f32x4.mul(d, d));
+        if (grad) v128.store(dout + idx4(i), f32x4.mul(d, vg));
+      }
+      total = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) +
+              <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    }
+    for (; i < D; i++) {
+      const d = load<f32>(out + idx4(i)) - load<f32>(x + idx4(i));
+      total += <f64>(d * d);
+      if (grad) store<f32>(dout + idx4(i), d * g * iv);
+    }
+    return 0.5 * total * <f64>iv + <f64>D * (Math.log(<f64>sigma) + HALF_LOG_2PI);
+  }
+  // LIK_GAUSSIAN_LEARNED: ½(x−m)²·e^{−v} + ½v + ½ log 2π;  ∂/∂m = (m−x)e^{−v};  ∂/∂v = ½ − ½(x−m)²e^{−v}
+  for (; i < D; i++) {
+    const vr = load<f32>(outlv + idx4(i));
+    const v = clampLv(vr);
+    const iv = Mathf.exp(-v);
+    const d = load<f32>(out + idx4(i)) - load<f32>(x + idx4(i));
+    const q = d * d * iv;
+    total += <f64>(0.5 * q + 0.5 * v);
+    if (grad) {
+      store<f32>(dout + idx4(i), d * iv * g);
+      store<f32>(doutlv + idx4(i), (0.5 - 0.5 * q) * g * inRange(vr));
+    }
+  }
+  return total + <f64>D * HALF_LOG_2PI;
+}
+
+/**
+ * Loss parts and gradients for one minibatch. Returns Σ_b (rec_b + β·kl_b) (without `scale`).
+ *   rec    (B)      out: −(1/L) Σ_l log p(x_b|z_bl), nats
+ *   kl     (B)      out: KL(q(z|x_b) ‖ N(0, I)) = −½ Σ_j (1 + log σ² − μ² − σ²), nats (unweighted)
+ *   recs   (B·L)    out, optional (0): −log p(x_b|z_bl) per sample (for IWAE and log-likelihood)
+ *   dout   (B·L, D) out, optional (0: forward only): ∂loss/∂(decoder output), written
+ *   doutlv (B·L, D) out: ∂loss/∂(decoder log σ²), gaussian-learned only, written
+ *   dmu, dlogvar (B, Z) out, optional: the KL term's ∂loss/∂μ, ∂loss/∂log σ², written
+ *                (reparam_backward later accumulates the path through z)
+ *   out, outlv (B·L, D) decoder output (logits or means) and learned log σ² (or 0)
+ *   x (B, D); mu, logvar (B, Z)
+ *   sw (B·L) optional: per-sample gradient weights replacing 1/L (the IWAE normalised weights)
+ */
+export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: usize, doutlv: usize,
+                                      dmu: usize, dlogvar: usize,
+                                      out: usize, outlv: usize, x: usize, mu: usize, logvar: usize, sw: usize,
+                                      B: i32, L: i32, D: i32, Z: i32, lik: i32, sigma: f32, beta: f32, scale: f32): f64 {
+  let total: f64 = 0;
+  const invL: f32 = 1 / <f32>L;
+  for (let b = 0; b < B; b++) {
+    // reconstruction: L samples
+    let r: f64 = 0;
+    for (let l = 0; l < L; l++) {
+      const row = b * L + l;
+      const ro = idx4(row * D);
+      const g: f32 = scale * (sw ? load<f32>(sw + idx4(row)) : invL);
+      const nll = nll_row(dout ? dout + ro : 0, doutlv ? doutlv + ro : 0, out + ro, outlv ? outlv + ro : 0,
+                          x + idx4(b * D), D, lik, sigma, g);
+      if (recs) store<f32>(recs + idx4(row), <f32>nll);
+      r += nll;
+    }
+    r /= <f64>L;
+    // closed-form KL and its gradient
+    let k: f64 = 0;
+    const kg: f32 = scale * beta;
+    for (let j = 0; j < Z; j++) {
+      const o = idx4(b * Z + j);
+      const m = load<f32>(mu + o), lvr = load<f32>(logvar + o);
+      const lv = clampLv(lvr);
+      const ev = Mathf.exp(lv);
+      k += -0.5 * (1.0 + <f64>lv - <f64>m * <f64>m - <f64>ev);
+      if (dmu) store<f32>(dmu + o, kg * m);
+      if (dlogvar) store<f32>(dlogvar + o, kg * 0.5 * (ev - 1) * inRange(lvr));
+    }
+    store<f32>(rec + idx4(b), <f32>r);
+    store<f32>(kl + idx4(b), <f32>k);
+    total += r + <f64>beta * k;
+  }
+  return total;
+}
+
+/**
+ * log p(z) − log q(z|x) per sample (B·L), for importance weights: with z = μ + σ ⊙ ε,
+ * Σ_j [ −½ z_j² + ½ ε_j² + ½ log σ²_j ] (the ½ log 2π terms cancel).
+ */
+export function log_prior_ratio(out: usize, z: usize, eps: usize, logvar: usize, B: i32, L: i32, Z: i32): void {
+  for (let b = 0; b < B; b++) {
+    for (let l = 0; l < L; l++) {
+      const r = (b * L + l) * Z;
+      let s: f64 = 0;
+      for (let j = 0; j < Z; j++) {
+        const zj = <f64>load<f32>(z + idx4(r + j)), ej = <f64>load<f32>(eps + idx4(r + j));
+        s += -0.5 * zj * zj + 0.5 * ej * ej + 0.5 * <f64>clampLv(load<f32>(logvar + idx4(b * Z + j)));
+      }
+      store<f32>(out + idx4(b * L + l), <f32>s);
+    }
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The MLP VAE on the wasm kernels: parameters, forward, fused ELBO, backward — llm.c style, a
+ * straight list of kernel calls over precomputed pointers, then the same list in reverse.
+ * fp32; single-threaded; no allocation (JS or wasm) per step after construction.
+ *
+ * Encoder: x (B,D) → [Linear → act]* → μ head (B,Z), log σ² head (B,Z).
+ * z = μ + σ ⊙ ε for L samples per datapoint, rows b·L + l.
+ * Decoder: z (BL,Z) → [Linear → act]* → output head (BL,D): Bernoulli logits or Gaussian means,
+ * plus a log σ² head (BL,D) for the learned-variance Gaussian.
+ * Loss per minibatch = scale · Σ_b [ −(1/L) Σ_l log p(x_b|z_bl) + β·KL_b ]  (summed, not averaged).
+ */
+import { GroupPlan, planArena, replanActivations, type ArenaLayout, type Slot } from './arena.js';
+import type { Kernels } from './wasm.js';
+import { ConfigError, ShapeError } from './errors.js';
+
+export type Activation = 'identity' | 'relu' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid' | 'softplus';
+export type Likelihood = 'bernoulli' | 'gaussian' | 'gaussian-learned';
+export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'leaky_relu', 'elu', 'tanh', 'sigmoid', 'softplus'];
+export const LIKELIHOODS: readonly Likelihood[] = ['bernoulli', 'gaussian', 'gaussian-learned'];
+
+export interface NetworkConfig {
+  inputDim: number;
+  encoder: number[];
+  latentDim: number;
+  decoder: number[];
+  activation: Activation;
+  /** leaky_relu negative slope (default 0.01) or elu α (default 1). */
+  activationAlpha?: number;
+  likelihood: Likelihood;
+  /** σ of the fixed-variance Gaussian likelihood (default 1). */
+  sigma?: number;
+}
+
+export interface Capacity { batch: number; samples: number }
+
+/** One linear layer: weight (out, in) and bias (out) slots in the params group. */
+export interface LinearLayer { name: string; inDim: number; outDim: number; weight: Slot; bias: Slot }
+
+/** RNG state slots in the header: ε / sampling, and data order / binarization. */
+export const RNG_TRAIN = 0;
+export const RNG_DATA = 16;
+const HEADER_BYTES = 32;
+
+export interface LossParts { loss: number; rec: number; kl: number }
+
+const isPosInt = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
+
+export function validateNetworkConfig(c: NetworkConfig): void {
+  if (!isPosInt(c.inputDim)) throw new ConfigError(`inputDim must be a positive integer, got ${c.inputDim}`);
+  if (!isPosInt(c.latentDim)) throw new ConfigError(`latentDim must be a positive integer, got ${c.latentDim}`);
+  for (const side of ['encoder', 'decoder'] as const) {
+    if (!Array.isArray(c[side]) || !c[side].every(isPosInt)) throw new ConfigError(`${side} must be an array of positive integer widths, got ${JSON.stringify(c[side])}`);
+  }
+  if (!ACTIVATIONS.includes(c.activation)) throw new ConfigError(`unknown activation "${c.activation}"; expected one of ${ACTIVATIONS.join(', ')}`);
+  if (!LIKELIHOODS.includes(c.likelihood)) throw new ConfigError(`unknown likelihood "${c.likelihood}"; expected one of ${LIKELIHOODS.join(', ')}`);
+  if (c.sigma !== undefined && !(c.sigma > 0 && Number.isFinite(c.sigma))) throw new ConfigError(`sigma must be a positive finite number, got ${c.sigma}`);
+  if (c.activationAlpha !== undefined && !Number.isFinite(c.activationAlpha)) throw new ConfigError(`activationAlpha must be finite, got ${c.activationAlpha}`);
+}
+
+export class Network {
+  readonly k: Kernels;
+  readonly config: Required<NetworkConfig>;
+  readonly encoder: LinearLayer[] = [];
+  readonly muHead: LinearLayer;
+  readonly logvarHead: LinearLayer;
+  readonly decoder: LinearLayer[] = [];
+  readonly outHead: LinearLayer;
+  readonly outLogvarHead: LinearLayer | null;
+  readonly params = new GroupPlan();
+  layout: ArenaLayout;
+  capacity: Capacity;
+  private acts!: GroupPlan;
+  private dacts!: GroupPlan;
+  private scratchBytes = 0;
+  private readonly actKind: number;
+  private readonly likKind: number;
+  private readonly alpha: number;
+
+  constructor(k: Kernels, config: NetworkConfig, capacity: Capacity, stateSlots = 2) {
+    validateNetworkConfig(config);
+    this.k = k;
+    const act = config.activation;
+    this.config = {
+      ...config,
+      encoder: [...config.encoder],
+      decoder: [...config.decoder],
+      activationAlpha: config.activationAlpha ?? (act === 'elu' ? 1 : 0.01),
+      sigma: config.sigma ?? 1,
+    };
+    this.actKind = k.constants.act[act];
+    this.likKind = k.constants.lik[config.likelihood];
+    this.alpha = this.config.activationAlpha;
+    const { inputDim: D, latentDim: Z } = this.config;
+    const lin = (name: string, i: number, o: number): LinearLayer =>
+      ({ name, inDim: i, outDim: o, weight: this.params.add(`${name}.weight`, [o, i]), bias: this.params.add(`${name}.bias`, [o]) });
+    let w = D;
+    this.config.encoder.forEach((h, i) => { this.encoder.push(lin(`encoder.${i}`, w, h)); w = h; });
+    this.muHead = lin('fc_mu', w, Z);
+    this.logvarHead = lin('fc_logvar', w, Z);
+    w = Z;
+    this.config.decoder.forEach((h, i) => { this.decoder.push(lin(`decoder.${i}`, w, h)); w = h; });
+    this.outHead = lin('fc_out', w, D);
+    this.outLogvarHead = config.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', w, D) : null;
+    this.capacity = this.checkCapacity(capacity);
+    this.planActivations(this.capacity);
+    this.layout = planArena(k, HEADER_BYTES, this.params, stateSlots, this.acts, this.dacts, this.scratchBytes);
+    k.exports.f32_fill(this.layout.params, (this.layout.end - this.layout.params) >> 2, 0);
+  }
+
+  private checkCapacity(c: Capacity): Capacity {
+    if (!isPosInt(c.batch)) throw new ConfigError(`batch capacity must be a positive integer, got ${c.batch}`);
+    if (!isPosInt(c.samples)) throw new ConfigError(`samples per datapoint (L) must be a positive integer, got ${c.samples}`);
+    return { batch: c.batch, samples: c.samples };
+  }
+
+  get layers(): LinearLayer[] {
+    return [...this.encoder, this.muHead, this.logvarHead, ...this.decoder, this.outHead, ...(this.outLogvarHead ? [this.outLogvarHead] : [])];
+  }
+
+  /** Floats in the params group (including alignment padding): the length of every flat loop. */
+  get paramFloats(): number { return this.layout.paramBytes >> 2; }
+
+  private planActivations(c: Capacity): void {
+    const { inputDim: D, latentDim: Z } = this.config;
+    const B = c.batch, BL = c.batch * c.samples;
+    const a = new GroupPlan(), d = new GroupPlan();
+    a.add('x', [B, D]);
+    this.encoder.forEach((l, i) => { a.add(`enc.pre.${i}`, [B, l.outDim]); a.add(`enc.h.${i}`, [B, l.outDim]); d.add(`enc.dh.${i}`, [B, l.outDim]); });
+    a.add('mu', [B, Z]); a.add('logvar', [B, Z]); a.add('eps', [BL, Z]); a.add('z', [BL, Z]);
+    d.add('dmu', [B, Z]); d.add('dlogvar', [B, Z]); d.add('dz', [BL, Z]);
+    this.decoder.forEach((l, i) => { a.add(`dec.pre.${i}`, [BL, l.outDim]); a.add(`dec.h.${i}`, [BL, l.outDim]); d.add(`dec.dh.${i}`, [BL, l.outDim]); });
+    a.add('out', [BL, D]); d.add('dout', [BL, D]);
+    if (this.outLogvarHead) { a.add('outlv', [BL, D]); d.add('doutlv', [BL, D]); }
+    a.add('rec', [B]); a.add('kl', [B]); a.add('recs', [BL]); a.add('sw', [BL]); a.add('lw', [BL]);
+    let scratch = 0;
+    const sf = this.k.exports.linear_scratch_floats;
+    for (const l of [...this.encoder, this.muHead, this.logvarHead]) scratch = Math.max(scratch, sf(B, l.inDim, l.outDim));
+    for (const l of [...this.decoder, this.outHead]) scratch = Math.max(scratch, sf(BL, l.inDim, l.outDim));
+    this.acts = a; this.dacts = d; this.scratchBytes = scratch * 4;
+  }
+
+  /** Makes room for a larger batch or more samples (explicitly; never inside a step). */
+  reserve(c: Capacity): void {
+    c = this.checkCapacity(c);
+    if (c.batch <= this.capacity.batch && c.samples <= this.capacity.samples && c.batch * c.samples <= this.capacity.batch * this.capacity.samples) return;
+    const next = { batch: Math.max(c.batch, this.capacity.batch), samples: Math.max(c.samples, this.capacity.samples) };
+    this.planActivations(next);
+    this.layout = replanActivations(this.k, this.layout, this.acts, this.dacts, this.scratchBytes);
+    this.capacity = next;
+  }
+
+  /** Absolute byte offset of an activation ('x', 'mu', 'enc.h.0', …) or its gradient ('dmu', …). */
+  act(name: string): number { return this.layout.acts + this.acts.get(name).offset; }
+  dact(name: string): number { return this.layout.dacts + this.dacts.get(name).offset; }
+  param(slot: Slot): number { return this.layout.params + slot.offset; }
+  grad(slot: Slot): number { return this.layout.grads + slot.offset; }
+  get scratch(): number { return this.layout.scratch; }
+  rngState(which: number): number { return this.layout.header + which; }
+
+  private checkRows(B: number, L: number): void {
+    if (!isPosInt(B) || B > this.capacity.batch) throw new ShapeError(`batch of ${B} rows does not fit the reserved capacity of ${this.capacity.batch}; call reserve() first`);
+    if (!isPosInt(L) || L * B > this.capacity.batch * this.capacity.samples || L > this.capacity.samples) throw new ShapeError(`L = ${L} samples per datapoint exceeds the reserved capacity of ${this.capacity.samples}`);
+  }
+
+  /** Encoder forward for B rows already in 'x': fills mu and logvar. */
+  encode(B: number): void {
+    const e = this.k.exports;
+    let h = this.act('x');
+    this.encoder.forEach((l, i) => {
+      const pre = this.act(`enc.pre.${i}`), out = this.act(`enc.h.${i}`);
+      e.linear_forward(pre, h, this.param(l.weight), this.param(l.bias), this.scratch, B, l.inDim, l.outDim);
+      e.act_forward(out, pre, B * l.outDim, this.actKind, this.alpha);
+      h = out;
+    });
+    e.linear_forward(this.act('mu'), h, this.param(this.muHead.weight), this.param(this.muHead.bias), this.scratch, B, this.muHead.inDim, this.muHead.outDim);
+    e.linear_forward(this.act('logvar'), h, this.param(this.logvarHead.weight), this.param(this.logvarHead.bias), this.scratch, B, this.logvarHead.inDim, this.logvarHead.outDim);
+  }
+
+  /** Decoder forward for R rows of z at `zPtr` (default 'z'): fills 'out' (and 'outlv'). */
+  decode(R: number, zPtr = this.act('z')): void {
+    const e = this.k.exports;
+    let g = zPtr;
+    this.decoder.forEach((l, i) => {
+      const pre = this.act(`dec.pre.${i}`), out = this.act(`dec.h.${i}`);
+      e.linear_forward(pre, g, this.param(l.weight), this.param(l.bias), this.scratch, R, l.inDim, l.outDim);
+      e.act_forward(out, pre, R * l.outDim, this.actKind, this.alpha);
+      g = out;
+    });
+    e.linear_forward(this.act('out'), g, this.param(this.outHead.weight), this.param(this.outHead.bias), this.scratch, R, this.outHead.inDim, this.outHead.outDim);
+    const lv = this.outLogvarHead;
+    if (lv) e.linear_forward(this.act('outlv'), g, this.param(lv.weight), this.param(lv.bias), this.scratch, R, lv.inDim, lv.outDim);
+  }
+
+  /** Draws ε ~ N(0, I) for B·L rows from the training RNG stream. */
+  sampleEps(B: number, L: number): void {
+    this.k.exports.rng_normal(this.act('eps'), B * L * this.config.latentDim, this.rngState(RNG_TRAIN), 0, 1);
+  }
+
+  /**
+   * Forward pass and loss for B rows in 'x' with ε already in 'eps'. With `grad`, also the full
+   * backward pass, accumulating into the gradient group (zero it first with zeroGrad()).
+   * Loss = scale · Σ_b [rec_b + β·kl_b]; returns the unscaled sums of the parts over the batch.
+   */
+  lossAndGrad(B: number, L: number, opts: { beta?: number; scale?: number; grad?: boolean } = {}): LossParts {
+    this.checkRows(B, L);
+    const e = this.k.exports;
+    const { latentDim: Z, inputDim: D } = this.config;
+    const beta = opts.beta ?? 1, scale = opts.scale ?? 1, grad = opts.grad ?? true;
+    const BL = B * L;
+    this.encode(B);
+    e.reparam_forward(this.act('z'), this.act('mu'), this.act('logvar'), this.act('eps'), B, L, Z);
+    this.decode(BL);
+    const lv = this.outLogvarHead;
+    const total = e.elbo_forward_backward(this.act('rec'), this.act('kl'), this.act('recs'),
+      grad ? this.dact('dout') : 0, grad && lv ? this.dact('doutlv') : 0,
+      grad ? this.dact('dmu') : 0, grad ? this.dact('dlogvar') : 0,
+      this.act('out'), lv ? this.act('outlv') : 0, this.act('x'), this.act('mu'), this.act('logvar'), 0,
+      B, L, D, Z, this.likKind, this.config.sigma, beta, scale);
+    const rec = this.sumOf(this.act('rec'), B), kl = this.sumOf(this.act('kl'), B);
+    if (grad) this.backward(B, L);
+    return { loss: total, rec, kl };
+  }
+
+  private sumOf(ptr: number, n: number): number {
+    const f = new Float32Array(this.k.memory.buffer, ptr, n);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += f[i];
+    return s;
+  }
+
+  /** The backward pass: the forward list in reverse. Parameter gradients accumulate. */
+  private backward(B: number, L: number): void {
+    const e = this.k.exports;
+    const { latentDim: Z } = this.config;
+    const BL = B * L, nd = this.decoder.length, ne = this.encoder.length;
+    // decoder heads: d(top hidden) = dout · W_out (+ doutlv · W_outlv)
+    const gTop = nd ? this.act(`dec.h.${nd - 1}`) : this.act('z');
+    const dgTop = nd ? this.dact(`dec.dh.${nd - 1}`) : this.dact('dz');
+    const o = this.outHead;
+    e.linear_backward(dgTop, this.grad(o.weight), this.grad(o.bias), this.dact('dout'), gTop, this.param(o.weight), this.scratch, BL, o.inDim, o.outDim, 0);
+    const lv = this.outLogvarHead;
+    if (lv) e.linear_backward(dgTop, this.grad(lv.weight), this.grad(lv.bias), this.dact('doutlv'), gTop, this.param(lv.weight), this.scratch, BL, lv.inDim, lv.outDim, 1);
+    // decoder hidden layers, last to first; the activation gradient is formed in place
+    for (let i = nd - 1; i >= 0; i--) {
+      const l = this.decoder[i];
+      const dh = this.dact(`dec.dh.${i}`);
+      e.act_backward(dh, dh, this.act(`dec.pre.${i}`), this.act(`dec.h.${i}`), BL * l.outDim, this.actKind, this.alpha);
+      const inp = i ? this.act(`dec.h.${i - 1}`) : this.act('z');
+      const dinp = i ? this.dact(`dec.dh.${i - 1}`) : this.dact('dz');
+      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, BL, l.inDim, l.outDim, 0);
+    }
+    // the path through z into μ and log σ² (the KL part is already there)
+    e.reparam_backward(this.dact('dmu'), this.dact('dlogvar'), this.dact('dz'), this.act('logvar'), this.act('eps'), B, L, Z);
+    // encoder heads
+    const hTop = ne ? this.act(`enc.h.${ne - 1}`) : this.act('x');
+    const dhTop = ne ? this.dact(`enc.dh.${ne - 1}`) : 0;
+    const m = this.muHead, v = this.logvarHead;
+    e.linear_backward(dhTop, this.grad(m.weight), this.grad(m.bias), this.dact('dmu'), hTop, this.param(m.weight), this.scratch, B, m.inDim, m.outDim, 0);
+    e.linear_backward(dhTop, this.grad(v.weight), this.grad(v.bias), this.dact('dlogvar'), hTop, this.param(v.weight), this.scratch, B, v.inDim, v.outDim, 1);
+    for (let i = ne - 1; i >= 0; i--) {
+      const l = this.encoder[i];
+      const dh = this.dact(`enc.dh.${i}`);
+      e.act_backward(dh, dh, this.act(`enc.pre.${i}`), this.act(`enc.h.${i}`), B * l.outDim, this.actKind, this.alpha);
+      const inp = i ? this.act(`enc.h.${i - 1}`) : this.act('x');
+      const dinp = i ? this.dact(`enc.dh.${i - 1}`) : 0; // no gradient for the data
+      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, B, l.inDim, l.outDim, 0);
+    }
+  }
+
+  zeroGrad(): void { this.k.exports.f32_fill(this.layout.grads, this.paramFloats, 0); }
+
+  /** A view of a parameter (or, with grad, its gradient). Valid until the memory grows. */
+  view(slot: Slot, which: 'param' | 'grad' = 'param'): Float32Array {
+    return new Float32Array(this.k.memory.buffer, which === 'param' ? this.param(slot) : this.grad(slot), slot.floats);
+  }
+
+  /** A view of an activation slot ('x', 'mu', 'out', …). Valid until the memory grows. */
+  actView(name: string, floats?: number): Float32Array {
+    const s = this.acts.get(name);
+    return new Float32Array(this.k.memory.buffer, this.layout.acts + s.offset, floats ?? s.floats);
+  }
+}
