@@ -1,0 +1,77 @@
+// Test helpers: a bump allocator over a kernels instance's memory, seeded inputs, and the
+// comparison every numeric test uses: |a − r| ≤ max(atol, rtol·|r|) elementwise.
+import { expect } from 'vitest';
+import { availableBuilds, loadKernels, type BuildName, type Kernels } from '../src/wasm.js';
+
+/** Builds this runtime can run (vitest's forks get --experimental-wasm-relaxed-simd). */
+export const BUILDS: BuildName[] = availableBuilds();
+
+export class Heap {
+  private top: number;
+  constructor(readonly k: Kernels) { this.top = k.heapBase; }
+  /** 16-byte aligned region of n floats (zeroed), growing memory as needed. */
+  alloc(n: number): number {
+    const p = Math.ceil(this.top / 16) * 16;
+    this.top = p + Math.max(n, 1) * 4 + 64;
+    const need = this.top - this.k.memory.buffer.byteLength;
+    if (need > 0) this.k.memory.grow(Math.ceil(need / 65536));
+    this.f32(p, n).fill(0);
+    return p;
+  }
+  put(data: ArrayLike<number>): number {
+    const p = this.alloc(data.length);
+    this.f32(p, data.length).set(data);
+    return p;
+  }
+  f32(p: number, n: number): Float32Array { return new Float32Array(this.k.memory.buffer, p, n); }
+  get(p: number, n: number): Float32Array { return this.f32(p, n).slice(); }
+  reset(): void { this.top = this.k.heapBase; }
+}
+
+export async function kernels(build: BuildName): Promise<Kernels> {
+  return loadKernels({ build });
+}
+
+/** mulberry32: a tiny seeded generator for test inputs (independent of the library's RNG). */
+export function rand(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rand(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+export function randn(n: number, seed: number): Float64Array {
+  const r = rand(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  return out;
+}
+
+/** Asserts |actual − ref| ≤ max(atol, rtol·|ref|) everywhere (NaN matches NaN); names the worst index. */
+export function expectClose(actual: ArrayLike<number>, ref: ArrayLike<number>, tol: { atol: number; rtol: number }, label = ''): void {
+  expect(actual.length, `${label}: length`).toBe(ref.length);
+  let worst = -1, worstRatio = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const a = actual[i], r = ref[i];
+    if (Number.isNaN(r) && Number.isNaN(a)) continue;
+    if (r === a) continue;
+    const bound = Math.max(tol.atol, tol.rtol * Math.abs(r));
+    const err = Math.abs(a - r);
+    const ratio = Number.isNaN(err) ? Infinity : err / bound;
+    if (ratio > worstRatio) { worstRatio = ratio; worst = i; }
+  }
+  if (worstRatio > 1) {
+    expect.fail(`${label}: index ${worst}: got ${actual[worst]}, expected ${ref[worst]} (error ${Math.abs(actual[worst] - ref[worst]).toExponential(3)} > tolerance ${Math.max(tol.atol, tol.rtol * Math.abs(ref[worst])).toExponential(3)})`);
+  }
+}

@@ -1,0 +1,100 @@
+// Independent f64 references, written plainly from the math (not from the kernels).
+export function gemmRef(a: ArrayLike<number>, b: ArrayLike<number>, bias: ArrayLike<number> | null, c0: ArrayLike<number> | null,
+                        M: number, N: number, K: number, layout: 'nt' | 'nn' | 'tn'): Float64Array {
+  const c = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+    let s = (c0 ? c0[m * N + n] : 0) + (bias ? bias[n] : 0);
+    for (let k = 0; k < K; k++) {
+      const av = layout === 'tn' ? a[k * M + m] : a[m * K + k];
+      const bv = layout === 'nt' ? b[n * K + k] : b[k * N + n];
+      s += av * bv;
+    }
+    c[m * N + n] = s;
+  }
+  return c;
+}
+
+export type Act = 'identity' | 'relu' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid' | 'softplus';
+
+export function actRef(x: number, kind: Act, alpha: number): number {
+  switch (kind) {
+    case 'relu': return Number.isNaN(x) ? NaN : Math.max(x, 0);
+    case 'leaky_relu': return x > 0 ? x : alpha * x;
+    case 'elu': return x > 0 ? x : alpha * Math.expm1(x);
+    case 'tanh': return Math.tanh(x);
+    case 'sigmoid': return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    case 'softplus': return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    default: return x;
+  }
+}
+
+export function dactRef(x: number, kind: Act, alpha: number): number {
+  switch (kind) {
+    case 'relu': return Number.isNaN(x) ? NaN : x > 0 ? 1 : 0;
+    case 'leaky_relu': return Number.isNaN(x) ? NaN : x > 0 ? 1 : alpha;
+    case 'elu': return x > 0 ? 1 : alpha * Math.exp(x);
+    case 'tanh': { const t = Math.tanh(x); return 1 - t * t; }
+    case 'sigmoid': { const s = actRef(x, 'sigmoid', 0); return s * (1 - s); }
+    case 'softplus': return actRef(x, 'sigmoid', 0);
+    default: return 1;
+  }
+}
+
+export type Lik = 'bernoulli' | 'gaussian' | 'gaussian-learned';
+
+/** −log p(x|out) for one element. */
+export function nllRef(out: number, x: number, lik: Lik, sigma: number, outlv = 0): number {
+  if (lik === 'bernoulli') return Math.max(out, 0) - out * x + Math.log1p(Math.exp(-Math.abs(out)));
+  if (lik === 'gaussian') return 0.5 * ((x - out) / sigma) ** 2 + Math.log(sigma) + 0.5 * Math.log(2 * Math.PI);
+  return 0.5 * (x - out) ** 2 * Math.exp(-outlv) + 0.5 * outlv + 0.5 * Math.log(2 * Math.PI);
+}
+
+export interface RefConfig {
+  inputDim: number; encoder: number[]; latentDim: number; decoder: number[];
+  activation: Act; activationAlpha?: number; likelihood: Lik; sigma?: number;
+}
+export type Params = Record<string, Float64Array>;
+
+/** The whole model's loss Σ_b [rec_b + β kl_b] in f64, for finite differences and parity. */
+export function modelLossRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: ArrayLike<number>, B: number, L: number, beta: number):
+  { loss: number; rec: number[]; kl: number[] } {
+  const alpha = cfg.activationAlpha ?? (cfg.activation === 'elu' ? 1 : 0.01);
+  const sigma = cfg.sigma ?? 1;
+  const lin = (name: string, inp: Float64Array, rows: number, i: number, o: number) => {
+    const W = p[`${name}.weight`], b = p[`${name}.bias`], out = new Float64Array(rows * o);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < o; j++) {
+      let s = b[j];
+      for (let k = 0; k < i; k++) s += inp[r * i + k] * W[j * i + k];
+      out[r * o + j] = s;
+    }
+    return out;
+  };
+  const act = (a: Float64Array) => a.map((v) => actRef(v, cfg.activation, alpha));
+  const D = cfg.inputDim, Z = cfg.latentDim;
+  let h = Float64Array.from(x), w = D;
+  cfg.encoder.forEach((o, i) => { h = act(lin(`encoder.${i}`, h, B, w, o)); w = o; });
+  const mu = lin('fc_mu', h, B, w, Z), lv = lin('fc_logvar', h, B, w, Z);
+  const z = new Float64Array(B * L * Z);
+  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let j = 0; j < Z; j++) {
+    z[(b * L + l) * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[(b * L + l) * Z + j];
+  }
+  let g = z; w = Z;
+  cfg.decoder.forEach((o, i) => { g = act(lin(`decoder.${i}`, g, B * L, w, o)); w = o; });
+  const out = lin('fc_out', g, B * L, w, D);
+  const olv = cfg.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', g, B * L, w, D) : null;
+  const rec: number[] = [], kl: number[] = [];
+  let loss = 0;
+  for (let b = 0; b < B; b++) {
+    let r = 0;
+    for (let l = 0; l < L; l++) for (let d = 0; d < D; d++) {
+      const row = b * L + l;
+      r += nllRef(out[row * D + d], x[b * D + d], cfg.likelihood, sigma, olv ? olv[row * D + d] : 0);
+    }
+    r /= L;
+    let k = 0;
+    for (let j = 0; j < Z; j++) k += -0.5 * (1 + lv[b * Z + j] - mu[b * Z + j] ** 2 - Math.exp(lv[b * Z + j]));
+    rec.push(r); kl.push(k);
+    loss += r + beta * k;
+  }
+  return { loss, rec, kl };
+}
