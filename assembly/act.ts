@@ -3,7 +3,7 @@
 // Backward *writes* dinp = dout ⊙ f'(inp): in an MLP each activation gradient has one producer,
 // so accumulating would only cost a zeroing pass. It may be given both the pre-activation `inp`
 // and the forward output `out`, and uses whichever gives the stable form.
-import { vexp, vexpm1, vlog1p, vtanh, vsigmoid } from './vmath';
+import { vexp, vexpm1, vlog1p, vtanh, vsigmoid, vone } from './vmath';
 import { idx4 } from './common';
 
 export const ACT_IDENTITY: i32 = 0;
@@ -60,14 +60,14 @@ export const ACT_SOFTPLUS: i32 = 6;   // log(1 + e^x), β = 1
     case ACT_TANH: return vtanh(x);
     case ACT_SIGMOID: return vsigmoid(x);
     case ACT_SOFTPLUS:
-      return f32x4.add(f32x4.max(x, f32x4.splat(0)), vlog1p(vexp(f32x4.neg(f32x4.abs(x)))));
+      return f32x4.add(f32x4.pmax(x, f32x4.splat(0)), vlog1p(vexp(f32x4.neg(f32x4.abs(x)))));
     default: return x;
   }
 }
 
 // @ts-ignore: decorator
 @inline function vdact(x: v128, y: v128, kind: i32, va: v128): v128 {
-  const one = f32x4.splat(1);
+  const one = vone();
   // NaN lanes: x·0 + select keeps NaN flowing into dinp
   const nanx = f32x4.mul(x, f32x4.splat(0));
   switch (kind) {

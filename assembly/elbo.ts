@@ -8,7 +8,7 @@
 // (scale = 1 gives PyTorch's examples/vae "sum" reduction; N/B gives the data-set-scaled estimate).
 // log σ² (encoder and learned decoder variance) is clamped to [LOGVAR_MIN, LOGVAR_MAX] before it
 // is exponentiated, so exp never overflows; outside that range its gradient is zero (torch.clamp).
-import { vexp, vlog1p } from './vmath';
+import { vexp, vlog1p, vone } from './vmath';
 import { idx4 } from './common';
 
 export const LIK_BERNOULLI: i32 = 0;        // decoder outputs logits; x ∈ [0, 1]
@@ -73,11 +73,11 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
     // stable BCE with logits: max(l,0) − l·x + log1p(e^{−|l|});  ∂/∂l = σ(l) − x
     if (ASC_FEATURE_SIMD) {
       let acc = f32x4.splat(0);
-      const vg = f32x4.splat(g), one = f32x4.splat(1), zero = f32x4.splat(0);
+      const vg = f32x4.splat(g), one = vone(), zero = f32x4.splat(0);
       for (; i + 4 <= D; i += 4) {
         const l = v128.load(out + idx4(i)), t = v128.load(x + idx4(i));
         const e = vexp(f32x4.neg(f32x4.abs(l)));
-        acc = f32x4.add(acc, f32x4.add(f32x4.sub(f32x4.max(l, zero), f32x4.mul(l, t)), vlog1p(e)));
+        acc = f32x4.add(acc, f32x4.add(f32x4.sub(f32x4.pmax(l, zero), f32x4.mul(l, t)), vlog1p(e)));
         if (grad) {
           const r = f32x4.div(one, f32x4.add(one, e));
           const s = v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(l, zero));
