@@ -9,7 +9,7 @@ export { act_forward, act_backward, vmath_eval,
 export { reparam_forward, reparam_backward, elbo_forward_backward, log_prior_ratio,
          LIK_BERNOULLI, LIK_GAUSSIAN, LIK_GAUSSIAN_LEARNED, LOGVAR_MIN, LOGVAR_MAX } from './elbo';
 export { adam_step, adagrad_step, sgd_step, f32_sumsq, f32_find_nonfinite, f32_scale, f32_fill } from './optim';
-export { rng_seed, rng_u32, rng_uniform, rng_normal, rng_permutation } from './rng';
+export { rng_seed, rng_u32, rng_uniform, rng_normal, rng_permutation, rng_binarize } from './rng';
 export { linear_forward, linear_backward, linear_scratch_floats } from './nn';
 
 /** First byte the arena may use: everything below belongs to the module's static data. */

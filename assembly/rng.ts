@@ -98,3 +98,15 @@ export function rng_permutation(out: usize, n: i32, state: usize): void {
     const tmp = load<u32>(pi); store<u32>(pi, load<u32>(pj)); store<u32>(pj, tmp);
   }
 }
+
+/** dst (n) = 1 where u < src else 0, u ~ U[0, 1) (dynamic/static binarization). dst may alias src. */
+export function rng_binarize(dst: usize, src: usize, n: i32, state: usize): void {
+  for (let i = 0; i < n; i += 4) {
+    block(state);
+    const o = (<usize>i << 2);
+    store<f32>(dst + o, unit24(r0) < load<f32>(src + o) ? 1 : 0);
+    if (i + 1 < n) store<f32>(dst + o, unit24(r1) < load<f32>(src + o, 4) ? 1 : 0, 4);
+    if (i + 2 < n) store<f32>(dst + o, unit24(r2) < load<f32>(src + o, 8) ? 1 : 0, 8);
+    if (i + 3 < n) store<f32>(dst + o, unit24(r3) < load<f32>(src + o, 12) ? 1 : 0, 12);
+  }
+}

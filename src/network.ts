@@ -199,37 +199,104 @@ export class Network {
   /**
    * Forward pass and loss for B rows in 'x' with ε already in 'eps'. With `grad`, also the full
    * backward pass, accumulating into the gradient group (zero it first with zeroGrad()).
-   * Loss = scale · Σ_b [rec_b + β·kl_b]; returns the unscaled sums of the parts over the batch.
+   *  - objective 'elbo': loss = scale · Σ_b [rec_b + β·Σ_j max(kl_bj, λ-rule)], where free bits
+   *    λ > 0 (nats per latent dimension) stop the KL gradient of dimensions whose minibatch-mean
+   *    KL is below λ and count λ for them instead (Kingma et al. 2016).
+   *  - objective 'iwae': loss = −scale · Σ_b log (1/L) Σ_l w_bl, w = p(x|z)p(z)/q(z|x), the L-sample
+   *    importance-weighted bound (Burda et al. 2016); β and free bits do not apply.
+   * Returns the unscaled batch sums: `loss` of the objective, and rec / kl of the ELBO.
    */
-  lossAndGrad(B: number, L: number, opts: { beta?: number; scale?: number; grad?: boolean } = {}): LossParts {
+  lossAndGrad(B: number, L: number, opts: { beta?: number; scale?: number; grad?: boolean; freeBits?: number; objective?: 'elbo' | 'iwae' } = {}): LossParts {
     this.checkRows(B, L);
     const e = this.k.exports;
     const { latentDim: Z, inputDim: D } = this.config;
     const beta = opts.beta ?? 1, scale = opts.scale ?? 1, grad = opts.grad ?? true;
+    const freeBits = opts.freeBits ?? 0, iwae = opts.objective === 'iwae';
     const BL = B * L;
     this.encode(B);
     e.reparam_forward(this.act('z'), this.act('mu'), this.act('logvar'), this.act('eps'), B, L, Z);
     this.decode(BL);
     const lv = this.outLogvarHead;
-    const total = e.elbo_forward_backward(this.act('rec'), this.act('kl'), this.act('recs'),
+    let sw = 0;
+    let total = 0;
+    if (iwae) {
+      total = this.iwaeWeights(B, L, scale);
+      sw = this.act('sw');
+    }
+    const elbo = e.elbo_forward_backward(this.act('rec'), this.act('kl'), this.act('recs'),
       grad ? this.dact('dout') : 0, grad && lv ? this.dact('doutlv') : 0,
       grad ? this.dact('dmu') : 0, grad ? this.dact('dlogvar') : 0,
-      this.act('out'), lv ? this.act('outlv') : 0, this.act('x'), this.act('mu'), this.act('logvar'), 0,
-      B, L, D, Z, this.likKind, this.config.sigma, beta, scale);
+      this.act('out'), lv ? this.act('outlv') : 0, this.act('x'), this.act('mu'), this.act('logvar'), sw,
+      B, L, D, Z, this.likKind, this.config.sigma, iwae ? 0 : beta, scale);
+    if (!iwae) total = elbo;
     const rec = this.sumOf(this.act('rec'), B), kl = this.sumOf(this.act('kl'), B);
-    if (grad) this.backward(B, L);
+    if (!iwae && freeBits > 0) total += this.applyFreeBits(B, freeBits, beta, grad);
+    if (grad) this.backward(B, L, iwae ? scale : 0);
     return { loss: total, rec, kl };
   }
 
+  private perDimKl: Float64Array | null = null;
+
+  /** Free bits: returns the loss correction; zeroes the KL gradient of dimensions under the floor. */
+  private applyFreeBits(B: number, lambda: number, beta: number, grad: boolean): number {
+    const Z = this.config.latentDim, h = this.heap;
+    const mu = this.act('mu') >> 2, lv = this.act('logvar') >> 2;
+    const kd = (this.perDimKl && this.perDimKl.length === Z) ? this.perDimKl.fill(0) : (this.perDimKl = new Float64Array(Z));
+    const lo = this.k.constants.logvarMin, hi = this.k.constants.logvarMax;
+    for (let b = 0; b < B; b++) for (let j = 0; j < Z; j++) {
+      const v = Math.min(Math.max(h[lv + b * Z + j], lo), hi), m = h[mu + b * Z + j];
+      kd[j] += -0.5 * (1 + v - m * m - Math.exp(v));
+    }
+    let correction = 0;
+    const dmu = this.dact('dmu') >> 2, dlv = this.dact('dlogvar') >> 2;
+    for (let j = 0; j < Z; j++) {
+      if (kd[j] / B >= lambda) continue;
+      correction += beta * (lambda * B - kd[j]); // Σ_b λ replaces Σ_b kl_bj
+      if (grad) for (let b = 0; b < B; b++) { h[dmu + b * Z + j] = 0; h[dlv + b * Z + j] = 0; }
+    }
+    return correction;
+  }
+
+  /**
+   * IWAE: log w_bl = −nll_bl + log p(z) − log q(z|x) into 'lw', normalised weights times scale into
+   * 'sw'; returns −Σ_b log (1/L) Σ_l w_bl.
+   */
+  private iwaeWeights(B: number, L: number, scale: number): number {
+    const e = this.k.exports, { latentDim: Z, inputDim: D } = this.config;
+    const lv = this.outLogvarHead;
+    e.elbo_forward_backward(this.act('rec'), this.act('kl'), this.act('recs'), 0, 0, 0, 0,
+      this.act('out'), lv ? this.act('outlv') : 0, this.act('x'), this.act('mu'), this.act('logvar'), 0,
+      B, L, D, Z, this.likKind, this.config.sigma, 0, 1);
+    e.log_prior_ratio(this.act('lw'), this.act('z'), this.act('eps'), this.act('logvar'), B, L, Z);
+    const h = this.heap, recs = this.act('recs') >> 2, lw = this.act('lw') >> 2, sw = this.act('sw') >> 2;
+    let loss = 0;
+    for (let b = 0; b < B; b++) {
+      let mx = -Infinity;
+      for (let l = 0; l < L; l++) { const i = b * L + l; h[lw + i] -= h[recs + i]; if (h[lw + i] > mx) mx = h[lw + i]; }
+      let s = 0;
+      for (let l = 0; l < L; l++) s += Math.exp(h[lw + b * L + l] - mx);
+      for (let l = 0; l < L; l++) h[sw + b * L + l] = scale * Math.exp(h[lw + b * L + l] - mx) / s;
+      loss -= mx + Math.log(s / L);
+    }
+    return loss;
+  }
+
+  private heapView: Float32Array | null = null;
+  /** A Float32Array over the whole memory, rebuilt only when the memory has grown (no per-step allocation). */
+  get heap(): Float32Array {
+    if (!this.heapView || this.heapView.buffer !== this.k.memory.buffer) this.heapView = new Float32Array(this.k.memory.buffer);
+    return this.heapView;
+  }
+
   private sumOf(ptr: number, n: number): number {
-    const f = new Float32Array(this.k.memory.buffer, ptr, n);
+    const f = this.heap, o = ptr >> 2;
     let s = 0;
-    for (let i = 0; i < n; i++) s += f[i];
+    for (let i = 0; i < n; i++) s += f[o + i];
     return s;
   }
 
   /** The backward pass: the forward list in reverse. Parameter gradients accumulate. */
-  private backward(B: number, L: number): void {
+  private backward(B: number, L: number, iwaeScale: number): void {
     const e = this.k.exports;
     const { latentDim: Z } = this.config;
     const BL = B * L, nd = this.decoder.length, ne = this.encoder.length;
@@ -249,6 +316,7 @@ export class Network {
       const dinp = i ? this.dact(`dec.dh.${i - 1}`) : this.dact('dz');
       e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, BL, l.inDim, l.outDim, 0);
     }
+    if (iwaeScale) this.iwaeLatentGrad(B, L, iwaeScale);
     // the path through z into μ and log σ² (the KL part is already there)
     e.reparam_backward(this.dact('dmu'), this.dact('dlogvar'), this.dact('dz'), this.act('logvar'), this.act('eps'), B, L, Z);
     // encoder heads
@@ -265,6 +333,18 @@ export class Network {
       const dinp = i ? this.dact(`enc.dh.${i - 1}`) : 0; // no gradient for the data
       e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, B, l.inDim, l.outDim, 0);
     }
+  }
+
+  /**
+   * IWAE's latent terms: −log w contains ½‖z‖² − ½‖ε‖² − ½ Σ log σ², so with weights w̃ (in 'sw',
+   * times scale) dz += w̃·z and dlog σ² −= ½·scale (Σ_l w̃ = 1; zero where log σ² is clamped).
+   */
+  private iwaeLatentGrad(B: number, L: number, scale: number): void {
+    const Z = this.config.latentDim, h = this.heap;
+    const dz = this.dact('dz') >> 2, z = this.act('z') >> 2, sw = this.act('sw') >> 2, dlv = this.dact('dlogvar') >> 2, lv = this.act('logvar') >> 2;
+    for (let r = 0; r < B * L; r++) for (let j = 0; j < Z; j++) h[dz + r * Z + j] += h[sw + r] * h[z + r * Z + j];
+    const lo = this.k.constants.logvarMin, hi = this.k.constants.logvarMax;
+    for (let i = 0; i < B * Z; i++) if (h[lv + i] >= lo && h[lv + i] <= hi) h[dlv + i] -= 0.5 * scale;
   }
 
   zeroGrad(): void { this.k.exports.f32_fill(this.layout.grads, this.paramFloats, 0); }

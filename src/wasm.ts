@@ -45,6 +45,7 @@ export interface KernelExports {
   rng_uniform(out: number, n: number, state: number, lo: number, hi: number): void;
   rng_normal(out: number, n: number, state: number, mean: number, std: number): void;
   rng_permutation(out: number, n: number, state: number): void;
+  rng_binarize(dst: number, src: number, n: number, state: number): void;
   linear_forward(out: number, inp: number, w: number, b: number, scratch: number, B: number, C: number, OC: number): void;
   linear_backward(dinp: number, dw: number, db: number, dout: number, inp: number, w: number, scratch: number,
     B: number, C: number, OC: number, accDinp: number): void;

@@ -1,0 +1,15 @@
+/**
+ * wasm-vae: Variational Autoencoders (Kingma & Welling) trained and run on AssemblyScript +
+ * WebAssembly SIMD kernels, in Node and browsers.
+ */
+export { VAE, FORMAT_NAME, FORMAT_VERSION, type VAEOptions, type ModelConfig, type Evaluation, type Input } from './vae.js';
+export { Trainer, type TrainerOptions, type FitOptions, type History, type EpochRecord, type BatchInfo, type LrSchedule } from './trainer.js';
+export { Optimizer, type OptimizerConfig } from './optim.js';
+export { Network, ACTIVATIONS, LIKELIHOODS, type Activation, type Likelihood, type NetworkConfig } from './network.js';
+export { loadKernels, detectFeatures, availableBuilds, BUILDS, type BuildName, type Kernels, type LoadOptions, type Features } from './wasm.js';
+export { VaeError, ShapeError, DataError, ConfigError, FormatError, DivergenceError, WasmError } from './errors.js';
+export { parseIdx, parseIdxMaybeGzip, idxImagesToFloat32, isGzip, gunzip } from './data/idx.js';
+export { parseCsv } from './data/csv.js';
+export { toMatrix, uint8ToUnit, binarizeThreshold, binarizeStatic, type Binarization, type Matrix } from './data/preprocess.js';
+export { encodeSafetensors, decodeSafetensors, type TensorEntry } from './io/safetensors.js';
+export type { InitScheme } from './init.js';
