@@ -204,7 +204,8 @@ export class Network {
    *    KL is below λ and count λ for them instead (Kingma et al. 2016).
    *  - objective 'iwae': loss = −scale · Σ_b log (1/L) Σ_l w_bl, w = p(x|z)p(z)/q(z|x), the L-sample
    *    importance-weighted bound (Burda et al. 2016); β and free bits do not apply.
-   * Returns the unscaled batch sums: `loss` of the objective, and rec / kl of the ELBO.
+   * Returns the unscaled batch sums: `loss` of the objective, and rec / kl of the ELBO (in an
+   * object reused by the next call: copy the numbers to keep them).
    */
   lossAndGrad(B: number, L: number, opts: { beta?: number; scale?: number; grad?: boolean; freeBits?: number; objective?: 'elbo' | 'iwae' } = {}): LossParts {
     this.checkRows(B, L);
@@ -232,8 +233,13 @@ export class Network {
     const rec = this.sumOf(this.act('rec'), B), kl = this.sumOf(this.act('kl'), B);
     if (!iwae && freeBits > 0) total += this.applyFreeBits(B, freeBits, beta, grad);
     if (grad) this.backward(B, L, iwae ? scale : 0);
-    return { loss: total, rec, kl };
+    // one result object reused across steps: no allocation per training step
+    const parts = this.parts;
+    parts.loss = total; parts.rec = rec; parts.kl = kl;
+    return parts;
   }
+
+  private readonly parts: LossParts = { loss: 0, rec: 0, kl: 0 };
 
   private perDimKl: Float64Array | null = null;
 
