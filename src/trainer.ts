@@ -137,8 +137,10 @@ export class Trainer {
     checkKeys(opts, FIT_KEYS, 'fit');
     if (!isPosInt(opts.epochs)) throw new ConfigError(`epochs must be a positive integer, got ${opts.epochs}`);
     const vae = this.vae, net = vae.net, e = vae.kernels.exports, o = this.options;
-    const data = vae.matrix(x, vae.config.inputDim, 'training data');
-    const val = opts.validationData !== undefined ? vae.matrix(opts.validationData, vae.config.inputDim, 'validation data') : null;
+    const mode = vae.config.binarization;
+    let data = vae.matrix(x, vae.config.inputDim, 'training data');
+    if (mode === 'static' || mode === 'threshold') data = vae.binarizeOnce(data);
+    const val = opts.validationData !== undefined ? vae.binarizeOnce(vae.matrix(opts.validationData, vae.config.inputDim, 'validation data')) : null;
     const N = data.rows, B = o.batchSize, L = o.samples, D = vae.config.inputDim;
     if (B > N) throw new ConfigError(`batchSize ${B} is larger than the ${N} training rows`);
     net.reserve({ batch: B, samples: L });

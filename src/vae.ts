@@ -8,10 +8,11 @@ import { Network, RNG_TRAIN, RNG_DATA, validateNetworkConfig, type Activation, t
 import { initParams, seedRng, INIT_SCHEMES, type InitScheme } from './init.js';
 import { STATE_SLOTS } from './optim.js';
 import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
-import { toMatrix, checkFinite, checkUnitInterval, BINARIZATIONS, type Binarization, type Matrix } from './data/preprocess.js';
+import { toMatrix, checkFinite, checkUnitInterval, uint8ToUnit, binarizeThreshold, BINARIZATIONS, type Binarization, type Matrix } from './data/preprocess.js';
 import { encodeSafetensors, decodeSafetensors, type TensorEntry } from './io/safetensors.js';
 
-export type Input = Float32Array | ArrayLike<number>[] | number[][] | Matrix;
+/** Rows of data: a row-major Float32Array (N × D), Uint8 pixels (scaled to [0, 1]), an array of rows, or a Matrix. */
+export type Input = Float32Array | Uint8Array | Uint8ClampedArray | ArrayLike<number>[] | number[][] | Matrix;
 
 export interface VAEOptions {
   inputDim: number;
@@ -118,6 +119,7 @@ export class VAE {
   matrix(x: Input, cols = this.config.inputDim, what = 'x', unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim): Matrix {
     let m: Matrix;
     if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = x as Matrix;
+    else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray) m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
     else m = toMatrix(x as Float32Array | number[][], x instanceof Float32Array ? cols : undefined);
     if (m.cols !== cols) throw new ShapeError(`${what} has ${m.cols} columns; this model expects ${cols}`);
     if (m.rows === 0) throw new DataError(`${what} is empty`);
@@ -125,6 +127,33 @@ export class VAE {
     checkFinite(m.data, what, m.cols);
     if (unit) checkUnitInterval(m.data, m.cols, `${what} (the Bernoulli likelihood needs values in [0, 1])`);
     return m;
+  }
+
+  /**
+   * The model's recorded preprocessing applied once to a data set: 'threshold' binarizes at 0.5,
+   * 'static' and 'dynamic' draw one fixed Bernoulli sample keyed by the model seed (for dynamic
+   * binarization this is what validation data gets; training data is resampled every batch).
+   */
+  binarizeOnce(m: Matrix): Matrix {
+    const mode = this.config.binarization;
+    if (mode === 'none') return m;
+    if (mode === 'threshold') return { data: binarizeThreshold(m.data, 0.5), rows: m.rows, cols: m.cols };
+    // a stream keyed by the model seed alone, so every fit() (and a resumed run) sees the same sample
+    const st = this.net.rngState(RNG_DATA), saved = this.net.heap.slice(st >> 2, (st >> 2) + 4);
+    const seed = this.config.seed;
+    this.kernels.exports.rng_seed(st, seed >>> 0, (Math.floor(seed / 2 ** 32) ^ 0x57a71c) >>> 0);
+    const out = new Float32Array(m.data.length), x = this.net.act('x'), cap = this.chunk * m.cols;
+    try {
+      for (let i = 0; i < out.length; i += cap) {
+        const n = Math.min(cap, out.length - i), h = this.net.heap, o = x >> 2;
+        for (let j = 0; j < n; j++) h[o + j] = m.data[i + j];
+        this.kernels.exports.rng_binarize(x, x, n, st);
+        this.copyOut(out, i, x, n);
+      }
+    } finally {
+      this.net.heap.set(saved, st >> 2);
+    }
+    return { data: out, rows: m.rows, cols: m.cols };
   }
 
   /** Copies rows [r0, r0+n) of m into the arena's 'x' slot (a plain loop: no allocation). */
