@@ -43,6 +43,14 @@ const HEADER_BYTES = 32;
 
 export interface LossParts { loss: number; rec: number; kl: number }
 
+/** Absolute byte offsets of every activation and activation gradient, rebuilt when the layout changes. */
+interface Pointers {
+  x: number; mu: number; logvar: number; eps: number; z: number; out: number; outlv: number;
+  rec: number; kl: number; recs: number; sw: number; lw: number;
+  dmu: number; dlogvar: number; dz: number; dout: number; doutlv: number;
+  encPre: number[]; encH: number[]; encDh: number[]; decPre: number[]; decH: number[]; decDh: number[];
+}
+
 const isPosInt = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
 
 export function validateNetworkConfig(c: NetworkConfig): void {
@@ -105,6 +113,21 @@ export class Network {
     this.planActivations(this.capacity);
     this.layout = planArena(k, HEADER_BYTES, this.params, stateSlots, this.acts, this.dacts, this.scratchBytes);
     k.exports.f32_fill(this.layout.params, (this.layout.end - this.layout.params) >> 2, 0);
+    this.p = this.bindPointers();
+  }
+
+  /** The precomputed pointers the forward and backward lists run over. */
+  p: Pointers;
+
+  private bindPointers(): Pointers {
+    const a = (n: string) => this.act(n), d = (n: string) => this.dact(n), lv = !!this.outLogvarHead;
+    return {
+      x: a('x'), mu: a('mu'), logvar: a('logvar'), eps: a('eps'), z: a('z'), out: a('out'), outlv: lv ? a('outlv') : 0,
+      rec: a('rec'), kl: a('kl'), recs: a('recs'), sw: a('sw'), lw: a('lw'),
+      dmu: d('dmu'), dlogvar: d('dlogvar'), dz: d('dz'), dout: d('dout'), doutlv: lv ? d('doutlv') : 0,
+      encPre: this.encoder.map((_, i) => a(`enc.pre.${i}`)), encH: this.encoder.map((_, i) => a(`enc.h.${i}`)), encDh: this.encoder.map((_, i) => d(`enc.dh.${i}`)),
+      decPre: this.decoder.map((_, i) => a(`dec.pre.${i}`)), decH: this.decoder.map((_, i) => a(`dec.h.${i}`)), decDh: this.decoder.map((_, i) => d(`dec.dh.${i}`)),
+    };
   }
 
   private checkCapacity(c: Capacity): Capacity {
@@ -147,6 +170,7 @@ export class Network {
     this.planActivations(next);
     this.layout = replanActivations(this.k, this.layout, this.acts, this.dacts, this.scratchBytes);
     this.capacity = next;
+    this.p = this.bindPointers();
   }
 
   /** Absolute byte offset of an activation ('x', 'mu', 'enc.h.0', …) or its gradient ('dmu', …). */
@@ -164,36 +188,36 @@ export class Network {
 
   /** Encoder forward for B rows already in 'x': fills mu and logvar. */
   encode(B: number): void {
-    const e = this.k.exports;
-    let h = this.act('x');
-    this.encoder.forEach((l, i) => {
-      const pre = this.act(`enc.pre.${i}`), out = this.act(`enc.h.${i}`);
-      e.linear_forward(pre, h, this.param(l.weight), this.param(l.bias), this.scratch, B, l.inDim, l.outDim);
-      e.act_forward(out, pre, B * l.outDim, this.actKind, this.alpha);
-      h = out;
-    });
-    e.linear_forward(this.act('mu'), h, this.param(this.muHead.weight), this.param(this.muHead.bias), this.scratch, B, this.muHead.inDim, this.muHead.outDim);
-    e.linear_forward(this.act('logvar'), h, this.param(this.logvarHead.weight), this.param(this.logvarHead.bias), this.scratch, B, this.logvarHead.inDim, this.logvarHead.outDim);
+    const e = this.k.exports, p = this.p;
+    let h = p.x;
+    for (let i = 0; i < this.encoder.length; i++) {
+      const l = this.encoder[i];
+      e.linear_forward(p.encPre[i], h, this.param(l.weight), this.param(l.bias), this.scratch, B, l.inDim, l.outDim);
+      e.act_forward(p.encH[i], p.encPre[i], B * l.outDim, this.actKind, this.alpha);
+      h = p.encH[i];
+    }
+    e.linear_forward(p.mu, h, this.param(this.muHead.weight), this.param(this.muHead.bias), this.scratch, B, this.muHead.inDim, this.muHead.outDim);
+    e.linear_forward(p.logvar, h, this.param(this.logvarHead.weight), this.param(this.logvarHead.bias), this.scratch, B, this.logvarHead.inDim, this.logvarHead.outDim);
   }
 
   /** Decoder forward for R rows of z at `zPtr` (default 'z'): fills 'out' (and 'outlv'). */
-  decode(R: number, zPtr = this.act('z')): void {
-    const e = this.k.exports;
+  decode(R: number, zPtr = this.p.z): void {
+    const e = this.k.exports, p = this.p;
     let g = zPtr;
-    this.decoder.forEach((l, i) => {
-      const pre = this.act(`dec.pre.${i}`), out = this.act(`dec.h.${i}`);
-      e.linear_forward(pre, g, this.param(l.weight), this.param(l.bias), this.scratch, R, l.inDim, l.outDim);
-      e.act_forward(out, pre, R * l.outDim, this.actKind, this.alpha);
-      g = out;
-    });
-    e.linear_forward(this.act('out'), g, this.param(this.outHead.weight), this.param(this.outHead.bias), this.scratch, R, this.outHead.inDim, this.outHead.outDim);
+    for (let i = 0; i < this.decoder.length; i++) {
+      const l = this.decoder[i];
+      e.linear_forward(p.decPre[i], g, this.param(l.weight), this.param(l.bias), this.scratch, R, l.inDim, l.outDim);
+      e.act_forward(p.decH[i], p.decPre[i], R * l.outDim, this.actKind, this.alpha);
+      g = p.decH[i];
+    }
+    e.linear_forward(p.out, g, this.param(this.outHead.weight), this.param(this.outHead.bias), this.scratch, R, this.outHead.inDim, this.outHead.outDim);
     const lv = this.outLogvarHead;
-    if (lv) e.linear_forward(this.act('outlv'), g, this.param(lv.weight), this.param(lv.bias), this.scratch, R, lv.inDim, lv.outDim);
+    if (lv) e.linear_forward(p.outlv, g, this.param(lv.weight), this.param(lv.bias), this.scratch, R, lv.inDim, lv.outDim);
   }
 
   /** Draws ε ~ N(0, I) for B·L rows from the training RNG stream. */
   sampleEps(B: number, L: number): void {
-    this.k.exports.rng_normal(this.act('eps'), B * L * this.config.latentDim, this.rngState(RNG_TRAIN), 0, 1);
+    this.k.exports.rng_normal(this.p.eps, B * L * this.config.latentDim, this.rngState(RNG_TRAIN), 0, 1);
   }
 
   /**
@@ -215,22 +239,22 @@ export class Network {
     const freeBits = opts.freeBits ?? 0, iwae = opts.objective === 'iwae';
     const BL = B * L;
     this.encode(B);
-    e.reparam_forward(this.act('z'), this.act('mu'), this.act('logvar'), this.act('eps'), B, L, Z);
+    e.reparam_forward(this.p.z, this.p.mu, this.p.logvar, this.p.eps, B, L, Z);
     this.decode(BL);
     const lv = this.outLogvarHead;
     let sw = 0;
     let total = 0;
     if (iwae) {
       total = this.iwaeWeights(B, L, scale);
-      sw = this.act('sw');
+      sw = this.p.sw;
     }
-    const elbo = e.elbo_forward_backward(this.act('rec'), this.act('kl'), this.act('recs'),
-      grad ? this.dact('dout') : 0, grad && lv ? this.dact('doutlv') : 0,
-      grad ? this.dact('dmu') : 0, grad ? this.dact('dlogvar') : 0,
-      this.act('out'), lv ? this.act('outlv') : 0, this.act('x'), this.act('mu'), this.act('logvar'), sw,
+    const elbo = e.elbo_forward_backward(this.p.rec, this.p.kl, this.p.recs,
+      grad ? this.p.dout : 0, grad && lv ? this.p.doutlv : 0,
+      grad ? this.p.dmu : 0, grad ? this.p.dlogvar : 0,
+      this.p.out, lv ? this.p.outlv : 0, this.p.x, this.p.mu, this.p.logvar, sw,
       B, L, D, Z, this.likKind, this.config.sigma, iwae ? 0 : beta, scale);
     if (!iwae) total = elbo;
-    const rec = this.sumOf(this.act('rec'), B), kl = this.sumOf(this.act('kl'), B);
+    const rec = this.sumOf(this.p.rec, B), kl = this.sumOf(this.p.kl, B);
     if (!iwae && freeBits > 0) total += this.applyFreeBits(B, freeBits, beta, grad);
     if (grad) this.backward(B, L, iwae ? scale : 0);
     // one result object reused across steps: no allocation per training step
@@ -246,7 +270,7 @@ export class Network {
   /** Free bits: returns the loss correction; zeroes the KL gradient of dimensions under the floor. */
   private applyFreeBits(B: number, lambda: number, beta: number, grad: boolean): number {
     const Z = this.config.latentDim, h = this.heap;
-    const mu = this.act('mu') >> 2, lv = this.act('logvar') >> 2;
+    const mu = this.p.mu >> 2, lv = this.p.logvar >> 2;
     const kd = (this.perDimKl && this.perDimKl.length === Z) ? this.perDimKl.fill(0) : (this.perDimKl = new Float64Array(Z));
     const lo = this.k.constants.logvarMin, hi = this.k.constants.logvarMax;
     for (let b = 0; b < B; b++) for (let j = 0; j < Z; j++) {
@@ -254,7 +278,7 @@ export class Network {
       kd[j] += -0.5 * (1 + v - m * m - Math.exp(v));
     }
     let correction = 0;
-    const dmu = this.dact('dmu') >> 2, dlv = this.dact('dlogvar') >> 2;
+    const dmu = this.p.dmu >> 2, dlv = this.p.dlogvar >> 2;
     for (let j = 0; j < Z; j++) {
       if (kd[j] / B >= lambda) continue;
       correction += beta * (lambda * B - kd[j]); // Σ_b λ replaces Σ_b kl_bj
@@ -270,11 +294,11 @@ export class Network {
   private iwaeWeights(B: number, L: number, scale: number): number {
     const e = this.k.exports, { latentDim: Z, inputDim: D } = this.config;
     const lv = this.outLogvarHead;
-    e.elbo_forward_backward(this.act('rec'), this.act('kl'), this.act('recs'), 0, 0, 0, 0,
-      this.act('out'), lv ? this.act('outlv') : 0, this.act('x'), this.act('mu'), this.act('logvar'), 0,
+    e.elbo_forward_backward(this.p.rec, this.p.kl, this.p.recs, 0, 0, 0, 0,
+      this.p.out, lv ? this.p.outlv : 0, this.p.x, this.p.mu, this.p.logvar, 0,
       B, L, D, Z, this.likKind, this.config.sigma, 0, 1);
-    e.log_prior_ratio(this.act('lw'), this.act('z'), this.act('eps'), this.act('logvar'), B, L, Z);
-    const h = this.heap, recs = this.act('recs') >> 2, lw = this.act('lw') >> 2, sw = this.act('sw') >> 2;
+    e.log_prior_ratio(this.p.lw, this.p.z, this.p.eps, this.p.logvar, B, L, Z);
+    const h = this.heap, recs = this.p.recs >> 2, lw = this.p.lw >> 2, sw = this.p.sw >> 2;
     let loss = 0;
     for (let b = 0; b < B; b++) {
       let mx = -Infinity;
@@ -306,37 +330,38 @@ export class Network {
     const e = this.k.exports;
     const { latentDim: Z } = this.config;
     const BL = B * L, nd = this.decoder.length, ne = this.encoder.length;
+    const p = this.p;
     // decoder heads: d(top hidden) = dout · W_out (+ doutlv · W_outlv)
-    const gTop = nd ? this.act(`dec.h.${nd - 1}`) : this.act('z');
-    const dgTop = nd ? this.dact(`dec.dh.${nd - 1}`) : this.dact('dz');
+    const gTop = nd ? p.decH[nd - 1] : p.z;
+    const dgTop = nd ? p.decDh[nd - 1] : p.dz;
     const o = this.outHead;
-    e.linear_backward(dgTop, this.grad(o.weight), this.grad(o.bias), this.dact('dout'), gTop, this.param(o.weight), this.scratch, BL, o.inDim, o.outDim, 0);
+    e.linear_backward(dgTop, this.grad(o.weight), this.grad(o.bias), p.dout, gTop, this.param(o.weight), this.scratch, BL, o.inDim, o.outDim, 0);
     const lv = this.outLogvarHead;
-    if (lv) e.linear_backward(dgTop, this.grad(lv.weight), this.grad(lv.bias), this.dact('doutlv'), gTop, this.param(lv.weight), this.scratch, BL, lv.inDim, lv.outDim, 1);
+    if (lv) e.linear_backward(dgTop, this.grad(lv.weight), this.grad(lv.bias), p.doutlv, gTop, this.param(lv.weight), this.scratch, BL, lv.inDim, lv.outDim, 1);
     // decoder hidden layers, last to first; the activation gradient is formed in place
     for (let i = nd - 1; i >= 0; i--) {
       const l = this.decoder[i];
-      const dh = this.dact(`dec.dh.${i}`);
-      e.act_backward(dh, dh, this.act(`dec.pre.${i}`), this.act(`dec.h.${i}`), BL * l.outDim, this.actKind, this.alpha);
-      const inp = i ? this.act(`dec.h.${i - 1}`) : this.act('z');
-      const dinp = i ? this.dact(`dec.dh.${i - 1}`) : this.dact('dz');
+      const dh = p.decDh[i];
+      e.act_backward(dh, dh, p.decPre[i], p.decH[i], BL * l.outDim, this.actKind, this.alpha);
+      const inp = i ? p.decH[i - 1] : p.z;
+      const dinp = i ? p.decDh[i - 1] : p.dz;
       e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, BL, l.inDim, l.outDim, 0);
     }
     if (iwaeScale) this.iwaeLatentGrad(B, L, iwaeScale);
     // the path through z into μ and log σ² (the KL part is already there)
-    e.reparam_backward(this.dact('dmu'), this.dact('dlogvar'), this.dact('dz'), this.act('logvar'), this.act('eps'), B, L, Z);
+    e.reparam_backward(p.dmu, p.dlogvar, p.dz, p.logvar, p.eps, B, L, Z);
     // encoder heads
-    const hTop = ne ? this.act(`enc.h.${ne - 1}`) : this.act('x');
-    const dhTop = ne ? this.dact(`enc.dh.${ne - 1}`) : 0;
+    const hTop = ne ? p.encH[ne - 1] : p.x;
+    const dhTop = ne ? p.encDh[ne - 1] : 0;
     const m = this.muHead, v = this.logvarHead;
-    e.linear_backward(dhTop, this.grad(m.weight), this.grad(m.bias), this.dact('dmu'), hTop, this.param(m.weight), this.scratch, B, m.inDim, m.outDim, 0);
-    e.linear_backward(dhTop, this.grad(v.weight), this.grad(v.bias), this.dact('dlogvar'), hTop, this.param(v.weight), this.scratch, B, v.inDim, v.outDim, 1);
+    e.linear_backward(dhTop, this.grad(m.weight), this.grad(m.bias), p.dmu, hTop, this.param(m.weight), this.scratch, B, m.inDim, m.outDim, 0);
+    e.linear_backward(dhTop, this.grad(v.weight), this.grad(v.bias), p.dlogvar, hTop, this.param(v.weight), this.scratch, B, v.inDim, v.outDim, 1);
     for (let i = ne - 1; i >= 0; i--) {
       const l = this.encoder[i];
-      const dh = this.dact(`enc.dh.${i}`);
-      e.act_backward(dh, dh, this.act(`enc.pre.${i}`), this.act(`enc.h.${i}`), B * l.outDim, this.actKind, this.alpha);
-      const inp = i ? this.act(`enc.h.${i - 1}`) : this.act('x');
-      const dinp = i ? this.dact(`enc.dh.${i - 1}`) : 0; // no gradient for the data
+      const dh = p.encDh[i];
+      e.act_backward(dh, dh, p.encPre[i], p.encH[i], B * l.outDim, this.actKind, this.alpha);
+      const inp = i ? p.encH[i - 1] : p.x;
+      const dinp = i ? p.encDh[i - 1] : 0; // no gradient for the data
       e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, B, l.inDim, l.outDim, 0);
     }
   }
@@ -346,8 +371,8 @@ export class Network {
    * times scale) dz += w̃·z and dlog σ² −= ½·scale (Σ_l w̃ = 1; zero where log σ² is clamped).
    */
   private iwaeLatentGrad(B: number, L: number, scale: number): void {
-    const Z = this.config.latentDim, h = this.heap;
-    const dz = this.dact('dz') >> 2, z = this.act('z') >> 2, sw = this.act('sw') >> 2, dlv = this.dact('dlogvar') >> 2, lv = this.act('logvar') >> 2;
+    const Z = this.config.latentDim, h = this.heap, p = this.p;
+    const dz = p.dz >> 2, z = p.z >> 2, sw = p.sw >> 2, dlv = p.dlogvar >> 2, lv = p.logvar >> 2;
     for (let r = 0; r < B * L; r++) for (let j = 0; j < Z; j++) h[dz + r * Z + j] += h[sw + r] * h[z + r * Z + j];
     const lo = this.k.constants.logvarMin, hi = this.k.constants.logvarMax;
     for (let i = 0; i < B * Z; i++) if (h[lv + i] >= lo && h[lv + i] <= hi) h[dlv + i] -= 0.5 * scale;

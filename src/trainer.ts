@@ -150,7 +150,6 @@ export class Trainer {
     let bestVal = Infinity, bad = 0, best: Float32Array | null = null;
     this.history.stopReason = 'completed';
     let lastYield = performance.now();
-    const x0 = net.act('x') >> 2;
     for (let ep = 0; ep < opts.epochs; ep++) {
       const epoch = this.epoch;
       this.optimizer.lr = this.lrAt(epoch);
@@ -165,12 +164,12 @@ export class Trainer {
       for (let bi = 0; bi < batches; bi++) {
         if (opts.signal?.aborted) { this.history.stopReason = 'aborted'; return this.history; }
         const r0 = bi * B, nb = Math.min(B, N - r0);
-        const h = net.heap, src = data.data;
+        const h = net.heap, src = data.data, x0 = net.p.x >> 2; // re-read: evaluate() may have re-planned the arena
         for (let i = 0; i < nb; i++) {
           const so = perm[r0 + i] * D, dof = x0 + i * D;
           for (let d = 0; d < D; d++) h[dof + d] = src[so + d];
         }
-        if (vae.config.binarization === 'dynamic') e.rng_binarize(net.act('x'), net.act('x'), nb * D, net.rngState(RNG_DATA));
+        if (vae.config.binarization === 'dynamic') e.rng_binarize(net.p.x, net.p.x, nb * D, net.rngState(RNG_DATA));
         const step = this.optimizer.t;
         beta = this.betaAt(step, epoch + bi / batches);
         net.zeroGrad();

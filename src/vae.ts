@@ -142,7 +142,7 @@ export class VAE {
     const st = this.net.rngState(RNG_DATA), saved = this.net.heap.slice(st >> 2, (st >> 2) + 4);
     const seed = this.config.seed;
     this.kernels.exports.rng_seed(st, seed >>> 0, (Math.floor(seed / 2 ** 32) ^ 0x57a71c) >>> 0);
-    const out = new Float32Array(m.data.length), x = this.net.act('x'), cap = this.chunk * m.cols;
+    const out = new Float32Array(m.data.length), x = this.net.p.x, cap = this.chunk * m.cols;
     try {
       for (let i = 0; i < out.length; i += cap) {
         const n = Math.min(cap, out.length - i), h = this.net.heap, o = x >> 2;
@@ -158,10 +158,10 @@ export class VAE {
 
   /** Copies rows [r0, r0+n) of m into the arena's 'x' slot (a plain loop: no allocation). */
   private load(m: Matrix, r0: number, n: number, binarize = false): void {
-    const h = this.net.heap, off = this.net.act('x') >> 2, D = m.cols, src = m.data, s0 = r0 * D;
+    const h = this.net.heap, off = this.net.p.x >> 2, D = m.cols, src = m.data, s0 = r0 * D;
     for (let i = 0; i < n * D; i++) h[off + i] = src[s0 + i];
     if (binarize && this.config.binarization === 'dynamic') {
-      this.kernels.exports.rng_binarize(this.net.act('x'), this.net.act('x'), n * D, this.net.rngState(RNG_DATA));
+      this.kernels.exports.rng_binarize(this.net.p.x, this.net.p.x, n * D, this.net.rngState(RNG_DATA));
     }
   }
 
@@ -179,8 +179,8 @@ export class VAE {
       const n = Math.min(this.chunk, m.rows - r);
       this.load(m, r, n);
       this.net.encode(n);
-      this.copyOut(mu, r * Z, this.net.act('mu'), n * Z);
-      this.copyOut(logvar, r * Z, this.net.act('logvar'), n * Z);
+      this.copyOut(mu, r * Z, this.net.p.mu, n * Z);
+      this.copyOut(logvar, r * Z, this.net.p.logvar, n * Z);
     }
     return { mu, logvar, rows: m.rows };
   }
@@ -197,10 +197,10 @@ export class VAE {
     const h = this.net.heap;
     for (let r = 0; r < m.rows; r += this.chunk) {
       const n = Math.min(this.chunk, m.rows - r);
-      const zo = this.net.act('z') >> 2;
+      const zo = this.net.p.z >> 2;
       for (let i = 0; i < n * Z; i++) h[zo + i] = m.data[r * Z + i];
       this.net.decode(n);
-      this.copyOut(out, r * D, this.net.act('out'), n * D);
+      this.copyOut(out, r * D, this.net.p.out, n * D);
     }
     if (this.config.likelihood === 'bernoulli') for (let i = 0; i < out.length; i++) out[i] = sigmoid(out[i]);
     return out;
@@ -233,7 +233,7 @@ export class VAE {
       if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`seed must be a non-negative safe integer, got ${seed}`);
       e.rng_seed(st, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
     }
-    const eps = this.net.act('eps'), cap = this.chunk * this.config.latentDim;
+    const eps = this.net.p.eps, cap = this.chunk * this.config.latentDim;
     for (let i = 0; i < count; i += cap) {
       const n = Math.min(cap, count - i);
       e.rng_normal(eps, n, st, 0, 1);
@@ -310,13 +310,13 @@ export class VAE {
         for (let done = 0; done < K; done += Lc) {
           const L = Math.min(Lc, K - done);
           this.net.sampleEps(1, L);
-          e.reparam_forward(this.net.act('z'), this.net.act('mu'), this.net.act('logvar'), this.net.act('eps'), 1, L, Z);
+          e.reparam_forward(this.net.p.z, this.net.p.mu, this.net.p.logvar, this.net.p.eps, 1, L, Z);
           this.net.decode(L);
-          e.elbo_forward_backward(this.net.act('rec'), this.net.act('kl'), this.net.act('recs'), 0, 0, 0, 0,
-            this.net.act('out'), lvHead ? this.net.act('outlv') : 0, this.net.act('x'), this.net.act('mu'), this.net.act('logvar'), 0,
+          e.elbo_forward_backward(this.net.p.rec, this.net.p.kl, this.net.p.recs, 0, 0, 0, 0,
+            this.net.p.out, lvHead ? this.net.p.outlv : 0, this.net.p.x, this.net.p.mu, this.net.p.logvar, 0,
             1, L, D, Z, lik, this.config.sigma, 0, 1);
-          e.log_prior_ratio(this.net.act('lw'), this.net.act('z'), this.net.act('eps'), this.net.act('logvar'), 1, L, Z);
-          const h = this.net.heap, lw = this.net.act('lw') >> 2, recs = this.net.act('recs') >> 2;
+          e.log_prior_ratio(this.net.p.lw, this.net.p.z, this.net.p.eps, this.net.p.logvar, 1, L, Z);
+          const h = this.net.heap, lw = this.net.p.lw >> 2, recs = this.net.p.recs >> 2;
           for (let l = 0; l < L; l++) {
             const v = h[lw + l] - h[recs + l];
             if (v > mx) { s = s * Math.exp(mx - v) + 1; mx = v; } else s += Math.exp(v - mx);
