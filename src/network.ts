@@ -252,7 +252,8 @@ export class Network {
       grad ? this.p.dout : 0, grad && lv ? this.p.doutlv : 0,
       grad ? this.p.dmu : 0, grad ? this.p.dlogvar : 0,
       this.p.out, lv ? this.p.outlv : 0, this.p.x, this.p.mu, this.p.logvar, sw,
-      B, L, D, Z, this.likKind, this.config.sigma, iwae ? 0 : beta, scale);
+      // IWAE: 'sw' already holds scale · w̃, so the kernel must not scale the decoder gradient again
+      B, L, D, Z, this.likKind, this.config.sigma, iwae ? 0 : beta, iwae ? 1 : scale);
     if (!iwae) total = elbo;
     const rec = this.sumOf(this.p.rec, B), kl = this.sumOf(this.p.kl, B);
     if (!iwae && freeBits > 0) total += this.applyFreeBits(B, freeBits, beta, grad);
