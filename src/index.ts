@@ -6,7 +6,9 @@ export { VAE, FORMAT_NAME, FORMAT_VERSION, type VAEOptions, type ModelConfig, ty
 export { Trainer, type TrainerOptions, type FitOptions, type History, type EpochRecord, type BatchInfo, type LrSchedule } from './trainer.js';
 export { Optimizer, type OptimizerConfig } from './optim.js';
 export { Network, ACTIVATIONS, LIKELIHOODS, type Activation, type Likelihood, type NetworkConfig } from './network.js';
-export { loadKernels, detectFeatures, availableBuilds, BUILDS, type BuildName, type Kernels, type LoadOptions, type Features } from './wasm.js';
+export { loadKernels, detectFeatures, availableBuilds, BUILDS, init, type BuildName, type Kernels, type LoadOptions, type Features,
+  type InitOptions, type InitResult, type WasmSource, type WasmSourceMap, type WasmSourceResolver, type SourceSpec } from './wasm.js';
+export { WorkerTrainer, setWorkerFactory, type WorkerTrainerOptions, type WorkerLike } from './worker/trainer.js';
 export { VaeError, ShapeError, DataError, ConfigError, FormatError, DivergenceError, WasmError } from './errors.js';
 export { parseIdx, parseIdxMaybeGzip, idxImagesToFloat32, isGzip, gunzip } from './data/idx.js';
 export { parseCsv } from './data/csv.js';

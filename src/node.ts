@@ -2,6 +2,8 @@
  * The Node entry point: everything in the universal entry plus file helpers — IDX/MNIST loaders
  * and atomic model save/load by path (temp file + rename, so a crash never leaves half a file).
  */
+import './wasm-node.js'; // reads build/*.wasm from disk (the universal loader never imports node:)
+import './worker/node.js'; // WorkerTrainer on worker_threads
 export * from './index.js';
 export { loadIdxFile, loadIdxFile as loadIdx, loadMnist, loadFashionMnist } from './data/node.js';
 export { writeFileAtomic, readFileBytes } from './io/node.js';

@@ -1,0 +1,314 @@
+/**
+ * WorkerTrainer: Trainer.fit off the main thread, so a page never freezes while a model trains.
+ *
+ * The worker gets a copy of the VAE — the same compiled wasm module (posted, not refetched), the
+ * same weights and RNG states — and runs a real Trainer there with the options given here, so it
+ * computes exactly what `new Trainer(vae, opts).fit(x, fitOpts)` would on the main thread. The
+ * training data is posted once per fit (copied, or transferred with `transferData`). Progress comes
+ * back as the same onBatchEnd / onEpochEnd callbacks (BatchInfo with the loss parts and
+ * samples/s); an AbortSignal stops training after the current batch; and the weights are copied
+ * back into the main-thread VAE at every epoch end and when fit ends (and, with `syncWeightsMs`,
+ * during epochs too), so the VAE can decode and sample live while training goes on.
+ *
+ * Where the worker comes from: in the normal build a module worker from `./worker.js` next to this
+ * file (a static `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })`, which
+ * Vite and webpack bundle); from a cross-origin script (a CDN) a same-origin Blob worker that
+ * imports it; in the single-file build a Blob URL holding the inlined worker code; in Node a
+ * worker_threads thread (registered by the Node entry). Pass `worker` to start it yourself.
+ */
+import { VAE, type Input } from '../vae.js';
+import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from '../trainer.js';
+import { ConfigError, WasmError } from '../errors.js';
+import { takeSnapshot, applySnapshot, snapshotTransfer, deserializeError, type FromWorker, type ToWorker, type DataMessage } from './protocol.js';
+
+/** The part of the Worker interface a WorkerTrainer uses (a DOM Worker fits it; so does the Node adapter). */
+export interface WorkerLike {
+  postMessage(msg: unknown, transfer: Transferable[]): void;
+  addEventListener(type: 'message' | 'error' | 'messageerror', fn: (e: { data: unknown; message?: string }) => void): void;
+  terminate(): void;
+  /** Node only: keep the process alive while a request runs. */
+  ref?(): void;
+  unref?(): void;
+}
+
+export interface WorkerTrainerOptions {
+  /** A worker running wasm-vae's worker script, or a function that starts one; default: see the module doc. */
+  worker?: WorkerLike | (() => WorkerLike);
+  /** Transfer the training (and validation) data's ArrayBuffer to the worker instead of copying it; the caller's array is detached. Default false. */
+  transferData?: boolean;
+  /**
+   * Also copy the weights into the main-thread VAE during epochs, at most every this many ms
+   * (0 = after every batch). Default: only at each epoch's end and when fit ends.
+   */
+  syncWeightsMs?: number;
+}
+
+declare const __WASM_VAE_INLINE__: boolean;
+
+let workerFactory: (() => WorkerLike) | null = null;
+
+/** Replaces how WorkerTrainers start their worker (the single-file build and the Node entry use this). */
+export function setWorkerFactory(factory: (() => WorkerLike) | null): void {
+  workerFactory = factory;
+}
+
+function defaultWorker(): WorkerLike {
+  if (workerFactory) return workerFactory();
+  if (typeof __WASM_VAE_INLINE__ !== 'undefined') throw new WasmError('no worker factory is registered');
+  if (typeof Worker !== 'function') {
+    throw new WasmError("this runtime has no Worker: in Node import 'wasm-vae' through its Node entry, or pass { worker } to WorkerTrainer");
+  }
+  try {
+    // the literal pattern bundlers recognise: keep it exactly so
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }) as unknown as WorkerLike;
+  } catch (e) {
+    // a cross-origin script URL (the package served from a CDN): start a same-origin Blob module
+    // worker that imports the real one (the CDN must send CORS headers, as it does for the page's import)
+    const file = './worker.js';
+    const url = new URL(file, import.meta.url).href;
+    if (typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') throw e;
+    const blob = new Blob([`import ${JSON.stringify(url)};\n`], { type: 'text/javascript' });
+    return new Worker(URL.createObjectURL(blob), { type: 'module' }) as unknown as WorkerLike;
+  }
+}
+
+const FIT_KEYS = ['epochs', 'validationData', 'validationSamples', 'onBatchEnd', 'onEpochEnd', 'signal'];
+const WORKER_KEYS = ['worker', 'transferData', 'syncWeightsMs'];
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  onBatchEnd?: FitOptions['onBatchEnd'];
+  onEpochEnd?: FitOptions['onEpochEnd'];
+  /** An error a callback threw: the fit is aborted and then rejects with it. */
+  callbackError?: unknown;
+  abort?(): void;
+}
+
+export class WorkerTrainer {
+  readonly vae: VAE;
+  readonly options: TrainerOptions;
+  /** Resolves once the worker holds the model and its Trainer; rejects as `new Trainer` would throw (e.g. ConfigError). */
+  readonly ready: Promise<void>;
+  /** Epochs completed (continues across fit() calls). */
+  epoch = 0;
+  history: History = { epochs: [], stopReason: 'completed', bestEpoch: null, steps: 0 };
+  private readonly worker: WorkerLike;
+  private readonly wopts: Omit<WorkerTrainerOptions, 'worker'>;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private fitting = false;
+  private failed: Error | null = null;
+  private readyState: Pending | null = null;
+
+  constructor(vae: VAE, opts: TrainerOptions = {}, workerOpts: WorkerTrainerOptions = {}) {
+    if (!(vae instanceof VAE)) throw new ConfigError('WorkerTrainer needs a VAE');
+    if (!opts || typeof opts !== 'object') throw new ConfigError('Trainer options must be an object');
+    for (const key of Object.keys(workerOpts ?? {})) if (!WORKER_KEYS.includes(key)) throw new ConfigError(`unknown WorkerTrainer option "${key}"; known: ${WORKER_KEYS.join(', ')}`);
+    const sync = workerOpts.syncWeightsMs;
+    if (sync !== undefined && !(sync >= 0 && Number.isFinite(sync))) throw new ConfigError(`syncWeightsMs must be a non-negative number, got ${sync}`);
+    this.vae = vae;
+    this.options = opts;
+    this.wopts = { transferData: workerOpts.transferData ?? false, syncWeightsMs: sync };
+    const w = workerOpts.worker;
+    this.worker = typeof w === 'function' ? w() : w ?? defaultWorker();
+    this.worker.addEventListener('message', (e) => this.onMessage(e.data as FromWorker));
+    this.worker.addEventListener('error', (e) => this.fail(new WasmError(`the training worker failed: ${e.message ?? 'its script could not be loaded (check that the worker file is served, with a JavaScript MIME type)'}`)));
+    this.worker.addEventListener('messageerror', () => this.fail(new WasmError('the training worker received a message it could not deserialize')));
+    this.ready = new Promise<void>((resolve, reject) => { this.readyState = { resolve: () => resolve(), reject }; });
+    this.ready.catch(() => { /* surfaced by fit() / create() */ });
+    this.worker.ref?.();
+    const snapshot = takeSnapshot(vae);
+    this.post({
+      type: 'init', module: vae.kernels.module, build: vae.build, config: vae.config,
+      chunkRows: (vae as unknown as { chunk?: number }).chunk ?? 256, snapshot, trainer: opts,
+    }, snapshotTransfer(snapshot));
+  }
+
+  /** Like the constructor, but resolves only once the worker is ready (and rejects on bad options). */
+  static async create(vae: VAE, opts: TrainerOptions = {}, workerOpts: WorkerTrainerOptions = {}): Promise<WorkerTrainer> {
+    const t = new WorkerTrainer(vae, opts, workerOpts);
+    try {
+      await t.ready;
+    } catch (e) {
+      t.terminate();
+      throw e;
+    }
+    return t;
+  }
+
+  /** Which wasm build trains (the VAE's). */
+  get build() { return this.vae.build; }
+
+  private post(msg: ToWorker, transfer: Transferable[] = []): void {
+    this.worker.postMessage(msg, transfer);
+  }
+
+  private idle(): void {
+    if (this.pending.size === 0 && !this.readyState) this.worker.unref?.();
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.readyState?.reject(err);
+    this.readyState = null;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.fitting = false;
+    this.worker.unref?.();
+  }
+
+  private onMessage(msg: FromWorker): void {
+    if (msg.type === 'ready') {
+      this.readyState?.resolve(undefined);
+      this.readyState = null;
+      this.idle();
+      return;
+    }
+    if (msg.type === 'error' && msg.id === null) {
+      const err = deserializeError(msg.error);
+      this.readyState?.reject(err);
+      this.readyState = null;
+      this.failed = err;
+      this.idle();
+      return;
+    }
+    const msgId = msg.id as number;
+    const p = this.pending.get(msgId);
+    if (!p) return;
+    const call = (fn: () => void | Promise<void>) => {
+      if (p.callbackError !== undefined) return;
+      const stop = (e: unknown) => { if (p.callbackError === undefined) { p.callbackError = e ?? new Error('callback failed'); p.abort?.(); } };
+      try {
+        const r = fn();
+        if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, stop);
+      } catch (e) { stop(e); }
+    };
+    switch (msg.type) {
+      case 'batch':
+        if (msg.snapshot) applySnapshot(this.vae, msg.snapshot);
+        if (msg.info && p.onBatchEnd) { const info: BatchInfo = msg.info, cb = p.onBatchEnd; call(() => cb(info)); }
+        return;
+      case 'epoch':
+        applySnapshot(this.vae, msg.snapshot);
+        this.epoch = msg.epoch;
+        this.history = msg.history;
+        if (p.onEpochEnd) { const rec: EpochRecord = msg.record, cb = p.onEpochEnd, h = this.history; call(() => cb(rec, h)); }
+        return;
+      case 'done':
+        applySnapshot(this.vae, msg.snapshot);
+        this.epoch = msg.epoch;
+        this.history = msg.history;
+        this.finish(msgId);
+        if (p.callbackError !== undefined) p.reject(p.callbackError); else p.resolve(msg.history);
+        return;
+      case 'error':
+        if (msg.snapshot) applySnapshot(this.vae, msg.snapshot);
+        if (msg.history) this.history = msg.history;
+        if (msg.epoch !== undefined) this.epoch = msg.epoch;
+        this.finish(msgId);
+        p.reject(deserializeError(msg.error));
+        return;
+      case 'saved':
+        this.finish(msgId);
+        p.resolve(msg.bytes);
+        return;
+      case 'loaded':
+        this.finish(msgId);
+        p.resolve(undefined);
+        return;
+    }
+  }
+
+  private finish(id: number): void {
+    this.pending.delete(id);
+    this.idle();
+  }
+
+  private request<T>(make: (id: number) => { msg: ToWorker; transfer?: Transferable[] }, extra: Partial<Pending> = {}): Promise<T> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, ...extra });
+      this.worker.ref?.();
+      const { msg, transfer } = make(id);
+      this.post(msg, transfer);
+    });
+  }
+
+  private dataMessage(x: Input, what: string, transfer: Transferable[]): DataMessage {
+    const m = this.vae.matrix(x, this.vae.config.inputDim, what);
+    const buf = m.data.buffer;
+    const whole = buf instanceof ArrayBuffer && m.data.byteOffset === 0 && m.data.byteLength === buf.byteLength;
+    if (this.wopts.transferData && whole) transfer.push(buf);
+    return { data: m.data, rows: m.rows, cols: m.cols };
+  }
+
+  /**
+   * Trains for `epochs` more epochs in the worker: Trainer.fit's options and callbacks. Resolves
+   * with the history (also on early stopping or abort); the main-thread VAE then holds the weights.
+   * Callbacks run on the main thread as progress arrives; the worker does not wait for them.
+   */
+  async fit(x: Input, opts: FitOptions): Promise<History> {
+    if (!opts || typeof opts !== 'object') throw new ConfigError('fit needs options with at least epochs');
+    for (const key of Object.keys(opts)) if (!FIT_KEYS.includes(key)) throw new ConfigError(`unknown fit option "${key}"; known: ${FIT_KEYS.join(', ')}`);
+    if (!(Number.isSafeInteger(opts.epochs) && opts.epochs > 0)) throw new ConfigError(`epochs must be a positive integer, got ${opts.epochs}`);
+    if (this.fitting) throw new ConfigError('this WorkerTrainer is already fitting; await the running fit() first');
+    this.fitting = true;
+    try {
+      await this.ready;
+    } catch (e) {
+      this.fitting = false;
+      throw e;
+    }
+    let transfer: Transferable[] = [];
+    let train: DataMessage, val: DataMessage | null;
+    try {
+      train = this.dataMessage(x, 'training data', transfer);
+      val = opts.validationData !== undefined ? this.dataMessage(opts.validationData, 'validation data', transfer) : null;
+      if (val && transfer.length === 2 && transfer[0] === transfer[1]) transfer = [transfer[0]];
+    } catch (e) {
+      this.fitting = false;
+      throw e;
+    }
+    const signal = opts.signal;
+    let id = 0;
+    const abort = () => { if (id) this.post({ type: 'abort', id }); };
+    signal?.addEventListener('abort', abort);
+    try {
+      return await this.request<History>((i) => {
+        id = i;
+        return {
+          msg: {
+            type: 'fit', id: i, train, val, epochs: opts.epochs, validationSamples: opts.validationSamples,
+            batchEvents: typeof opts.onBatchEnd === 'function', syncMs: this.wopts.syncWeightsMs ?? null, aborted: signal?.aborted ?? false,
+          },
+          transfer,
+        };
+      }, { onBatchEnd: opts.onBatchEnd, onEpochEnd: opts.onEpochEnd, abort });
+    } finally {
+      signal?.removeEventListener('abort', abort);
+      this.fitting = false;
+    }
+  }
+
+  /** The trainer's full state (model, optimizer, step, RNG) in Trainer.save()'s format: resume it with Trainer.resume. */
+  save(): Promise<Uint8Array> {
+    return this.ready.then(() => this.request<Uint8Array>((id) => ({ msg: { type: 'save', id } })));
+  }
+
+  /** Sends the main-thread VAE's current weights (and RNG states) to the worker, e.g. after editing them. */
+  pushWeights(): Promise<void> {
+    return this.ready.then(() => this.request<void>((id) => {
+      const snapshot = takeSnapshot(this.vae);
+      return { msg: { type: 'load', id, snapshot }, transfer: snapshotTransfer(snapshot) };
+    }));
+  }
+
+  /** Stops the worker at once; a running fit rejects (the main-thread VAE keeps the last weights it received). */
+  terminate(): void {
+    this.worker.terminate();
+    this.fail(new ConfigError('the WorkerTrainer was terminated'));
+  }
+}

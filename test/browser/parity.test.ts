@@ -1,0 +1,71 @@
+// The kernels give bit-identical results in Chromium and in Node for the same seed and build: a
+// VAE (seed 1) trained for a few steps on fixed data, compared by every loss and a hash of every
+// weight's bits — on the main thread (Trainer) and in a worker (WorkerTrainer), via the
+// single-file build in the page and the sources in Node.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { HAS_CHROMIUM, title, launch, serve, requireBuild, blankPage, collectErrors, type Server } from './harness.js';
+import { availableBuilds } from '../../src/wasm.js';
+
+// runs as is in Node and in the page: lib is the package's module namespace
+const SCENARIO = `async (lib, build, useWorker) => {
+  const D = 48, N = 96, x = new Float32Array(N * D);
+  let s = 12345;
+  for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; x[i] = (s >>> 8) / 16777216; }
+  const vae = await lib.VAE.create({ inputDim: D, encoder: [32], latentDim: 3, seed: 1, build });
+  const losses = [], opts = { batchSize: 16 };
+  const fitOpts = { epochs: 2, onBatchEnd: (i) => { losses.push(i.loss, i.reconstruction, i.kl); } };
+  let history;
+  if (useWorker) { const t = await lib.WorkerTrainer.create(vae, opts); history = await t.fit(x, fitOpts); t.terminate(); }
+  else history = await new lib.Trainer(vae, opts).fit(x, fitOpts);
+  const net = vae.net, p = net.layout.params >> 2;
+  const bits = new Uint32Array(net.heap.slice(p, p + net.paramFloats).buffer);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193) >>> 0;
+  return { build: vae.build, losses, epochLosses: history.epochs.map((e) => e.loss), weightsHash: h.toString(16),
+    firstWeights: Array.from(bits.subarray(0, 8)), sample: Array.from(vae.sample(2, { seed: 3 }).subarray(0, 12)) };
+}`;
+
+type Result = { build: string; losses: number[]; epochLosses: number[]; weightsHash: string; firstWeights: number[]; sample: number[] };
+
+describe.skipIf(!HAS_CHROMIUM)(title('Chromium vs Node: same numbers'), () => {
+  let browser: Browser, server: Server, page: Page, errors: string[];
+  let browserBuilds: string[] = [];
+
+  beforeAll(async () => {
+    requireBuild();
+    [browser, server] = await Promise.all([launch(), serve()]);
+    page = await browser.newPage();
+    errors = collectErrors(page);
+    await page.goto(server.url + await blankPage());
+    browserBuilds = await page.evaluate(`import('/dist/inline/wasm-vae.js').then((lib) => lib.availableBuilds())`);
+  });
+  afterAll(async () => { await browser?.close(); await server?.close(); });
+
+  const inNode = async (build: string): Promise<Result> => {
+    const lib = await import('../../src/index.js');
+    return (new Function('lib', 'build', `return (${SCENARIO})(lib, build, false)`))(lib, build);
+  };
+  const inPage = (build: string, worker: boolean): Promise<Result> => page.evaluate(
+    `(async () => (${SCENARIO})(await import('/dist/inline/wasm-vae.js'), ${JSON.stringify(build)}, ${worker}))()`);
+
+  it('Chromium validates relaxed SIMD, SIMD and scalar', () => {
+    expect(browserBuilds).toEqual(['relaxed', 'simd', 'scalar']);
+  });
+
+  for (const build of ['simd', 'scalar', 'relaxed'] as const) {
+    it(`${build}: losses and weights are bit-identical (main thread and worker)`, async (ctx) => {
+      if (!availableBuilds().includes(build)) ctx.skip();
+      const node = await inNode(build);
+      const main = await inPage(build, false);
+      const worker = await inPage(build, true);
+      expect(node.build).toBe(build);
+      expect(node.losses.length).toBe(12 * 3);
+      expect(node.losses.every(Number.isFinite)).toBe(true);
+      expect(main, `Chromium main thread vs Node (${errors.join('; ')})`).toEqual(node);
+      expect(worker, `Chromium worker vs Node (${errors.join('; ')})`).toEqual(node);
+    });
+  }
+
+  it('logs no page errors', () => { expect(errors).toEqual([]); });
+});
