@@ -55,13 +55,14 @@ export interface RefConfig {
 }
 export type Params = Record<string, Float64Array>;
 
-/** The whole model's loss Σ_b [rec_b + β kl_b] in f64, for finite differences and parity. */
-export function modelLossRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: ArrayLike<number>, B: number, L: number, beta: number):
-  { loss: number; rec: number[]; kl: number[] } {
+/** The f64 forward pass: posterior parameters, z, and −log p(x_b|z_bl) per sample row. */
+export interface Forward { mu: Float64Array; lv: Float64Array; z: Float64Array; nll: Float64Array }
+
+export function forwardRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: ArrayLike<number>, B: number, L: number): Forward {
   const alpha = cfg.activationAlpha ?? (cfg.activation === 'elu' ? 1 : 0.01);
   const sigma = cfg.sigma ?? 1;
-  const lin = (name: string, inp: Float64Array, rows: number, i: number, o: number) => {
-    const W = p[`${name}.weight`], b = p[`${name}.bias`], out = new Float64Array(rows * o);
+  const lin = (name: string, inp: Float64Array, rows: number) => {
+    const W = p[`${name}.weight`], b = p[`${name}.bias`], o = b.length, i = W.length / o, out = new Float64Array(rows * o);
     for (let r = 0; r < rows; r++) for (let j = 0; j < o; j++) {
       let s = b[j];
       for (let k = 0; k < i; k++) s += inp[r * i + k] * W[j * i + k];
@@ -71,25 +72,35 @@ export function modelLossRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, ep
   };
   const act = (a: Float64Array) => a.map((v) => actRef(v, cfg.activation, alpha));
   const D = cfg.inputDim, Z = cfg.latentDim;
-  let h = Float64Array.from(x), w = D;
-  cfg.encoder.forEach((o, i) => { h = act(lin(`encoder.${i}`, h, B, w, o)); w = o; });
-  const mu = lin('fc_mu', h, B, w, Z), lv = lin('fc_logvar', h, B, w, Z);
+  let h = Float64Array.from(x);
+  cfg.encoder.forEach((_, i) => { h = act(lin(`encoder.${i}`, h, B)); });
+  const mu = lin('fc_mu', h, B), lv = lin('fc_logvar', h, B);
   const z = new Float64Array(B * L * Z);
   for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let j = 0; j < Z; j++) {
     z[(b * L + l) * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[(b * L + l) * Z + j];
   }
-  let g = z; w = Z;
-  cfg.decoder.forEach((o, i) => { g = act(lin(`decoder.${i}`, g, B * L, w, o)); w = o; });
-  const out = lin('fc_out', g, B * L, w, D);
-  const olv = cfg.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', g, B * L, w, D) : null;
+  let g = z;
+  cfg.decoder.forEach((_, i) => { g = act(lin(`decoder.${i}`, g, B * L)); });
+  const out = lin('fc_out', g, B * L);
+  const olv = cfg.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', g, B * L) : null;
+  const nll = new Float64Array(B * L);
+  for (let r = 0; r < B * L; r++) for (let d = 0; d < D; d++) {
+    const o = r * D + d;
+    nll[r] += nllRef(out[o], x[Math.floor(r / L) * D + d], cfg.likelihood, sigma, olv ? olv[o] : 0);
+  }
+  return { mu, lv, z, nll };
+}
+
+/** The whole model's loss Σ_b [rec_b + β kl_b] in f64, for finite differences and parity. */
+export function modelLossRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: ArrayLike<number>, B: number, L: number, beta: number):
+  { loss: number; rec: number[]; kl: number[] } {
+  const { mu, lv, nll } = forwardRef(cfg, p, x, eps, B, L);
+  const Z = cfg.latentDim;
   const rec: number[] = [], kl: number[] = [];
   let loss = 0;
   for (let b = 0; b < B; b++) {
     let r = 0;
-    for (let l = 0; l < L; l++) for (let d = 0; d < D; d++) {
-      const row = b * L + l;
-      r += nllRef(out[row * D + d], x[b * D + d], cfg.likelihood, sigma, olv ? olv[row * D + d] : 0);
-    }
+    for (let l = 0; l < L; l++) r += nll[b * L + l];
     r /= L;
     let k = 0;
     for (let j = 0; j < Z; j++) k += -0.5 * (1 + lv[b * Z + j] - mu[b * Z + j] ** 2 - Math.exp(lv[b * Z + j]));

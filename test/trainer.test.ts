@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILDS, kernels, rand, randArray, randn, expectClose } from './helpers.js';
-import { actRef, nllRef, type RefConfig, type Params } from './ref.js';
+import { forwardRef, type Forward, type RefConfig, type Params } from './ref.js';
 import { VAE } from '../src/vae.js';
 import { Trainer, type BatchInfo, type TrainerOptions } from '../src/trainer.js';
 import { Network, RNG_TRAIN, type NetworkConfig } from '../src/network.js';
@@ -50,40 +50,6 @@ function throws(fn: () => unknown, cls: new (...a: never[]) => Error, re: RegExp
 // ---------------------------------------------------------------------------------------------
 // f64 references for the objectives (from the densities, independent of the kernels)
 // ---------------------------------------------------------------------------------------------
-
-interface Forward { mu: Float64Array; lv: Float64Array; z: Float64Array; nll: Float64Array }
-
-function forwardRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: ArrayLike<number>, B: number, L: number): Forward {
-  const alpha = cfg.activationAlpha ?? (cfg.activation === 'elu' ? 1 : 0.01);
-  const lin = (name: string, inp: Float64Array, rows: number) => {
-    const W = p[`${name}.weight`], b = p[`${name}.bias`], o = b.length, i = W.length / o, out = new Float64Array(rows * o);
-    for (let r = 0; r < rows; r++) for (let j = 0; j < o; j++) {
-      let s = b[j];
-      for (let k = 0; k < i; k++) s += inp[r * i + k] * W[j * i + k];
-      out[r * o + j] = s;
-    }
-    return out;
-  };
-  const act = (a: Float64Array) => a.map((v) => actRef(v, cfg.activation, alpha));
-  const Dd = cfg.inputDim, Z = cfg.latentDim;
-  let h = Float64Array.from(x);
-  cfg.encoder.forEach((_, i) => { h = act(lin(`encoder.${i}`, h, B)); });
-  const mu = lin('fc_mu', h, B), lv = lin('fc_logvar', h, B);
-  const z = new Float64Array(B * L * Z);
-  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let j = 0; j < Z; j++) {
-    z[(b * L + l) * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[(b * L + l) * Z + j];
-  }
-  let g = z;
-  cfg.decoder.forEach((_, i) => { g = act(lin(`decoder.${i}`, g, B * L)); });
-  const out = lin('fc_out', g, B * L);
-  const olv = cfg.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', g, B * L) : null;
-  const nll = new Float64Array(B * L);
-  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let d = 0; d < Dd; d++) {
-    const o = (b * L + l) * Dd + d;
-    nll[b * L + l] += nllRef(out[o], x[b * Dd + d], cfg.likelihood, cfg.sigma ?? 1, olv ? olv[o] : 0);
-  }
-  return { mu, lv, z, nll };
-}
 
 const LOG2PI = Math.log(2 * Math.PI);
 /** log N(z; m, e^v) for one coordinate. */
