@@ -2,7 +2,11 @@
 """Peer benchmark: the reference VAE (PyTorch examples/vae) trained with PyTorch on one CPU thread.
 
     /usr/bin/python3 bench/pytorch_step.py [--batches 32,128,512] [--seconds 2]
-        [--gemm-seconds 0.5] [--warmup 1] [--only step|gemm|check] [--json out.json]
+        [--gemm-seconds 0.5] [--warmup 1] [--gemm-batches 128] [--only check,step,gemm,act]
+        [--json out.json]
+
+--only takes a comma list (default check,step,gemm); act = relu/tanh forward and backward on
+128x400. Figures: median with p10/p90 and min/max over the timed samples.
 
 Model (identical to bench/peers/tfjs.mjs and to wasm-vae's reference):
   fc1 Linear(784,400)+ReLU; fc21 Linear(400,20) -> mu; fc22 Linear(400,20) -> logvar;
@@ -131,8 +135,26 @@ def rnd(v, d):
     return float("%.*g" % (d, v))
 
 
+def _q(sorted_vals, p):
+    """Quantile with linear interpolation between closest ranks (as bench/lib/measure.mjs)."""
+    if len(sorted_vals) == 1:
+        return sorted_vals[0]
+    x = p * (len(sorted_vals) - 1)
+    i = int(x)
+    f = x - i
+    return sorted_vals[i] * (1 - f) + sorted_vals[i + 1] * f if i + 1 < len(sorted_vals) else sorted_vals[i]
+
+
 def spread(vals, d=5):
-    return {"median": rnd(statistics.median(vals), d), "min": rnd(min(vals), d), "max": rnd(max(vals), d)}
+    s = sorted(vals)
+    return {
+        "median": rnd(statistics.median(vals), d),
+        "p10": rnd(_q(s, 0.1), d),
+        "p90": rnd(_q(s, 0.9), d),
+        "min": rnd(s[0], d),
+        "max": rnd(s[-1], d),
+        "n": len(s),
+    }
 
 
 # ------------------------------------------------------------------ BLAS detection
@@ -221,7 +243,7 @@ def run_step(args):
 def run_gemm(args):
     out = []
     seed = 1000
-    for batch in args.batches:
+    for batch in args.gemm_batches:
         for name, fin, fout in LAYERS:
             if name == "fc22":
                 continue  # same shapes as fc21
@@ -245,16 +267,45 @@ def run_gemm(args):
     return out
 
 
+def run_act(args):
+    """relu / tanh forward and backward on (128, 400); backward = the autograd kernels
+    (threshold_backward, tanh_backward) that loss.backward() runs for these activations."""
+    rows, cols = 128, 400
+    n = rows * cols
+    x = torch.from_numpy(uniform(3000, n).reshape(rows, cols) * 4 - 2)
+    dy = torch.from_numpy(uniform(3001, n).reshape(rows, cols) * 2 - 1)
+    y_tanh = torch.tanh(x)
+    cases = [
+        ("relu", "forward", lambda: torch.relu(x)),
+        ("relu", "backward", lambda: torch.ops.aten.threshold_backward(dy, x, 0)),
+        ("tanh", "forward", lambda: torch.tanh(x)),
+        ("tanh", "backward", lambda: torch.ops.aten.tanh_backward(dy, y_tanh)),
+    ]
+    out = []
+    with torch.no_grad():
+        for act, direction, f in cases:
+            per_call, reps, calls, _ = measure(f, args.gemm_seconds, min(0.1, args.gemm_seconds), 10)
+            g = spread([n / s / 1e9 for s in per_call], 4)
+            log("act %s %s %dx%d: %s Gelem/s" % (act, direction, rows, cols, g["median"]))
+            out.append({"act": act, "dir": direction, "rows": rows, "cols": cols, "n": n, "gelems": g, "calls": calls})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", default="32,128,512")
     ap.add_argument("--seconds", type=float, default=2.0, help="timed seconds per step measurement")
     ap.add_argument("--gemm-seconds", type=float, default=None, help="timed seconds per GEMM (default min(0.5, seconds/4))")
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per step measurement")
-    ap.add_argument("--only", choices=["step", "gemm", "check"])
+    ap.add_argument("--gemm-batches", default=None, help="batch sizes of the GEMM shapes (default: --batches)")
+    ap.add_argument("--only", default=None, help="comma list of check, step, gemm, act (default check,step,gemm)")
     ap.add_argument("--json", default=None, help="also write the JSON here")
     args = ap.parse_args()
     args.batches = [int(b) for b in args.batches.split(",")]
+    args.gemm_batches = [int(b) for b in args.gemm_batches.split(",")] if args.gemm_batches else args.batches
+    parts = args.only.split(",") if args.only else ["check", "step", "gemm"]
+    if any(p not in ("check", "step", "gemm", "act") for p in parts):
+        ap.error("--only takes a comma list of check, step, gemm, act")
     if any(b <= 0 for b in args.batches) or args.seconds <= 0:
         ap.error("batches and seconds must be positive")
     if args.gemm_seconds is None:
@@ -285,6 +336,7 @@ def main():
             "loss": "sum BCE-with-logits + KL (sum over batch)",
             "optimizer": "Adam lr=1e-3 betas=(0.9,0.999) eps=1e-8",
             "batches": args.batches,
+            "gemmBatches": args.gemm_batches,
             "stepSeconds": args.seconds,
             "gemmSeconds": args.gemm_seconds,
             "warmupSeconds": args.warmup,
@@ -295,12 +347,14 @@ def main():
         "step": [],
         "gemm": [],
     }
-    if args.only in (None, "check"):
+    if "check" in parts:
         result["check"] = run_check()
-    if args.only in (None, "step"):
+    if "step" in parts:
         result["step"] = run_step(args)
-    if args.only in (None, "gemm"):
+    if "gemm" in parts:
         result["gemm"] = run_gemm(args)
+    if "act" in parts:
+        result["act"] = run_act(args)
     result["wallSeconds"] = rnd(time.perf_counter() - t0, 4)
 
     text = json.dumps(result, indent=2) + "\n"

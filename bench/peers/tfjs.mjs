@@ -2,8 +2,13 @@
 // Peer benchmark: the reference VAE (PyTorch examples/vae) trained with TensorFlow.js.
 //
 //   node bench/peers/tfjs.mjs --backend cpu|wasm [--batches 32,128,512]
-//        [--seconds 2] [--gemm-seconds 0.5] [--warmup 1] [--only step|gemm|check]
-//        [--json out.json]
+//        [--seconds 2] [--gemm-seconds 0.5] [--warmup 1] [--only step,gemm,check,act]
+//        [--gemm-batches 128] [--max-step-seconds S] [--weight-layout in-out|out-in] [--json out.json]
+//
+// --only takes a comma list (default check,step,gemm); act = relu/tanh forward and backward on
+// 128×400. --gemm-batches (default: --batches) are the batch sizes of the GEMM shapes.
+// --max-step-seconds bounds each step measurement (warm-up excluded) even when fewer than 3
+// samples were taken (for the slow cpu backend). Figures: median with p10/p90 and min/max.
 //
 // Model (identical to bench/pytorch_step.py and to wasm-vae's reference):
 //   fc1 Linear(784,400)+ReLU; fc21 Linear(400,20) -> mu; fc22 Linear(400,20) -> logvar;
@@ -18,8 +23,10 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { tf, makeModel, disposeModel, trainStep } from './tfjs-model.mjs';
+import { uniform, X_SEED, LAYERS } from '../lib/refmodel.mjs';
+import { measure, rate, spread } from '../lib/measure.mjs';
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
@@ -28,6 +35,8 @@ function parseArgs(argv) {
     batches: [32, 128, 512],
     seconds: 2,
     gemmSeconds: undefined,
+    gemmBatches: null,
+    maxStepSeconds: Infinity,
     warmup: 1,
     layout: 'in-out',
     only: null,
@@ -44,6 +53,8 @@ function parseArgs(argv) {
       case '--batches': opts.batches = next().split(',').map((s) => parseInt(s, 10)); break;
       case '--seconds': opts.seconds = Number(next()); break;
       case '--gemm-seconds': opts.gemmSeconds = Number(next()); break;
+      case '--gemm-batches': opts.gemmBatches = next().split(',').map((s) => parseInt(s, 10)); break;
+      case '--max-step-seconds': opts.maxStepSeconds = Number(next()); break;
       case '--warmup': opts.warmup = Number(next()); break;
       case '--only': opts.only = next(); break;
       case '--weight-layout': opts.layout = next(); break;
@@ -58,7 +69,11 @@ function parseArgs(argv) {
   if (opts.gemmSeconds === undefined) opts.gemmSeconds = Math.min(0.5, opts.seconds / 4);
   if (!(opts.gemmSeconds > 0)) usage('--gemm-seconds must be > 0');
   if (!['in-out', 'out-in'].includes(opts.layout)) usage('--weight-layout must be in-out or out-in');
-  if (opts.only && !['step', 'gemm', 'check'].includes(opts.only)) usage('--only must be step, gemm or check');
+  opts.gemmBatches ??= opts.batches;
+  if (opts.gemmBatches.some((b) => !Number.isInteger(b) || b <= 0)) usage('--gemm-batches must be positive integers');
+  if (!(opts.maxStepSeconds > 0)) usage('--max-step-seconds must be > 0');
+  opts.parts = opts.only ? opts.only.split(',') : ['check', 'step', 'gemm'];
+  if (opts.parts.some((p) => !['step', 'gemm', 'check', 'act'].includes(p))) usage('--only takes a comma list of step, gemm, check, act');
   return opts;
 }
 
@@ -66,7 +81,7 @@ function usage(err) {
   const text =
     'usage: node bench/peers/tfjs.mjs --backend cpu|wasm [--batches 32,128,512] ' +
     '[--seconds 2] [--gemm-seconds 0.5] [--warmup 1] [--weight-layout in-out|out-in]\n' +
-    '       [--only step|gemm|check] [--json out.json]';
+    '       [--gemm-batches 32,128,512] [--max-step-seconds S] [--only step,gemm,check,act] [--json out.json]';
   if (err) {
     process.stderr.write(`error: ${err}\n${text}\n`);
     process.exit(2);
@@ -77,137 +92,11 @@ function usage(err) {
 
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 
-// ---------------------------------------------------------------- deterministic data
-// Counter-based mulberry32: value i of stream `seed` is mulberry32 state seed+(i+1)*0x6D2B79F5.
-// bench/pytorch_step.py implements the same function with numpy so both peers start from
-// bit-identical inputs and parameters.
-function uniform(seed, n) {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let t = (seed + Math.imul(i + 1, 0x6d2b79f5)) | 0;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  return out;
-}
-
-const X_SEED = 1;
-const LAYERS = [
-  // name, in, out  (same order and seeds as bench/pytorch_step.py)
-  ['fc1', 784, 400],
-  ['fc21', 400, 20],
-  ['fc22', 400, 20],
-  ['fc3', 20, 400],
-  ['fc4', 400, 784],
-];
-
-// PyTorch nn.Linear default init: W, b ~ U(-1/sqrt(in), 1/sqrt(in)).
-function initLinear(k, fin, fout) {
-  const bound = 1 / Math.sqrt(fin);
-  const w = uniform(100 + k, fout * fin);
-  for (let i = 0; i < w.length; i++) w[i] = (2 * w[i] - 1) * bound;
-  const b = uniform(200 + k, fout);
-  for (let i = 0; i < b.length; i++) b[i] = (2 * b[i] - 1) * bound;
-  return { w, b };
-}
-
-// layout 'in-out': kernel K (in,out) as tf.layers.dense stores it, forward x·K (matMul nn);
-// layout 'out-in': W (out,in) as torch.nn.Linear stores it, forward x·Wᵀ (matMul nt).
-// Both start from the same numbers (K = Wᵀ); only the memory layout differs.
-function makeModel(layout) {
-  const p = {};
-  LAYERS.forEach(([name, fin, fout], k) => {
-    const { w, b } = initLinear(k, fin, fout);
-    let W;
-    if (layout === 'in-out') {
-      const kt = new Float32Array(fin * fout);
-      for (let o = 0; o < fout; o++) for (let i = 0; i < fin; i++) kt[i * fout + o] = w[o * fin + i];
-      W = tf.tensor2d(kt, [fin, fout]);
-    } else {
-      W = tf.tensor2d(w, [fout, fin]);
-    }
-    const B = tf.tensor1d(b);
-    p[name] = {
-      W: tf.variable(W, true, `${name}.weight`),
-      b: tf.variable(B, true, `${name}.bias`),
-      transposed: layout === 'out-in',
-    };
-    W.dispose();
-    B.dispose();
-  });
-  const vars = LAYERS.flatMap(([name]) => [p[name].W, p[name].b]);
-  const optimizer = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
-  return { p, vars, optimizer };
-}
-
-function disposeModel(m) {
-  m.vars.forEach((v) => v.dispose());
-  m.optimizer.dispose();
-}
-
-const linear = (h, l) => tf.add(tf.matMul(h, l.W, false, l.transposed), l.b);
-
-// Summed loss over batch and pixels; `eps` has shape (batch, 20).
-function vaeLoss(p, x, eps) {
-  const h1 = tf.relu(linear(x, p.fc1));
-  const mu = linear(h1, p.fc21);
-  const logvar = linear(h1, p.fc22);
-  const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps));
-  const h3 = tf.relu(linear(z, p.fc3));
-  const logits = linear(h3, p.fc4);
-  // stable BCE-with-logits: max(l,0) - l*x + log1p(exp(-|l|))
-  const bce = tf.sum(
-    tf.add(tf.sub(tf.relu(logits), tf.mul(logits, x)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))),
-  );
-  const kl = tf.mul(
-    tf.sum(tf.sub(tf.sub(tf.add(logvar, 1), tf.square(mu)), tf.exp(logvar))),
-    -0.5,
-  );
-  return tf.add(bce, kl);
-}
-
-// One full training step; returns the loss value (forces execution via dataSync).
-function trainStep(m, x, batch, zeroEps = false) {
-  return tf.tidy(() => {
-    const eps = zeroEps ? tf.zeros([batch, 20]) : tf.randomNormal([batch, 20]);
-    const cost = m.optimizer.minimize(() => vaeLoss(m.p, x, eps), true, m.vars);
-    return cost.dataSync()[0];
-  });
-}
-
-// ---------------------------------------------------------------- timing
-const median = (a) => {
-  const s = [...a].sort((p, q) => p - q);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-
-// Warm up (>= minWarmIters calls and >= warmSeconds), then time samples of `reps` calls each
-// (reps chosen so one sample takes >= minSampleMs) until `seconds` have elapsed and at least
-// `minSamples` samples exist. Returns per-call seconds for every sample.
-function measure(fn, { seconds, warmSeconds, minWarmIters = 3, minSampleMs, minSamples = 3 }) {
-  let t0 = performance.now();
-  let warm = 0;
-  while (warm < minWarmIters || performance.now() - t0 < warmSeconds * 1000) {
-    fn();
-    warm++;
-  }
-  const perCallMs = (performance.now() - t0) / warm;
-  const reps = Math.max(1, Math.ceil(minSampleMs / Math.max(perCallMs, 1e-6)));
-  const perCall = [];
-  t0 = performance.now();
-  while (perCall.length < minSamples || performance.now() - t0 < seconds * 1000) {
-    const s = performance.now();
-    for (let r = 0; r < reps; r++) fn();
-    perCall.push((performance.now() - s) / 1000 / reps);
-  }
-  return { perCall, reps, calls: perCall.length * reps, warmupCalls: warm };
-}
-
-const spread = (vals) => ({ median: median(vals), min: Math.min(...vals), max: Math.max(...vals) });
+// ---------------------------------------------------------------- model, data, timing
+// The deterministic inputs and parameters (counter-based mulberry32, bit-identical to
+// bench/pytorch_step.py) live in ../lib/refmodel.mjs; the tfjs model, loss and step in
+// ./tfjs-model.mjs (shared with the browser bench page); the timing method in ../lib/measure.mjs.
 const round = (v, d) => Number(v.toPrecision(d));
-const roundSpread = (s, d = 5) => ({ median: round(s.median, d), min: round(s.min, d), max: round(s.max, d) });
 
 // ---------------------------------------------------------------- benchmarks
 function runCheck(opts) {
@@ -236,14 +125,17 @@ function runStep(opts) {
     };
     fn(); // creates Adam's slots so the tensor count below is the steady state
     const tensorsBefore = tf.memory().numTensors;
-    const r = measure(fn, { seconds: opts.seconds, warmSeconds: opts.warmup, minSampleMs: 20 });
+    const r = measure(fn, {
+      seconds: opts.seconds, warmSeconds: opts.warmup, minWarmIters: 3, minSampleMs: 20, minSamples: 3,
+      maxSeconds: opts.maxStepSeconds,
+    });
     const tensorsAfter = tf.memory().numTensors;
     if (tensorsAfter !== tensorsBefore) {
       log(`WARNING: tensor count grew from ${tensorsBefore} to ${tensorsAfter} at batch ${batch}`);
     }
     if (!Number.isFinite(lastLoss)) throw new Error(`non-finite loss ${lastLoss} at batch ${batch}`);
-    const sps = roundSpread(spread(r.perCall.map((s) => batch / s)));
-    log(`step batch=${batch}: ${sps.median} samples/s (min ${sps.min}, max ${sps.max}; ${r.calls} steps)`);
+    const sps = spread(r.perCall.map((s) => batch / s));
+    log(`step batch=${batch}: ${sps.median} samples/s (p10 ${sps.p10}, p90 ${sps.p90}; ${r.calls} steps)`);
     out.push({
       batch,
       samplesPerSec: sps,
@@ -263,7 +155,7 @@ function runStep(opts) {
 function runGemm(opts) {
   const out = [];
   let seed = 1000;
-  for (const batch of opts.batches) {
+  for (const batch of opts.gemmBatches) {
     for (const [name, fin, fout] of LAYERS) {
       if (name === 'fc22') continue; // same shapes as fc21
       const inp = tf.tensor2d(uniform(seed++, batch * fin), [batch, fin]);
@@ -287,9 +179,10 @@ function runGemm(opts) {
           seconds: opts.gemmSeconds,
           warmSeconds: Math.min(0.1, opts.gemmSeconds),
           minSampleMs: 10,
+          minSamples: 3,
         });
         const flops = 2 * c.M * c.N * c.K;
-        const g = roundSpread(spread(r.perCall.map((s) => flops / s / 1e9)), 4);
+        const g = spread(r.perCall.map((s) => flops / s / 1e9), 4);
         log(`gemm ${c.layout} M=${c.M} N=${c.N} K=${c.K}: ${g.median} GFLOP/s`);
         out.push({ layout: c.layout, M: c.M, N: c.N, K: c.K, batch, in: fin, out: fout, gflops: g, calls: r.calls });
       }
@@ -298,6 +191,32 @@ function runGemm(opts) {
       dout.dispose();
     }
   }
+  return out;
+}
+
+// Activation throughput on (rows, cols) = (128, 400), the encoder's hidden layer at batch 128.
+// forward: tf.relu / tf.tanh; backward: the ops tfjs's own gradients of Relu and Tanh run
+// (dy·step(x) and dy·(1 − y²)). cpu and wasm execute eagerly, so no dataSync is needed.
+function runAct(opts) {
+  const rows = 128, cols = 400, n = rows * cols;
+  const x = tf.tensor2d(uniform(3000, n).map((v) => 4 * v - 2), [rows, cols]);
+  const dy = tf.tensor2d(uniform(3001, n).map((v) => 2 * v - 1), [rows, cols]);
+  const yRelu = tf.relu(x), yTanh = tf.tanh(x);
+  const cases = [
+    { act: 'relu', dir: 'forward', f: () => tf.relu(x) },
+    { act: 'relu', dir: 'backward', f: () => tf.tidy(() => tf.mul(dy, tf.step(x))) },
+    { act: 'tanh', dir: 'forward', f: () => tf.tanh(x) },
+    { act: 'tanh', dir: 'backward', f: () => tf.tidy(() => tf.mul(tf.sub(tf.scalar(1), tf.square(yTanh)), dy)) },
+  ];
+  const out = [];
+  for (const c of cases) {
+    const fn = () => c.f().dispose();
+    const r = measure(fn, { seconds: opts.gemmSeconds, warmSeconds: Math.min(0.1, opts.gemmSeconds), minSampleMs: 10, minSamples: 3 });
+    const g = spread(r.perCall.map((s) => n / s / 1e9), 4);
+    log(`act ${c.act} ${c.dir} ${rows}x${cols}: ${g.median} Gelem/s`);
+    out.push({ act: c.act, dir: c.dir, rows, cols, n, gelems: g, calls: r.calls });
+  }
+  [x, dy, yRelu, yTanh].forEach((t) => t.dispose());
   return out;
 }
 
@@ -355,6 +274,7 @@ async function main() {
       loss: 'sum BCE-with-logits + KL (sum over batch)',
       optimizer: 'Adam lr=1e-3 betas=(0.9,0.999) eps=1e-8',
       batches: opts.batches,
+      gemmBatches: opts.gemmBatches,
       stepSeconds: opts.seconds,
       gemmSeconds: opts.gemmSeconds,
       warmupSeconds: opts.warmup,
@@ -366,9 +286,10 @@ async function main() {
     step: [],
     gemm: [],
   };
-  if (!opts.only || opts.only === 'check') result.check = runCheck(opts);
-  if (!opts.only || opts.only === 'step') result.step = runStep(opts);
-  if (!opts.only || opts.only === 'gemm') result.gemm = runGemm(opts);
+  if (opts.parts.includes('check')) result.check = runCheck(opts);
+  if (opts.parts.includes('step')) result.step = runStep(opts);
+  if (opts.parts.includes('gemm')) result.gemm = runGemm(opts);
+  if (opts.parts.includes('act')) result.act = runAct(opts);
   result.wallSeconds = round((performance.now() - t0) / 1000, 4);
 
   const text = `${JSON.stringify(result, null, 2)}\n`;
