@@ -1,5 +1,5 @@
 // Layer-level functions, llm.c style: outputs first, then inputs, then sizes; weights in PyTorch's
-// (out, in) layout. Backward accumulates into dweight and dbias.
+// (out, in) layout. Backward writes or accumulates into dweight and dbias (a flag).
 import { f32_gemm_nt, f32_gemm_nn, f32_gemm_tn, f32_colsum, gemm_pack_a_floats, gemm_nt_scratch_floats } from './gemm';
 
 /** Scratch floats the linear layer needs for a batch of B rows, C inputs, OC outputs. */
@@ -14,13 +14,15 @@ export function linear_forward(out: usize, inp: usize, weight: usize, bias: usiz
 }
 
 /**
- * dweight (OC,C) += dout (B,OC)ᵀ · inp (B,C);  dbias (OC) += Σ_b dout (if dbias ≠ 0);
- * dinp (B,C) = dout · weight (or += with accumulate_dinp; skipped when dinp = 0).
+ * dweight (OC,C) (+)= dout (B,OC)ᵀ · inp (B,C);  dbias (OC) (+)= Σ_b dout (if dbias ≠ 0);
+ * dinp (B,C) (+)= dout · weight (skipped when dinp = 0). Each output is written, or accumulated
+ * into with its flag: a single backward pass per step writes its parameter gradients, which saves
+ * the zeroing pass and the C loads of the weight-gradient GEMM.
  */
 export function linear_backward(dinp: usize, dweight: usize, dbias: usize, dout: usize, inp: usize,
                                 weight: usize, scratch: usize, B: i32, C: i32, OC: i32,
-                                accumulate_dinp: bool): void {
-  f32_gemm_tn(dweight, dout, inp, scratch, OC, C, B, true);
-  if (dbias) f32_colsum(dbias, dout, B, OC, true);
+                                accumulate_dinp: bool, accumulate_params: bool): void {
+  f32_gemm_tn(dweight, dout, inp, scratch, OC, C, B, accumulate_params);
+  if (dbias) f32_colsum(dbias, dout, B, OC, accumulate_params);
   if (dinp) f32_gemm_nn(dinp, dout, weight, 0, scratch, B, C, OC, accumulate_dinp);
 }

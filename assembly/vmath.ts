@@ -1,3 +1,5 @@
+import { vmadd } from './common';
+
 // Vectorised f32 transcendental functions for the activation and ELBO kernels (SIMD builds only).
 // reference: Cephes single-precision expf / logf / tanhf (S. L. Moshier), the same polynomials as
 // the widely used sse_mathfun. Max relative error ≈ 2 ulp over the clamped ranges documented below.
@@ -67,11 +69,11 @@ const KI: usize = memory.data<i32>([127, 127, 127, 127, 0x80000000, 0x80000000, 
   let r = f32x4.sub(x, f32x4.mul(n, kc(4)));
   r = f32x4.sub(r, f32x4.mul(n, kc(5)));
   let p = kc(6);
-  p = f32x4.add(f32x4.mul(p, r), kc(7));
-  p = f32x4.add(f32x4.mul(p, r), kc(8));
-  p = f32x4.add(f32x4.mul(p, r), kc(9));
-  p = f32x4.add(f32x4.mul(p, r), kc(10));
-  p = f32x4.add(f32x4.mul(p, r), kc(11));
+  p = vmadd(p, r, kc(7));
+  p = vmadd(p, r, kc(8));
+  p = vmadd(p, r, kc(9));
+  p = vmadd(p, r, kc(10));
+  p = vmadd(p, r, kc(11));
   p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), kc(12));
   // 2^n in the exponent field: (bits(t) + 127) << 23 — the magic's own bits shift out entirely;
   // n ∈ [-126, 128] after the clamp (128 gives +Inf, as it should)
@@ -89,12 +91,12 @@ const KI: usize = memory.data<i32>([127, 127, 127, 127, 0x80000000, 0x80000000, 
   const s = f32x4.div(u, f32x4.add(u, kc(13)));
   const s2 = f32x4.mul(s, s);
   let p = kc(14);
-  p = f32x4.add(f32x4.mul(p, s2), kc(15));
-  p = f32x4.add(f32x4.mul(p, s2), kc(16));
-  p = f32x4.add(f32x4.mul(p, s2), kc(17));
-  p = f32x4.add(f32x4.mul(p, s2), kc(18));
-  p = f32x4.add(f32x4.mul(p, s2), kc(19));
-  p = f32x4.add(f32x4.mul(p, s2), kc(20));
+  p = vmadd(p, s2, kc(15));
+  p = vmadd(p, s2, kc(16));
+  p = vmadd(p, s2, kc(17));
+  p = vmadd(p, s2, kc(18));
+  p = vmadd(p, s2, kc(19));
+  p = vmadd(p, s2, kc(20));
   return f32x4.add(f32x4.mul(f32x4.mul(p, s2), s), f32x4.add(s, s));
 }
 
@@ -105,12 +107,12 @@ const KI: usize = memory.data<i32>([127, 127, 127, 127, 0x80000000, 0x80000000, 
   const e = f32x4.sub(vexp(x), kc(12));
   // x + x²/2! + … + x⁸/8!: truncation error < 2.5e-9 at |x| = 0.5
   let p = kc(22);
-  p = f32x4.add(f32x4.mul(p, x), kc(23));
-  p = f32x4.add(f32x4.mul(p, x), kc(24));
-  p = f32x4.add(f32x4.mul(p, x), kc(25));
-  p = f32x4.add(f32x4.mul(p, x), kc(26));
-  p = f32x4.add(f32x4.mul(p, x), kc(27));
-  p = f32x4.add(f32x4.mul(p, x), kc(21));
+  p = vmadd(p, x, kc(23));
+  p = vmadd(p, x, kc(24));
+  p = vmadd(p, x, kc(25));
+  p = vmadd(p, x, kc(26));
+  p = vmadd(p, x, kc(27));
+  p = vmadd(p, x, kc(21));
   p = f32x4.add(f32x4.mul(f32x4.mul(p, x), x), x);
   return v128.bitselect(e, p, big);
 }
@@ -121,10 +123,10 @@ const KI: usize = memory.data<i32>([127, 127, 127, 127, 0x80000000, 0x80000000, 
   const ax = f32x4.abs(x);
   const z = f32x4.mul(x, x);
   let p = kc(28);
-  p = f32x4.add(f32x4.mul(p, z), kc(29));
-  p = f32x4.add(f32x4.mul(p, z), kc(30));
-  p = f32x4.add(f32x4.mul(p, z), kc(31));
-  p = f32x4.add(f32x4.mul(p, z), kc(32));
+  p = vmadd(p, z, kc(29));
+  p = vmadd(p, z, kc(30));
+  p = vmadd(p, z, kc(31));
+  p = vmadd(p, z, kc(32));
   const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
   const e = vexp(f32x4.add(ax, ax));
   let large = f32x4.sub(kc(12), f32x4.div(kc(13), f32x4.add(e, kc(12))));

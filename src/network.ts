@@ -222,7 +222,8 @@ export class Network {
 
   /**
    * Forward pass and loss for B rows in 'x' with ε already in 'eps'. With `grad`, also the full
-   * backward pass, accumulating into the gradient group (zero it first with zeroGrad()).
+   * backward pass, which writes the gradient group (or, with `accumulate`, adds to it — then zero
+   * it first with zeroGrad()).
    *  - objective 'elbo': loss = scale · Σ_b [rec_b + β·Σ_j max(kl_bj, λ-rule)], where free bits
    *    λ > 0 (nats per latent dimension) stop the KL gradient of dimensions whose minibatch-mean
    *    KL is below λ and count λ for them instead (Kingma et al. 2016).
@@ -231,7 +232,7 @@ export class Network {
    * Returns the unscaled batch sums: `loss` of the objective, and rec / kl of the ELBO (in an
    * object reused by the next call: copy the numbers to keep them).
    */
-  lossAndGrad(B: number, L: number, opts: { beta?: number; scale?: number; grad?: boolean; freeBits?: number; objective?: 'elbo' | 'iwae' } = {}): LossParts {
+  lossAndGrad(B: number, L: number, opts: { beta?: number; scale?: number; grad?: boolean; accumulate?: boolean; freeBits?: number; objective?: 'elbo' | 'iwae' } = {}): LossParts {
     this.checkRows(B, L);
     const e = this.k.exports;
     const { latentDim: Z, inputDim: D } = this.config;
@@ -257,7 +258,7 @@ export class Network {
     if (!iwae) total = elbo;
     const rec = this.sumOf(this.p.rec, B), kl = this.sumOf(this.p.kl, B);
     if (!iwae && freeBits > 0) total += this.applyFreeBits(B, freeBits, beta, grad);
-    if (grad) this.backward(B, L, iwae ? scale : 0);
+    if (grad) this.backward(B, L, iwae ? scale : 0, opts.accumulate ? 1 : 0);
     // one result object reused across steps: no allocation per training step
     const parts = this.parts;
     parts.loss = total; parts.rec = rec; parts.kl = kl;
@@ -326,8 +327,8 @@ export class Network {
     return s;
   }
 
-  /** The backward pass: the forward list in reverse. Parameter gradients accumulate. */
-  private backward(B: number, L: number, iwaeScale: number): void {
+  /** The backward pass: the forward list in reverse. Parameter gradients are written (acc = 0) or accumulated (acc = 1). */
+  private backward(B: number, L: number, iwaeScale: number, acc: number): void {
     const e = this.k.exports;
     const { latentDim: Z } = this.config;
     const BL = B * L, nd = this.decoder.length, ne = this.encoder.length;
@@ -336,9 +337,9 @@ export class Network {
     const gTop = nd ? p.decH[nd - 1] : p.z;
     const dgTop = nd ? p.decDh[nd - 1] : p.dz;
     const o = this.outHead;
-    e.linear_backward(dgTop, this.grad(o.weight), this.grad(o.bias), p.dout, gTop, this.param(o.weight), this.scratch, BL, o.inDim, o.outDim, 0);
+    e.linear_backward(dgTop, this.grad(o.weight), this.grad(o.bias), p.dout, gTop, this.param(o.weight), this.scratch, BL, o.inDim, o.outDim, 0, acc);
     const lv = this.outLogvarHead;
-    if (lv) e.linear_backward(dgTop, this.grad(lv.weight), this.grad(lv.bias), p.doutlv, gTop, this.param(lv.weight), this.scratch, BL, lv.inDim, lv.outDim, 1);
+    if (lv) e.linear_backward(dgTop, this.grad(lv.weight), this.grad(lv.bias), p.doutlv, gTop, this.param(lv.weight), this.scratch, BL, lv.inDim, lv.outDim, 1, acc);
     // decoder hidden layers, last to first; the activation gradient is formed in place
     for (let i = nd - 1; i >= 0; i--) {
       const l = this.decoder[i];
@@ -346,7 +347,7 @@ export class Network {
       e.act_backward(dh, dh, p.decPre[i], p.decH[i], BL * l.outDim, this.actKind, this.alpha);
       const inp = i ? p.decH[i - 1] : p.z;
       const dinp = i ? p.decDh[i - 1] : p.dz;
-      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, BL, l.inDim, l.outDim, 0);
+      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, BL, l.inDim, l.outDim, 0, acc);
     }
     if (iwaeScale) this.iwaeLatentGrad(B, L, iwaeScale);
     // the path through z into μ and log σ² (the KL part is already there)
@@ -355,15 +356,15 @@ export class Network {
     const hTop = ne ? p.encH[ne - 1] : p.x;
     const dhTop = ne ? p.encDh[ne - 1] : 0;
     const m = this.muHead, v = this.logvarHead;
-    e.linear_backward(dhTop, this.grad(m.weight), this.grad(m.bias), p.dmu, hTop, this.param(m.weight), this.scratch, B, m.inDim, m.outDim, 0);
-    e.linear_backward(dhTop, this.grad(v.weight), this.grad(v.bias), p.dlogvar, hTop, this.param(v.weight), this.scratch, B, v.inDim, v.outDim, 1);
+    e.linear_backward(dhTop, this.grad(m.weight), this.grad(m.bias), p.dmu, hTop, this.param(m.weight), this.scratch, B, m.inDim, m.outDim, 0, acc);
+    e.linear_backward(dhTop, this.grad(v.weight), this.grad(v.bias), p.dlogvar, hTop, this.param(v.weight), this.scratch, B, v.inDim, v.outDim, 1, acc);
     for (let i = ne - 1; i >= 0; i--) {
       const l = this.encoder[i];
       const dh = p.encDh[i];
       e.act_backward(dh, dh, p.encPre[i], p.encH[i], B * l.outDim, this.actKind, this.alpha);
       const inp = i ? p.encH[i - 1] : p.x;
       const dinp = i ? p.encDh[i - 1] : 0; // no gradient for the data
-      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, B, l.inDim, l.outDim, 0);
+      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, B, l.inDim, l.outDim, 0, acc);
     }
   }
 

@@ -172,8 +172,7 @@ export class Trainer {
         if (vae.config.binarization === 'dynamic') e.rng_binarize(net.p.x, net.p.x, nb * D, net.rngState(RNG_DATA));
         const step = this.optimizer.t;
         beta = this.betaAt(step, epoch + bi / batches);
-        net.zeroGrad();
-        net.sampleEps(nb, L);
+        net.sampleEps(nb, L); // the backward pass writes every gradient: no zeroing pass
         const p = net.lossAndGrad(nb, L, { beta, scale: scaleFor(nb), freeBits: o.freeBits, objective: o.objective });
         if (!Number.isFinite(p.loss) || e.f32_find_nonfinite(net.layout.grads, net.paramFloats) >= 0) {
           throw new DivergenceError(step + 1, `training diverged at step ${step + 1} (epoch ${epoch + 1}, batch ${bi + 1}): the loss is ${p.loss}` +

@@ -56,7 +56,7 @@ export interface KernelExports {
   rng_binarize(dst: number, src: number, n: number, state: number): void;
   linear_forward(out: number, inp: number, w: number, b: number, scratch: number, B: number, C: number, OC: number): void;
   linear_backward(dinp: number, dw: number, db: number, dout: number, inp: number, w: number, scratch: number,
-    B: number, C: number, OC: number, accDinp: number): void;
+    B: number, C: number, OC: number, accDinp: number, accParams: number): void;
   linear_scratch_floats(B: number, C: number, OC: number): number;
   heap_base(): number;
   build_kind(): number;

@@ -39,7 +39,8 @@ describe.each(BUILDS)('%s build', (build) => {
       expect(net.layers.flatMap((l) => [l.weight.name, l.bias.name]).sort()).toEqual(Object.keys(c.params).sort());
       for (const l of net.layers) for (const s of [l.weight, l.bias]) net.view(s).set(c.params[s.name]);
       setInputs(net, c.x, c.eps);
-      net.zeroGrad();
+      // the backward pass writes every parameter gradient: stale values must not leak in
+      for (const l of net.layers) for (const s of [l.weight, l.bias]) net.view(s, 'grad').fill(123);
       const r = net.lossAndGrad(c.B, c.L, { beta: c.beta });
       expect(Math.abs(r.loss - c.loss) / Math.abs(c.loss)).toBeLessThan(1e-5);
       expectClose(net.actView('rec', c.B), c.rec, { atol: 1e-5, rtol: 1e-5 }, 'rec');
@@ -47,6 +48,12 @@ describe.each(BUILDS)('%s build', (build) => {
       for (const l of net.layers) for (const s of [l.weight, l.bias]) {
         expectClose(net.view(s, 'grad'), c.grads[s.name], { atol: 2e-5, rtol: 1e-4 }, `grad ${s.name}`);
       }
+      // with accumulate, two passes add up
+      net.lossAndGrad(c.B, c.L, { beta: c.beta, accumulate: true });
+      for (const l of net.layers) for (const s of [l.weight, l.bias]) {
+        expectClose(net.view(s, 'grad'), c.grads[s.name].map((g) => 2 * g), { atol: 4e-5, rtol: 1e-4 }, `accumulated grad ${s.name}`);
+      }
+      net.zeroGrad();
       const opt = new Optimizer(net, { name: 'adam', lr: c.adam.lr });
       const losses: number[] = [];
       for (const eps of c.adam.eps) {

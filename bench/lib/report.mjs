@@ -50,7 +50,7 @@ export function markdown(R) {
   const bestNode = R.best;
   if (R.step.length) {
     out.push('## Training step', '', 'Reference model 784-400-20 (PyTorch examples/vae): ReLU, Bernoulli likelihood on logits, loss summed over the batch, ' +
-      'Adam 1e-3; one step = zero grads + draw ε + forward + loss + backward + Adam update. Samples/s:', '');
+      'Adam 1e-3; one step = draw ε + forward + loss + backward (writing the gradients) + Adam update, as Trainer.fit runs it. Samples/s:', '');
     const systems = stepSeries(R);
     const get = (sys, env, b) => R.step.find((s) => s.system === sys && s.env === env && s.batch === b);
     out.push(table(['system', ...batches.map((b) => `batch ${b}`)],

@@ -26,11 +26,10 @@ export function makeReference(lib, kernels, batch, seed = 1) {
   return { net, optim };
 }
 
-/** One training step as the peers time it: zero grads, draw ε, forward + loss + backward, Adam. */
+/** One training step as Trainer.fit runs it: draw ε, forward + loss + backward (which writes the gradients), Adam. */
 export function stepFn(net, optim, batch) {
   let last = NaN;
   const fn = () => {
-    net.zeroGrad();
     net.sampleEps(batch, 1);
     last = net.lossAndGrad(batch, 1).loss;
     optim.step();
