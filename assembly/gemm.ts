@@ -5,7 +5,7 @@
 // (so the same tile serves A row-major, "n", and A transposed, "t") and B is row-major (K, N).
 // The three layouts a linear layer needs with PyTorch's (out, in) weight layout:
 //   f32_gemm_nt: C (M,N) = A (M,K) · B (N,K)ᵀ + bias   forward:   out  = inp · Wᵀ + b
-//                B is first transposed into `pack` (K,N) so the tile streams rows of it.
+//                B is first packed as Bᵀ in 8-column panels (pack_b_panels) so the tile streams it.
 //   f32_gemm_nn: C (M,N) (+)= A (M,K) · B (K,N)          backward:  dinp = dout · W
 //   f32_gemm_tn: C (M,N) (+)= A (K,M)ᵀ · B (K,N)         backward:  dW  += doutᵀ · inp
 // Partial tiles (M % 4) alias their row pointers to the last valid row, so the inner loop never
@@ -122,10 +122,11 @@ export function gemm_pack_a_floats(M: i32, K: i32): i32 {
 
 /**
  * C (M,N) = [C if accumulate] + A·B [+ bias], A element (m,k) at a + m·sam + k·sak (bytes),
- * B row-major (K,N) with row stride ldb bytes, C row-major with row stride N.
+ * C row-major with row stride N. B is either row-major (K,N) with row stride ldb bytes, or — with
+ * `panels` — in the column-panel layout of pack_b_panels (ldb unused).
  * pack: scratch of gemm_pack_a_floats(M, K) floats, 16-byte aligned.
  */
-export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize,
+export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize, panels: bool,
                              bias: usize, pack: usize, M: i32, N: i32, K: i32, accumulate: bool): void {
   const ldc: usize = idx4(N);
   if (K <= 0) {
@@ -156,7 +157,8 @@ export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usiz
     for (let m = 0; m < M; m += MR) pack_a(pack + <usize>(m / MR) * panel, a, sam, sak, m, M, k0, kc);
     let n = 0;
     for (; n + 8 <= N; n += 8) {
-      const bn = bk + idx4(n);
+      const bn = panels ? b + idx4(n * K + k0 * 8) : bk + idx4(n);
+      const ldbn: usize = panels ? 32 : ldb;
       const bias_n: usize = first && bias ? bias + idx4(n) : 0;
       let ap = pack;
       for (let m = 0; m < M; m += MR) {
@@ -164,19 +166,20 @@ export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usiz
         const cn = c + idx4(n);
         tile_4x8(cn + <usize>m * ldc, cn + <usize>min(m + 1, M - 1) * ldc,
                  cn + <usize>min(m + 2, M - 1) * ldc, cn + <usize>min(m + 3, M - 1) * ldc,
-                 ap, bn, ldb, kc, ldc0, bias_n);
+                 ap, bn, ldbn, kc, ldc0, bias_n);
         ap += panel;
       }
     }
     if (n + 4 <= N) {
-      const bn = bk + idx4(n);
+      const bn = panels ? b + idx4(n * K + k0 * 4) : bk + idx4(n);
+      const ldbn: usize = panels ? 16 : ldb;
       const bias_n: usize = first && bias ? bias + idx4(n) : 0;
       let ap = pack;
       for (let m = 0; m < M; m += MR) {
         const cn = c + idx4(n);
         tile_4x4(cn + <usize>m * ldc, cn + <usize>min(m + 1, M - 1) * ldc,
                  cn + <usize>min(m + 2, M - 1) * ldc, cn + <usize>min(m + 3, M - 1) * ldc,
-                 ap, bn, ldb, kc, ldc0, bias_n);
+                 ap, bn, ldbn, kc, ldc0, bias_n);
         ap += panel;
       }
       n += 4;
@@ -187,8 +190,10 @@ export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usiz
         const cp = c + <usize>m * ldc + idx4(n);
         let s: f32 = ldc0 ? load<f32>(cp) : 0;
         if (first && bias) s += load<f32>(bias + idx4(n));
-        let ap = pack + <usize>(m / MR) * panel + idx4(m % MR), bp = bk + idx4(n);
-        for (let k = 0; k < kc; k++) { s += load<f32>(ap) * load<f32>(bp); ap += 16; bp += ldb; }
+        let ap = pack + <usize>(m / MR) * panel + idx4(m % MR);
+        let bp = panels ? b + idx4(n * K + k0) : bk + idx4(n);
+        const ldbn: usize = panels ? 4 : ldb;
+        for (let k = 0; k < kc; k++) { s += load<f32>(ap) * load<f32>(bp); ap += 16; bp += ldbn; }
         store<f32>(cp, s);
       }
     }
@@ -249,7 +254,49 @@ export function f32_transpose(dst: usize, src: usize, R: i32, C: i32): void {
   }
 }
 
-/** Scratch floats f32_gemm_nt needs: Bᵀ (K·N) then the packed A panels. */
+/**
+ * Packs W (N,K) — the forward layer's (out, in) weight — as Wᵀ in column panels: columns are
+ * grouped 8, then 4, then 1 wide, and a panel of width w starting at column n0 holds, from float
+ * n0·K on, K rows of w floats: dst[n0·K + k·w + c] = W[(n0 + c)·K + k]. The 4×8 tile then streams
+ * its B panel contiguously (32 bytes per k) instead of one half cache line per row of Wᵀ.
+ */
+export function pack_b_panels(dst: usize, w: usize, N: i32, K: i32): void {
+  const ldw: usize = idx4(K);
+  let n = 0;
+  for (; n + 8 <= N; n += 8) {
+    const d = dst + idx4(n * K), r = w + <usize>n * ldw;
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const o = idx4(k), dk = d + idx4(k * 8);
+      transpose4_store(dk, 32, r + o, ldw);
+      transpose4_store(dk + 16, 32, r + 4 * ldw + o, ldw);
+    }
+    for (; k < K; k++) for (let c = 0; c < 8; c++) store<f32>(d + idx4(k * 8 + c), load<f32>(r + <usize>c * ldw + idx4(k)));
+  }
+  if (n + 4 <= N) {
+    const d = dst + idx4(n * K), r = w + <usize>n * ldw;
+    let k = 0;
+    for (; k + 4 <= K; k += 4) transpose4_store(d + idx4(k * 4), 16, r + idx4(k), ldw);
+    for (; k < K; k++) for (let c = 0; c < 4; c++) store<f32>(d + idx4(k * 4 + c), load<f32>(r + <usize>c * ldw + idx4(k)));
+    n += 4;
+  }
+  // leftovers: 1-wide panels are the rows of W themselves
+  for (; n < N; n++) memory.copy(dst + idx4(n * K), w + <usize>n * ldw, ldw);
+}
+
+/** Reads a 4×4 block (rows src, src + lds, …), stores its transpose as 4 vectors dst, dst + ldd, …. */
+// @ts-ignore: decorator
+@inline function transpose4_store(dst: usize, ldd: usize, src: usize, lds: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src + lds), r2 = v128.load(src + 2 * lds), r3 = v128.load(src + 3 * lds);
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i64>(t0, t2, 0, 2));
+  v128.store(dst + ldd, v128.shuffle<i64>(t0, t2, 1, 3));
+  v128.store(dst + 2 * ldd, v128.shuffle<i64>(t1, t3, 0, 2));
+  v128.store(dst + 3 * ldd, v128.shuffle<i64>(t1, t3, 1, 3));
+}
+
+/** Scratch floats f32_gemm_nt needs: packed B (K·N) then the packed A panels. */
 export function gemm_nt_scratch_floats(M: i32, N: i32, K: i32): i32 {
   return ((K * N + 3) & ~3) + gemm_pack_a_floats(M, K);
 }
@@ -257,20 +304,26 @@ export function gemm_nt_scratch_floats(M: i32, N: i32, K: i32): i32 {
 /** C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C]. pack: gemm_nt_scratch_floats(M,N,K) floats. */
 export function f32_gemm_nt(c: usize, a: usize, b: usize, bias: usize, pack: usize,
                             M: i32, N: i32, K: i32, accumulate: bool): void {
-  f32_transpose(pack, b, N, K);
-  gemm_strided(c, a, idx4(K), 4, pack, idx4(N), bias, pack + idx4((K * N + 3) & ~3), M, N, K, accumulate);
+  const apack = pack + idx4((K * N + 3) & ~3);
+  if (ASC_FEATURE_SIMD) {
+    pack_b_panels(pack, b, N, K);
+    gemm_strided(c, a, idx4(K), 4, pack, 0, true, bias, apack, M, N, K, accumulate);
+  } else {
+    f32_transpose(pack, b, N, K);
+    gemm_strided(c, a, idx4(K), 4, pack, idx4(N), false, bias, apack, M, N, K, accumulate);
+  }
 }
 
 /** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C]. pack: gemm_pack_a_floats(M,K) floats. */
 export function f32_gemm_nn(c: usize, a: usize, b: usize, bias: usize, pack: usize,
                             M: i32, N: i32, K: i32, accumulate: bool): void {
-  gemm_strided(c, a, idx4(K), 4, b, idx4(N), bias, pack, M, N, K, accumulate);
+  gemm_strided(c, a, idx4(K), 4, b, idx4(N), false, bias, pack, M, N, K, accumulate);
 }
 
 /** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C]. pack: gemm_pack_a_floats(M,K) floats. */
 export function f32_gemm_tn(c: usize, a: usize, b: usize, pack: usize,
                             M: i32, N: i32, K: i32, accumulate: bool): void {
-  gemm_strided(c, a, 4, idx4(M), b, idx4(N), 0, pack, M, N, K, accumulate);
+  gemm_strided(c, a, 4, idx4(M), b, idx4(N), false, 0, pack, M, N, K, accumulate);
 }
 
 /** out (N) (+)= Σ_m inp (M,N) row m — the bias gradient. */
