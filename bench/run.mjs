@@ -70,7 +70,10 @@ const T = {
   maxEpochs: opts.maxEpochs ?? (Q ? 2 : 15),
   rounds: opts.rounds ?? (Q ? 1 : 3),
 };
-const GEMM_BATCHES = [128];
+// wasm-vae builds and the TypeScript loop: every reference batch; the peers: batch 128 (tfjs-cpu
+// and tfjs-wasm's transposed layouts run at ~1–2 GFLOP/s, so larger sweeps would dominate the run)
+const GEMM_BATCHES = [32, 128, 512];
+const PEER_GEMM_BATCHES = [128];
 
 // ---------------------------------------------------------------- library
 if (!existsSync(join(root, 'dist/node.js'))) die('dist/ is missing: run `npm run build` first (npm run bench does)');
@@ -212,7 +215,7 @@ function absorbPeer(system, env, json, round) {
   for (const a of json.act ?? []) R.kernels.act.push({ system, act: a.act, dir: a.dir, rows: a.rows, cols: a.cols, n: a.n, gelems: a.gelems });
 }
 const timingArgs = ['--seconds', String(T.stepSeconds), '--warmup', String(T.stepWarmup), '--gemm-seconds', String(T.gemmSeconds),
-  '--batches', opts.batches.join(','), '--gemm-batches', GEMM_BATCHES.join(',')];
+  '--batches', opts.batches.join(','), '--gemm-batches', PEER_GEMM_BATCHES.join(',')];
 
 async function benchTfjs(backend, round) {
   const args = [join(root, 'bench/peers/tfjs.mjs'), '--backend', backend, '--only', peerParts(round).join(','), ...timingArgs];
