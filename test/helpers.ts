@@ -2,6 +2,8 @@
 // comparison every numeric test uses: |a − r| ≤ max(atol, rtol·|r|) elementwise.
 import { expect } from 'vitest';
 import { availableBuilds, loadKernels, type BuildName, type Kernels } from '../src/wasm.js';
+import type { Network } from '../src/network.js';
+import type { Params } from './ref.js';
 
 /** Builds this runtime can run (vitest's forks get --experimental-wasm-relaxed-simd). */
 export const BUILDS: BuildName[] = availableBuilds();
@@ -73,5 +75,33 @@ export function expectClose(actual: ArrayLike<number>, ref: ArrayLike<number>, t
   }
   if (worstRatio > 1) {
     expect.fail(`${label}: index ${worst}: got ${actual[worst]}, expected ${ref[worst]} (error ${Math.abs(actual[worst] - ref[worst]).toExponential(3)} > tolerance ${Math.max(tol.atol, tol.rtol * Math.abs(ref[worst])).toExponential(3)})`);
+  }
+}
+
+/** Every parameter tensor of a network as f64 copies, by PyTorch name (for the f64 references). */
+export function paramsOf(net: Network): Params {
+  const p: Params = {};
+  for (const l of net.layers) for (const s of [l.weight, l.bias]) p[s.name] = Float64Array.from(net.view(s));
+  return p;
+}
+
+/**
+ * Central differences (h = 1e-6, f64) of the reference loss f at 6 sampled coordinates of every
+ * parameter tensor against the kernels' gradient, which must equal scale · ∂f.
+ */
+export function checkGrad(net: Network, params: Params, f: () => number, scale: number, label: string, seed = 99): void {
+  const r = rand(seed), h = 1e-6;
+  for (const l of net.layers) for (const s of [l.weight, l.bias]) {
+    const g = net.view(s, 'grad');
+    const idx = Array.from({ length: Math.min(6, s.floats) }, () => Math.floor(r() * s.floats));
+    const fd: number[] = [], an: number[] = [];
+    for (const i of idx) {
+      const p = params[s.name], old = p[i];
+      p[i] = old + h; const up = f();
+      p[i] = old - h; const dn = f();
+      p[i] = old;
+      fd.push(scale * (up - dn) / (2 * h)); an.push(g[i]);
+    }
+    expectClose(an, fd, { atol: 5e-4 * scale, rtol: 2e-3 }, `${label} ${s.name} [${idx.join(',')}]`);
   }
 }

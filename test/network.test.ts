@@ -1,7 +1,7 @@
 // The whole model: PyTorch parity (fixture), finite differences of the full loss, determinism.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { BUILDS, kernels, randArray, randn, expectClose, rand } from './helpers.js';
+import { BUILDS, kernels, randArray, randn, expectClose, rand, paramsOf, checkGrad } from './helpers.js';
 import { modelLossRef, type RefConfig, type Params } from './ref.js';
 import { Network, type NetworkConfig, type Activation, type Likelihood } from '../src/network.js';
 import { Optimizer } from '../src/optim.js';
@@ -84,24 +84,8 @@ describe.each(BUILDS)('%s build', (build) => {
       setInputs(net, x, eps);
       net.zeroGrad();
       net.lossAndGrad(B, L, { beta });
-      const params: Params = {};
-      for (const l of net.layers) for (const s of [l.weight, l.bias]) params[s.name] = Float64Array.from(net.view(s));
-      const f = () => modelLossRef(cfg as RefConfig, params, x, eps, B, L, beta).loss;
-      const r = rand(99);
-      const h = 1e-6;
-      for (const l of net.layers) for (const s of [l.weight, l.bias]) {
-        const g = net.view(s, 'grad');
-        const idx = Array.from({ length: Math.min(6, s.floats) }, () => Math.floor(r() * s.floats));
-        const fd: number[] = [], an: number[] = [];
-        for (const i of idx) {
-          const p = params[s.name], old = p[i];
-          p[i] = old + h; const up = f();
-          p[i] = old - h; const dn = f();
-          p[i] = old;
-          fd.push((up - dn) / (2 * h)); an.push(g[i]);
-        }
-        expectClose(an, fd, { atol: 5e-4, rtol: 2e-3 }, `${s.name} [${idx.join(',')}]`);
-      }
+      const params = paramsOf(net);
+      checkGrad(net, params, () => modelLossRef(cfg as RefConfig, params, x, eps, B, L, beta).loss, 1, `${lik}/${act}`);
     });
   });
 

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILDS, kernels, rand, randArray, randn, expectClose } from './helpers.js';
+import { BUILDS, kernels, rand, randArray, randn, expectClose, paramsOf, checkGrad } from './helpers.js';
 import { forwardRef, type Forward, type RefConfig, type Params } from './ref.js';
 import { VAE } from '../src/vae.js';
 import { Trainer, type BatchInfo, type TrainerOptions } from '../src/trainer.js';
@@ -102,29 +102,6 @@ function freeBitsLossRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: A
   return loss;
 }
 
-function paramsOf(net: Network): Params {
-  const p: Params = {};
-  for (const l of net.layers) for (const s of [l.weight, l.bias]) p[s.name] = Float64Array.from(net.view(s));
-  return p;
-}
-
-/** Central differences of f at sampled coordinates of every tensor vs the kernel gradient times `scale`. */
-function checkGrad(net: Network, params: Params, f: () => number, scale: number, label: string, seed = 99): void {
-  const r = rand(seed), h = 1e-6;
-  for (const l of net.layers) for (const s of [l.weight, l.bias]) {
-    const g = net.view(s, 'grad');
-    const idx = Array.from({ length: Math.min(6, s.floats) }, () => Math.floor(r() * s.floats));
-    const fd: number[] = [], an: number[] = [];
-    for (const i of idx) {
-      const p = params[s.name], old = p[i];
-      p[i] = old + h; const up = f();
-      p[i] = old - h; const dn = f();
-      p[i] = old;
-      fd.push(scale * (up - dn) / (2 * h)); an.push(g[i]);
-    }
-    expectClose(an, fd, { atol: 5e-4 * scale, rtol: 2e-3 }, `${label} ${s.name} [${idx.join(',')}]`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
