@@ -405,7 +405,11 @@ export class VAE {
     return { model: vae, file };
   }
 
-  /** Frees the model's memory (the instance cannot be used afterwards). */
+  /**
+   * Marks the model unusable: every later call throws. Each VAE owns its own wasm instance and
+   * memory, which the engine frees once the VAE is no longer referenced (WebAssembly memories
+   * cannot be shrunk or freed explicitly).
+   */
   dispose(): void {
     this.disposed = true;
   }
