@@ -59,6 +59,19 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
   }
 }
 
+/** BCE-with-logits of 4 elements at i: returns the losses, stores (σ(l) − x)·g to dout when grad. */
+// @ts-ignore: decorator
+@inline function bce4(dout: usize, out: usize, x: usize, i: i32, grad: bool, vg: v128, one: v128, zero: v128): v128 {
+  const l = v128.load(out + idx4(i)), t = v128.load(x + idx4(i));
+  const e = vexp(f32x4.neg(f32x4.abs(l)));
+  if (grad) {
+    const r = f32x4.div(one, f32x4.add(one, e));
+    const s = v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(l, zero));
+    v128.store(dout + idx4(i), f32x4.mul(f32x4.sub(s, t), vg));
+  }
+  return f32x4.add(f32x4.sub(f32x4.pmax(l, zero), f32x4.mul(l, t)), vlog1p(e));
+}
+
 /**
  * −log p(x | z) for one sample row, summed over D, and (if dout ≠ 0) its gradient times g
  * written to dout (and doutlv for the learned variance).
@@ -74,16 +87,15 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
     if (ASC_FEATURE_SIMD) {
       let acc = f32x4.splat(0);
       const vg = f32x4.splat(g), one = vone(), zero = f32x4.splat(0);
-      for (; i + 4 <= D; i += 4) {
-        const l = v128.load(out + idx4(i)), t = v128.load(x + idx4(i));
-        const e = vexp(f32x4.neg(f32x4.abs(l)));
-        acc = f32x4.add(acc, f32x4.add(f32x4.sub(f32x4.pmax(l, zero), f32x4.mul(l, t)), vlog1p(e)));
-        if (grad) {
-          const r = f32x4.div(one, f32x4.add(one, e));
-          const s = v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(l, zero));
-          v128.store(dout + idx4(i), f32x4.mul(f32x4.sub(s, t), vg));
-        }
+      // two vectors per iteration: the exp → log1p chain is latency-bound, so two independent
+      // chains keep the FP units busy
+      let acc2 = f32x4.splat(0);
+      for (; i + 8 <= D; i += 8) {
+        acc = f32x4.add(acc, bce4(dout, out, x, i, grad, vg, one, zero));
+        acc2 = f32x4.add(acc2, bce4(dout, out, x, i + 4, grad, vg, one, zero));
       }
+      acc = f32x4.add(acc, acc2);
+      for (; i + 4 <= D; i += 4) acc = f32x4.add(acc, bce4(dout, out, x, i, grad, vg, one, zero));
       total = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) +
               <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
     }

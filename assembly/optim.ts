@@ -19,6 +19,25 @@ export function adam_step(param: usize, grad: usize, m: usize, v: usize, n: i32,
     const vb1 = f32x4.splat(beta1), vb1c = f32x4.splat(1 - beta1), vb2 = f32x4.splat(beta2), vb2c = f32x4.splat(1 - beta2);
     const vl2 = f32x4.splat(l2), vdec = f32x4.splat(decay), vib = f32x4.splat(ib), veps = f32x4.splat(eps);
     const vss = f32x4.splat(step_size), vgs = f32x4.splat(gs);
+    // two independent vectors per iteration: sqrt and div share one unpipelined unit, so the
+    // second chain's arithmetic overlaps the first one's sqrt/div latency
+    for (; i + 8 <= n; i += 8) {
+      const o = idx4(i);
+      let p0 = v128.load(param + o), p1 = v128.load(param + o, 16);
+      const g0 = f32x4.add(f32x4.mul(v128.load(grad + o), vgs), f32x4.mul(vl2, p0));
+      const g1 = f32x4.add(f32x4.mul(v128.load(grad + o, 16), vgs), f32x4.mul(vl2, p1));
+      const m0 = f32x4.add(f32x4.mul(v128.load(m + o), vb1), f32x4.mul(g0, vb1c));
+      const m1 = f32x4.add(f32x4.mul(v128.load(m + o, 16), vb1), f32x4.mul(g1, vb1c));
+      const v0 = f32x4.add(f32x4.mul(v128.load(v + o), vb2), f32x4.mul(f32x4.mul(g0, g0), vb2c));
+      const v1 = f32x4.add(f32x4.mul(v128.load(v + o, 16), vb2), f32x4.mul(f32x4.mul(g1, g1), vb2c));
+      const d0 = f32x4.add(f32x4.mul(f32x4.sqrt(v0), vib), veps);
+      const d1 = f32x4.add(f32x4.mul(f32x4.sqrt(v1), vib), veps);
+      v128.store(m + o, m0); v128.store(m + o, m1, 16);
+      v128.store(v + o, v0); v128.store(v + o, v1, 16);
+      p0 = f32x4.mul(p0, vdec); p1 = f32x4.mul(p1, vdec);
+      v128.store(param + o, f32x4.sub(p0, f32x4.mul(vss, f32x4.div(m0, d0))));
+      v128.store(param + o, f32x4.sub(p1, f32x4.mul(vss, f32x4.div(m1, d1))), 16);
+    }
     for (; i + 4 <= n; i += 4) {
       const o = idx4(i);
       let p = v128.load(param + o);
