@@ -63,10 +63,12 @@ function defaultWorker(): WorkerLike {
     return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }) as unknown as WorkerLike;
   } catch (e) {
     // a cross-origin script URL (the package served from a CDN): start a same-origin Blob module
-    // worker that imports the real one (the CDN must send CORS headers, as it does for the page's import)
-    const file = './worker.js';
-    const url = new URL(file, import.meta.url).href;
-    if (typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') throw e;
+    // worker that imports the real one (the CDN must send CORS headers, as it does for the page's
+    // import). The URL is built from a variable so bundlers, which rewrote the literal above, leave
+    // this alone; a bundler's build-time file: URL is not servable, so then the real error stands.
+    const here: string = import.meta.url;
+    if (typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function' || !/^https?:/.test(here)) throw e;
+    const url = new URL('./worker.js', here).href;
     const blob = new Blob([`import ${JSON.stringify(url)};\n`], { type: 'text/javascript' });
     return new Worker(URL.createObjectURL(blob), { type: 'module' }) as unknown as WorkerLike;
   }
