@@ -41,3 +41,9 @@ export class DivergenceError extends VaeError {
 export class WasmError extends VaeError {
   constructor(message: string) { super('E_WASM', message); }
 }
+
+/** Rejects option objects that are not objects or that carry a key outside `known`, naming it. */
+export function checkKeys(o: object, known: readonly string[], what: string): void {
+  if (!o || typeof o !== 'object') throw new ConfigError(`${what} options must be an object`);
+  for (const key of Object.keys(o)) if (!known.includes(key)) throw new ConfigError(`unknown ${what} option "${key}"; known: ${known.join(', ')}`);
+}

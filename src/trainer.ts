@@ -9,8 +9,7 @@ import { VAE, type Input } from './vae.js';
 import { Optimizer, type OptimizerConfig } from './optim.js';
 import { RNG_DATA, RNG_TRAIN } from './network.js';
 import { ensureMemory } from './arena.js';
-import { ConfigError, DataError, DivergenceError, FormatError } from './errors.js';
-import type { Matrix } from './data/preprocess.js';
+import { ConfigError, DivergenceError, FormatError, checkKeys } from './errors.js';
 import type { TensorEntry } from './io/safetensors.js';
 import type { BuildName } from './wasm.js';
 
@@ -221,7 +220,7 @@ export class Trainer {
   save(): Uint8Array {
     const net = this.vae.net, L = net.layout;
     const tensors = new Map<string, TensorEntry>();
-    const slots = this.optimizer.name === 'adam' || this.optimizer.name === 'adamw' ? ['exp_avg', 'exp_avg_sq'] : this.optimizer.name === 'adagrad' ? ['sum'] : ['momentum_buffer'];
+    const slots = stateSlotNames(this.optimizer.name);
     slots.forEach((slot, si) => {
       for (const l of net.layers) for (const s of [l.weight, l.bias]) {
         const data = net.heap.slice((L.state[si] + s.offset) >> 2, ((L.state[si] + s.offset) >> 2) + s.floats);
@@ -247,7 +246,7 @@ export class Trainer {
     }
     const t = new Trainer(model, { ...state.options, optimizer: state.optimizer });
     const net = model.net, L = net.layout;
-    const slots = t.optimizer.name === 'adam' || t.optimizer.name === 'adamw' ? ['exp_avg', 'exp_avg_sq'] : t.optimizer.name === 'adagrad' ? ['sum'] : ['momentum_buffer'];
+    const slots = stateSlotNames(t.optimizer.name);
     slots.forEach((slot, si) => {
       for (const l of net.layers) for (const s of [l.weight, l.bias]) {
         const tt = file.tensors.get(`optimizer.${slot}.${s.name}`);
@@ -267,10 +266,11 @@ export class Trainer {
   }
 }
 
-function checkKeys(o: object, known: string[], what: string): void {
-  if (!o || typeof o !== 'object') throw new ConfigError(`${what} options must be an object`);
-  for (const key of Object.keys(o)) if (!known.includes(key)) throw new ConfigError(`unknown ${what} option "${key}"; known: ${known.join(', ')}`);
+/** The optimizer-state tensors in the arena's state slots, by PyTorch's state names. */
+function stateSlotNames(name: Optimizer['name']): string[] {
+  return name === 'adam' || name === 'adamw' ? ['exp_avg', 'exp_avg_sq'] : name === 'adagrad' ? ['sum'] : ['momentum_buffer'];
 }
+
 
 function checkSchedule(s: LrSchedule): void {
   const known: Record<string, string[]> = { constant: ['type'], step: ['type', 'stepSize', 'gamma'], exponential: ['type', 'gamma'], cosine: ['type', 'epochs', 'minLr'], iwae: ['type'] };
@@ -280,5 +280,3 @@ function checkSchedule(s: LrSchedule): void {
   if (s.type === 'exponential' && !(s.gamma > 0)) throw new ConfigError('lrSchedule exponential needs gamma > 0');
 }
 
-export { DataError };
-export type { Matrix };

@@ -7,7 +7,7 @@ import { loadKernels, type BuildName, type Kernels } from './wasm.js';
 import { Network, RNG_TRAIN, RNG_DATA, validateNetworkConfig, type Activation, type Likelihood, type NetworkConfig } from './network.js';
 import { initParams, seedRng, INIT_SCHEMES, type InitScheme } from './init.js';
 import { STATE_SLOTS } from './optim.js';
-import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
+import { ConfigError, DataError, FormatError, ShapeError, checkKeys } from './errors.js';
 import { toMatrix, checkFinite, checkUnitInterval, uint8ToUnit, binarizeThreshold, BINARIZATIONS, type Binarization, type Matrix } from './data/preprocess.js';
 import { encodeSafetensors, decodeSafetensors, type TensorEntry } from './io/safetensors.js';
 
@@ -57,9 +57,6 @@ export interface Evaluation {
 export const FORMAT_NAME = 'wasm-vae';
 export const FORMAT_VERSION = 1;
 
-function checkKeys(o: object, known: string[], what: string): void {
-  for (const key of Object.keys(o)) if (!known.includes(key)) throw new ConfigError(`unknown ${what} option "${key}"; known: ${known.join(', ')}`);
-}
 
 export class VAE {
   readonly config: ModelConfig;

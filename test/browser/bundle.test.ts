@@ -9,39 +9,9 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { HAS_CHROMIUM, ROOT, ARTIFACTS, title, launch, serve, requireBuild, blankPage, collectErrors, type Server } from './harness.js';
+import { HAS_CHROMIUM, ROOT, ARTIFACTS, title, launch, serve, requireBuild, blankPage, collectErrors, trainingApp, type TrainingAppResult, type Server } from './harness.js';
 
-// the app's code, the same for both builds: only the import differs
-const APP = (importLine: string) => `${importLine}
-const out = document.getElementById('out');
-window.result = (async () => {
-  const D = 64, N = 256, x = new Float32Array(N * D);
-  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) >>> 0) % 1000 / 1000;
-  const vae = await VAE.create({ inputDim: D, encoder: [32], latentDim: 2, seed: 1 });
-  const before = vae.evaluate(x, { seed: 1 }).loss;
-  const main = await new Trainer(vae, { batchSize: 32 }).fit(x, { epochs: 1 });
-  const progress = [];
-  const wt = await WorkerTrainer.create(vae, { batchSize: 32 });
-  const history = await wt.fit(x, { epochs: 3, onBatchEnd: (b) => progress.push({ epoch: b.epoch, batch: b.batch, loss: b.loss,
-    reconstruction: b.reconstruction, kl: b.kl, samplesPerSec: b.samplesPerSec }) });
-  // abort: a long fit stopped from the main thread after a few batches
-  const ctrl = new AbortController();
-  const aborted = await wt.fit(x, { epochs: 1000, signal: ctrl.signal, onBatchEnd: (b) => { if (b.step >= 40) ctrl.abort(); } });
-  wt.terminate();
-  const after = vae.evaluate(x, { seed: 1 }).loss;
-  const r = { build: vae.build, before, afterMain: main.epochs[0].loss, after, progress, epochs: history.epochs.length,
-    stopReason: aborted.stopReason, steps: aborted.steps, crossOriginIsolated: self.crossOriginIsolated };
-  out.textContent = JSON.stringify(r);
-  return r;
-})();
-`;
-
-interface AppResult {
-  build: string; before: number; afterMain: number; after: number; epochs: number; stopReason: string; steps: number; crossOriginIsolated: boolean;
-  progress: { epoch: number; batch: number; loss: number; reconstruction: number; kl: number; samplesPerSec: number }[];
-}
-
-function checkResult(r: AppResult) {
+function checkResult(r: TrainingAppResult) {
   expect(r.build).toBe('relaxed'); // Chromium has relaxed SIMD on by default: the best build is picked
   expect(r.crossOriginIsolated).toBe(true);
   expect(r.afterMain).toBeLessThan(r.before);
@@ -69,7 +39,7 @@ describe.skipIf(!HAS_CHROMIUM)(title('bundles on a static server'), () => {
     mkdirSync(join(app, 'node_modules'), { recursive: true });
     symlinkSync(ROOT, join(app, 'node_modules', 'wasm-vae'), 'dir'); // as npm link / a workspace would
     writeFileSync(join(app, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><pre id="out"></pre><script type="module" src="./main.js"></script>\n');
-    writeFileSync(join(app, 'main.js'), APP("import { VAE, Trainer, WorkerTrainer } from 'wasm-vae';"));
+    writeFileSync(join(app, 'main.js'), trainingApp("import { VAE, Trainer, WorkerTrainer } from 'wasm-vae';", 1));
     const { build } = await import('vite');
     await build({ root: app, configFile: false, logLevel: 'warn', build: { outDir: out, emptyOutDir: true, target: 'es2022' } });
     const assets = readdirSync(join(out, 'assets'));
@@ -83,7 +53,7 @@ describe.skipIf(!HAS_CHROMIUM)(title('bundles on a static server'), () => {
     const wasm: { url: string; type: string | undefined }[] = [];
     page.on('response', (r) => { if (r.url().endsWith('.wasm')) wasm.push({ url: r.url(), type: r.headers()['content-type'] }); });
     await page.goto(server.url);
-    const r = await page.evaluate('window.result') as AppResult;
+    const r = await page.evaluate('window.result') as TrainingAppResult;
     expect(errors).toEqual([]);
     checkResult(r);
     expect(wasm.length).toBeGreaterThanOrEqual(1);
@@ -96,7 +66,7 @@ describe.skipIf(!HAS_CHROMIUM)(title('bundles on a static server'), () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'index.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><pre id="out"></pre>
 <script type="module">
-${APP("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-vae.js';")}
+${trainingApp("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-vae.js';", 1)}
 </script>\n`);
     const server = await serve();
     servers.push(server);
@@ -105,7 +75,7 @@ ${APP("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-vae.js';")
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(server.url + 'test-artifacts/inline-app/index.html');
-    const r = await page.evaluate('window.result') as AppResult;
+    const r = await page.evaluate('window.result') as TrainingAppResult;
     expect(errors).toEqual([]);
     checkResult(r);
     // nothing but the page and the bundle: no wasm file, no worker script (a Blob URL)

@@ -58,3 +58,43 @@ export async function blankPage(): Promise<string> {
   writeFileSync(join(ARTIFACTS, 'browser', 'blank.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>blank</title>${importMap}\n`);
   return 'test-artifacts/browser/blank.html';
 }
+
+/**
+ * The test app's code (the same for every bundling route; only the import line differs): trains
+ * `mainEpochs` on the main thread with Trainer, then 3 epochs and an aborted fit with WorkerTrainer,
+ * on a 256×64 data set, and publishes the figures as `window.result`.
+ */
+export function trainingApp(importLine: string, mainEpochs: number): string {
+  return `${importLine}
+const out = document.getElementById('out');
+window.result = (async () => {
+  const D = 64, N = 256, x = new Float32Array(N * D);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) >>> 0) % 1000 / 1000;
+  const vae = await VAE.create({ inputDim: D, encoder: [32], latentDim: 2, seed: 1 });
+  const before = vae.evaluate(x, { seed: 1 }).loss;
+  const main = await new Trainer(vae, { batchSize: 32 }).fit(x, { epochs: ${mainEpochs} });
+  const afterMain = vae.evaluate(x, { seed: 1 }).loss;
+  const progress = [];
+  const wt = await WorkerTrainer.create(vae, { batchSize: 32 });
+  const history = await wt.fit(x, { epochs: 3, onBatchEnd: (b) => progress.push({ epoch: b.epoch, batch: b.batch, loss: b.loss,
+    reconstruction: b.reconstruction, kl: b.kl, samplesPerSec: b.samplesPerSec }) });
+  // abort: a long fit stopped from the main thread after a few batches
+  const ctrl = new AbortController();
+  const aborted = await wt.fit(x, { epochs: 1000, signal: ctrl.signal, onBatchEnd: (b) => { if (b.step >= 40) ctrl.abort(); } });
+  wt.terminate();
+  const after = vae.evaluate(x, { seed: 1 }).loss;
+  const r = { build: vae.build, before, mainLosses: main.epochs.map((e) => e.loss), afterMain, after, progress,
+    epochs: history.epochs.length, workerLosses: history.epochs.map((e) => e.loss), stopReason: aborted.stopReason,
+    steps: aborted.steps, crossOriginIsolated: self.crossOriginIsolated };
+  out.textContent = JSON.stringify(r);
+  return r;
+})();
+`;
+}
+
+/** What trainingApp() publishes. */
+export interface TrainingAppResult {
+  build: string; before: number; mainLosses: number[]; afterMain: number; after: number; epochs: number; workerLosses: number[];
+  stopReason: string; steps: number; crossOriginIsolated: boolean;
+  progress: { epoch: number; batch: number; loss: number; reconstruction: number; kl: number; samplesPerSec: number }[];
+}

@@ -9,41 +9,8 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node
 import { join, resolve, sep } from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { Configuration, Stats } from 'webpack';
-import { HAS_CHROMIUM, ROOT, ARTIFACTS, title, launch, serve, requireBuild, collectErrors, type Server } from './harness.js';
+import { HAS_CHROMIUM, ROOT, ARTIFACTS, title, launch, serve, requireBuild, collectErrors, trainingApp, type TrainingAppResult, type Server } from './harness.js';
 
-const APP = `import { VAE, Trainer, WorkerTrainer } from 'wasm-vae';
-const out = document.getElementById('out');
-window.result = (async () => {
-  const D = 64, N = 256, x = new Float32Array(N * D);
-  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) >>> 0) % 1000 / 1000;
-  const vae = await VAE.create({ inputDim: D, encoder: [32], latentDim: 2, seed: 1 });
-  const before = vae.evaluate(x, { seed: 1 }).loss;
-  const main = await new Trainer(vae, { batchSize: 32 }).fit(x, { epochs: 3 });
-  const afterMain = vae.evaluate(x, { seed: 1 }).loss;
-  const progress = [];
-  const wt = await WorkerTrainer.create(vae, { batchSize: 32 });
-  const history = await wt.fit(x, { epochs: 3, onBatchEnd: (b) => progress.push({ epoch: b.epoch, batch: b.batch, loss: b.loss,
-    reconstruction: b.reconstruction, kl: b.kl, samplesPerSec: b.samplesPerSec }) });
-  // abort: a long fit stopped from the main thread after a few batches
-  const ctrl = new AbortController();
-  const aborted = await wt.fit(x, { epochs: 1000, signal: ctrl.signal, onBatchEnd: (b) => { if (b.step >= 40) ctrl.abort(); } });
-  wt.terminate();
-  const after = vae.evaluate(x, { seed: 1 }).loss;
-  const r = { build: vae.build, before, mainLosses: main.epochs.map((e) => e.loss), afterMain, after, progress,
-    workerLosses: history.epochs.map((e) => e.loss), stopReason: aborted.stopReason, steps: aborted.steps,
-    crossOriginIsolated: self.crossOriginIsolated };
-  out.textContent = JSON.stringify(r);
-  return r;
-})();
-`;
-
-interface AppResult {
-  build: string; before: number; mainLosses: number[]; afterMain: number; after: number; workerLosses: number[];
-  stopReason: string; steps: number; crossOriginIsolated: boolean;
-  progress: { epoch: number; batch: number; loss: number; reconstruction: number; kl: number; samplesPerSec: number }[];
-}
-
-// A known library issue, reported rather than hidden: the cross-origin fallback in
 // Any webpack warning fails the test (an expression inside `new URL(…, import.meta.url)`, for one,
 // would become an empty module context that throws "Cannot find module" when reached).
 
@@ -72,7 +39,7 @@ describe.skipIf(!HAS_CHROMIUM)(title('webpack 5 bundle on a static server'), () 
     rmSync(app, { recursive: true, force: true });
     mkdirSync(join(app, 'node_modules'), { recursive: true });
     symlinkSync(ROOT, join(app, 'node_modules', 'wasm-vae'), 'dir'); // as npm link / a workspace would
-    writeFileSync(join(app, 'main.js'), APP);
+    writeFileSync(join(app, 'main.js'), trainingApp("import { VAE, Trainer, WorkerTrainer } from 'wasm-vae';", 3));
 
     // a plain production config: no loaders, no rules, no aliases; webpack's defaults do the rest
     const stats = await runWebpack({
@@ -115,7 +82,7 @@ describe.skipIf(!HAS_CHROMIUM)(title('webpack 5 bundle on a static server'), () 
     page.on('response', (r) => { if (r.url().endsWith('.wasm')) wasm.push({ url: r.url(), type: r.headers()['content-type'] }); });
     page.on('worker', (w) => workers.push(w.url()));
     await page.goto(server.url);
-    const r = await page.evaluate('window.result') as AppResult;
+    const r = await page.evaluate('window.result') as TrainingAppResult;
     expect(pageErrors).toEqual([]);
 
     expect(['relaxed', 'simd', 'scalar']).toContain(r.build);
