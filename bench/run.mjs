@@ -78,14 +78,14 @@ const PEER_GEMM_BATCHES = [128];
 // ---------------------------------------------------------------- library
 if (!existsSync(join(root, 'dist/node.js'))) die('dist/ is missing: run `npm run build` first (npm run bench does)');
 // the public Node entry (it also registers how the universal loader reads build/*.wasm from disk)
-const { loadKernels, availableBuilds, detectFeatures, Network, Optimizer } = await import('../dist/node.js');
+const { loadKernels, availableBuilds, detectFeatures, Network, Optimizer, resolveModelConfig } = await import('../dist/node.js');
 const { measure, rate } = await import('./lib/measure.mjs');
 const { makeReference, stepFn, checkLosses } = await import('./lib/wasmvae.mjs');
 const { benchKernels, GEMM_LAYERS } = await import('./lib/kernels.mjs');
 const { runJsonChild } = await import('./lib/child.mjs');
 const { markdown, svgChart, label } = await import('./lib/report.mjs');
 const { STEP_FLOPS_PER_SAMPLE } = await import('./lib/refmodel.mjs');
-const lib = { Network, Optimizer };
+const lib = { Network, Optimizer, resolveModelConfig };
 
 const avail = availableBuilds(detectFeatures());
 const builds = (opts.builds ?? avail).filter((b) => {

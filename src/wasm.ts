@@ -14,61 +14,24 @@
  */
 import { instantiate } from '@assemblyscript/loader';
 import { WasmError } from './errors.js';
+import { checkKeys } from './options.js';
+import { ACTIVATION_KINDS, BUILD_KINDS, KERNEL_CONSTANTS, LIKELIHOOD_KINDS, LOGVAR_MAX, LOGVAR_MIN, type KernelExports } from './abi.js';
 
-export type BuildName = 'relaxed' | 'simd' | 'scalar';
-export const BUILDS: readonly BuildName[] = ['relaxed', 'simd', 'scalar'];
+export type { KernelExports } from './abi.js';
 
-/** Raw kernel exports: every pointer is a byte offset into `memory`. See assembly/index.ts. */
-export interface KernelExports {
-  f32_gemm_nt(c: number, a: number, b: number, bias: number, pack: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_nn(c: number, a: number, b: number, bias: number, pack: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_tn(c: number, a: number, b: number, pack: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_nt_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_nn_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_tn_ref(c: number, a: number, b: number, M: number, N: number, K: number, acc: number): void;
-  f32_transpose(dst: number, src: number, R: number, C: number): void;
-  f32_colsum(out: number, inp: number, M: number, N: number, acc: number): void;
-  gemm_pack_a_floats(M: number, K: number): number;
-  gemm_nt_scratch_floats(M: number, N: number, K: number): number;
-  act_forward(out: number, inp: number, n: number, kind: number, alpha: number): void;
-  act_backward(dinp: number, dout: number, inp: number, out: number, n: number, kind: number, alpha: number): void;
-  vmath_eval(out: number, inp: number, n: number, f: number): void;
-  reparam_forward(z: number, mu: number, logvar: number, eps: number, B: number, L: number, Z: number): void;
-  reparam_backward(dmu: number, dlogvar: number, dz: number, logvar: number, eps: number, B: number, L: number, Z: number): void;
-  elbo_forward_backward(rec: number, kl: number, recs: number, dout: number, doutlv: number, dmu: number, dlogvar: number,
-    out: number, outlv: number, x: number, mu: number, logvar: number, sw: number,
-    B: number, L: number, D: number, Z: number, lik: number, sigma: number, beta: number, scale: number): number;
-  log_prior_ratio(out: number, z: number, eps: number, logvar: number, B: number, L: number, Z: number): void;
-  adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
-    eps: number, wd: number, stepSize: number, bc2Sqrt: number, gs: number, decoupled: number): void;
-  adagrad_step(param: number, grad: number, sum: number, n: number, clr: number, eps: number, wd: number, gs: number): void;
-  sgd_step(param: number, grad: number, buf: number, n: number, lr: number, momentum: number, dampening: number,
-    wd: number, nesterov: number, first: number, gs: number): void;
-  f32_sumsq(x: number, n: number): number;
-  f32_find_nonfinite(x: number, n: number): number;
-  f32_scale(x: number, n: number, s: number): void;
-  f32_fill(x: number, n: number, v: number): void;
-  rng_seed(state: number, lo: number, hi: number): void;
-  rng_u32(out: number, n: number, state: number): void;
-  rng_uniform(out: number, n: number, state: number, lo: number, hi: number): void;
-  rng_normal(out: number, n: number, state: number, mean: number, std: number): void;
-  rng_permutation(out: number, n: number, state: number): void;
-  rng_binarize(dst: number, src: number, n: number, state: number): void;
-  linear_forward(out: number, inp: number, w: number, b: number, scratch: number, B: number, C: number, OC: number): void;
-  linear_backward(dinp: number, dw: number, db: number, dout: number, inp: number, w: number, scratch: number,
-    B: number, C: number, OC: number, accDinp: number, accParams: number): void;
-  linear_scratch_floats(B: number, C: number, OC: number): number;
-  heap_base(): number;
-  build_kind(): number;
-}
+export type BuildName = (typeof BUILD_KINDS)[number];
+/** Builds, best first. */
+export const BUILDS: readonly BuildName[] = [...BUILD_KINDS].reverse();
 
-/** Enumerations read from the module's exported globals (the single source of truth). */
+/** The kinds and ranges the kernels are compiled with (from the generated ABI, src/abi.ts). */
 export interface KernelConstants {
-  act: Record<'identity' | 'relu' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid' | 'softplus', number>;
-  lik: Record<'bernoulli' | 'gaussian' | 'gaussian-learned', number>;
+  act: typeof ACTIVATION_KINDS;
+  lik: typeof LIKELIHOOD_KINDS;
   logvarMin: number;
   logvarMax: number;
 }
+
+const CONSTANTS: KernelConstants = { act: ACTIVATION_KINDS, lik: LIKELIHOOD_KINDS, logvarMin: LOGVAR_MIN, logvarMax: LOGVAR_MAX };
 
 export interface Kernels {
   readonly exports: KernelExports;
@@ -196,7 +159,7 @@ export interface InitResult {
  */
 export async function init(opts: InitOptions = {}): Promise<InitResult> {
   if (!opts || typeof opts !== 'object') throw new WasmError('init expects an options object');
-  for (const key of Object.keys(opts)) if (key !== 'source' && key !== 'build') throw new WasmError(`unknown init option "${key}"; known: source, build`);
+  checkKeys(opts, ['source', 'build'], 'init', WasmError);
   if (opts.build !== undefined && !BUILDS.includes(opts.build)) throw new WasmError(`unknown build "${String(opts.build)}"; expected one of ${BUILDS.join(', ')}`);
   const features = detectFeatures();
   const available = availableBuilds(features);
@@ -271,14 +234,14 @@ function describeCompileError(e: unknown, what: string): WasmError {
   return new WasmError(`could not compile ${what}: ${msg}${csp}`);
 }
 
-function readGlobal(exports: Record<string, unknown>, name: string): number {
-  const g = exports[name];
-  if (g instanceof WebAssembly.Global) return Number(g.value);
-  if (typeof g === 'number') return g;
-  throw new WasmError(`wasm kernels lack the exported constant ${name}; rebuild with npm run build`);
+/** A module built from other sources than src/abi.ts was generated from fails here, not later. */
+function checkConstants(exports: Record<string, unknown>): void {
+  for (const [name, want] of Object.entries(KERNEL_CONSTANTS)) {
+    const g = exports[name];
+    const have = g instanceof WebAssembly.Global ? Number(g.value) : undefined;
+    if (have !== want) throw new WasmError(`the wasm kernels' constant ${name} is ${have}, src/abi.ts says ${want}: rebuild with npm run build`);
+  }
 }
-
-const KIND_NAMES: readonly BuildName[] = ['scalar', 'simd', 'relaxed'];
 
 /** Instantiates one build of the kernels with a fresh memory. */
 export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
@@ -326,14 +289,8 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
 async function instantiateKernels(module: WebAssembly.Module, build: BuildName | undefined, shared: boolean, initialPages?: number): Promise<Kernels> {
   const initial = initialPages ?? 16;
   const memory = new WebAssembly.Memory(shared ? { initial, maximum: MAX_SHARED_PAGES, shared: true } : { initial });
-  const imports = {
-    env: {
-      memory,
-      abort(msg: number, file: number, line: number, col: number) {
-        throw new WasmError(`wasm kernel aborted at ${line}:${col}`);
-      },
-    },
-  };
+  // the kernels are compiled with `use: abort=` (asconfig.json): memory is their only import
+  const imports = { env: { memory } };
   let exports: Record<string, unknown>;
   try {
     // Instantiated through @assemblyscript/loader; the kernels are then called through the raw
@@ -347,22 +304,11 @@ async function instantiateKernels(module: WebAssembly.Module, build: BuildName |
   const ex = exports as unknown as KernelExports & Record<string, unknown>;
   if (typeof ex.build_kind !== 'function') throw new WasmError('the given wasm module is not the wasm-vae kernels (no build_kind export)');
   const kind = ex.build_kind();
-  const actual = KIND_NAMES[kind];
+  const actual = BUILD_KINDS[kind];
   if (!actual) throw new WasmError(`the wasm kernels report an unknown build kind ${kind}`);
   if (build !== undefined && actual !== build) throw new WasmError(`the wasm file for the ${build} build reports build kind ${kind} (${actual})`);
-  const constants: KernelConstants = {
-    act: {
-      identity: readGlobal(ex, 'ACT_IDENTITY'), relu: readGlobal(ex, 'ACT_RELU'), leaky_relu: readGlobal(ex, 'ACT_LEAKY_RELU'),
-      elu: readGlobal(ex, 'ACT_ELU'), tanh: readGlobal(ex, 'ACT_TANH'), sigmoid: readGlobal(ex, 'ACT_SIGMOID'),
-      softplus: readGlobal(ex, 'ACT_SOFTPLUS'),
-    },
-    lik: {
-      bernoulli: readGlobal(ex, 'LIK_BERNOULLI'), gaussian: readGlobal(ex, 'LIK_GAUSSIAN'),
-      'gaussian-learned': readGlobal(ex, 'LIK_GAUSSIAN_LEARNED'),
-    },
-    logvarMin: readGlobal(ex, 'LOGVAR_MIN'),
-    logvarMax: readGlobal(ex, 'LOGVAR_MAX'),
-  };
+  checkConstants(exports);
+  const constants = CONSTANTS;
   const heapBase = (ex.heap_base() + 63) & ~63;
   return { exports: ex, memory, build: actual, shared, constants, heapBase, module };
 }

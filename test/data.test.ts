@@ -15,7 +15,6 @@ import {
   type ImageDataset,
 } from '../src/data/node.js';
 import {
-  binarizeStatic,
   binarizeThreshold,
   checkFinite,
   checkUnitInterval,
@@ -290,20 +289,6 @@ describe('preprocess', () => {
 
   it('uint8ToUnit divides by 255', () => {
     expect(Array.from(uint8ToUnit(bytes(0, 51, 255)))).toEqual([0, Math.fround(0.2), 1]);
-  });
-
-  it('binarizeStatic computes (u < x) ? 1 : 0 with the caller\'s uniforms', () => {
-    const x = new Float32Array([0, 0.2, 0.5, 0.5, 0.9, 1, 1.3, -0.1]);
-    const u = new Float32Array([0, 0.1, 0.5, 0.49, 0.95, 0.999, 0.2, 0]);
-    let asked = -1;
-    const out = binarizeStatic(x, (n) => {
-      asked = n;
-      return u;
-    });
-    expect(asked).toBe(8);
-    expect(Array.from(out)).toEqual([0, 1, 0, 1, 0, 1, 1, 0]);
-    expect(Array.from(x)).toEqual(Array.from(new Float32Array([0, 0.2, 0.5, 0.5, 0.9, 1, 1.3, -0.1])));
-    expectThrow(() => binarizeStatic(x, () => new Float32Array(3)), ShapeError, /length 8, got length 3/);
   });
 
   it('binarizeThreshold maps x > t to 1', () => {

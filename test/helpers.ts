@@ -81,7 +81,7 @@ export function expectClose(actual: ArrayLike<number>, ref: ArrayLike<number>, t
 /** Every parameter tensor of a network as f64 copies, by PyTorch name (for the f64 references). */
 export function paramsOf(net: Network): Params {
   const p: Params = {};
-  for (const l of net.layers) for (const s of [l.weight, l.bias]) p[s.name] = Float64Array.from(net.view(s));
+  for (const s of net.paramSlots) p[s.name] = Float64Array.from(net.view(s));
   return p;
 }
 
@@ -91,7 +91,7 @@ export function paramsOf(net: Network): Params {
  */
 export function checkGrad(net: Network, params: Params, f: () => number, scale: number, label: string, seed = 99): void {
   const r = rand(seed), h = 1e-6;
-  for (const l of net.layers) for (const s of [l.weight, l.bias]) {
+  for (const s of net.paramSlots) {
     const g = net.view(s, 'grad');
     const idx = Array.from({ length: Math.min(6, s.floats) }, () => Math.floor(r() * s.floats));
     const fd: number[] = [], an: number[] = [];

@@ -175,28 +175,31 @@ describe.each(BUILDS)('%s build', (build) => {
       expectClose(heap.get(dout, D), Array.from(out, (o, i) => 1 / (1 + Math.exp(-o)) - x[i]), { atol: 1e-7, rtol: 1e-6 }, 'dlogits');
     });
 
-    it('reparameterization forward and backward (the path through z)', () => {
+    it.each([['ELBO', false], ['IWAE weights', true]] as const)('reparameterization forward and backward (the path through z), %s', (_n, weighted) => {
       heap.reset();
       const e = k.exports;
       const B = 4, L = 3, Z = 5;
       const mu = randArray(B * Z, 21, -2, 2), lv = randArray(B * Z, 22, -5, 3), eps = randArray(B * L * Z, 23, -3, 3), dz = randArray(B * L * Z, 24);
+      const sw = randArray(B * L, 27, 0, 1);
       lv[3] = 40; // clamped
-      const p = { mu: heap.put(mu), lv: heap.put(lv), eps: heap.put(eps), dz: heap.put(dz), z: heap.alloc(B * L * Z) };
+      const p = { mu: heap.put(mu), lv: heap.put(lv), eps: heap.put(eps), dz: heap.put(dz), z: heap.alloc(B * L * Z), sw: heap.put(sw) };
       const base1 = randArray(B * Z, 25), base2 = randArray(B * Z, 26);
       const dmu = heap.put(base1), dlv = heap.put(base2);
       e.reparam_forward(p.z, p.mu, p.lv, p.eps, B, L, Z);
-      e.reparam_backward(dmu, dlv, p.dz, p.lv, p.eps, B, L, Z);
-      const zRef = [], dmuRef = Array.from(base1), dlvRef = Array.from(base2);
+      e.reparam_backward(dmu, dlv, p.dz, p.lv, p.eps, p.z, weighted ? p.sw : 0, B, L, Z);
+      const zRef: number[] = [], dmuRef = Array.from(base1), dlvRef = Array.from(base2);
       const cl = (v: number) => Math.min(Math.max(v, k.constants.logvarMin), k.constants.logvarMax);
       for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let j = 0; j < Z; j++) {
         const i = (b * L + l) * Z + j, sd = Math.exp(0.5 * cl(lv[b * Z + j]));
         zRef[i] = mu[b * Z + j] + sd * eps[i];
-        dmuRef[b * Z + j] += dz[i];
-        dlvRef[b * Z + j] += lv[b * Z + j] > k.constants.logvarMax ? 0 : dz[i] * eps[i] * 0.5 * sd;
+        // IWAE: −log w holds ½‖z‖², whose gradient w̃·z joins dz
+        const g = dz[i] + (weighted ? sw[b * L + l] * zRef[i] : 0);
+        dmuRef[b * Z + j] += g;
+        dlvRef[b * Z + j] += lv[b * Z + j] > k.constants.logvarMax ? 0 : g * eps[i] * 0.5 * sd;
       }
       expectClose(heap.get(p.z, B * L * Z), zRef, { atol: 1e-6, rtol: 1e-6 }, 'z');
-      expectClose(heap.get(dmu, B * Z), dmuRef, { atol: 1e-6, rtol: 1e-6 }, 'dmu');
-      expectClose(heap.get(dlv, B * Z), dlvRef, { atol: 1e-6, rtol: 1e-5 }, 'dlogvar');
+      expectClose(heap.get(dmu, B * Z), dmuRef, { atol: 1e-5, rtol: 1e-5 }, 'dmu');
+      expectClose(heap.get(dlv, B * Z), dlvRef, { atol: 1e-5, rtol: 1e-5 }, 'dlogvar');
     });
   });
 

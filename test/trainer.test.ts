@@ -9,7 +9,8 @@ import { BUILDS, kernels, rand, randArray, randn, expectClose, paramsOf, checkGr
 import { forwardRef, type Forward, type RefConfig, type Params } from './ref.js';
 import { VAE } from '../src/vae.js';
 import { Trainer, type BatchInfo, type TrainerOptions } from '../src/trainer.js';
-import { Network, RNG_TRAIN, type NetworkConfig } from '../src/network.js';
+import { Network, RNG_TRAIN, IWAE, elbo } from '../src/network.js';
+import { resolveModelConfig, type ModelOptions as NetworkConfig } from '../src/config.js';
 import { initParams, seedRng } from '../src/init.js';
 import { ConfigError, DataError, DivergenceError, FormatError, ShapeError } from '../src/errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
@@ -202,7 +203,7 @@ describe.each(BUILDS)('objectives on the Network (%s build)', (build) => {
   const B = 4;
 
   function setup(L: number, seed: number) {
-    const net = new Network(k, cfg, { batch: B, samples: L });
+    const net = new Network(k, resolveModelConfig(cfg), { dataRows: B, sampleRows: B * L });
     seedRng(net, seed); initParams(net, 'glorot');
     const x = randArray(B * cfg.inputDim, seed + 1, 0, 1);
     const eps = Float32Array.from(randn(B * L * cfg.latentDim, seed + 2));
@@ -214,7 +215,7 @@ describe.each(BUILDS)('objectives on the Network (%s build)', (build) => {
   it.each([[1, 1], [5, 1], [5, 0.25]])('IWAE, L = %i, scale = %s: loss = f64 reference; every gradient = scale × finite differences', (L, scale) => {
     const { net, x, eps, params } = setup(L, 10 + L);
     net.zeroGrad();
-    const r = net.lossAndGrad(B, L, { objective: 'iwae', scale });
+    const r = net.loss(B, L, IWAE, scale);
     const ref = iwaeLossRef(cfg as RefConfig, params, x, eps, B, L);
     expect(Math.abs(r.loss - ref)).toBeLessThan(1e-5 * Math.abs(ref));
     checkGrad(net, params, () => iwaeLossRef(cfg as RefConfig, params, x, eps, B, L), scale, `iwae L=${L}`);
@@ -222,7 +223,7 @@ describe.each(BUILDS)('objectives on the Network (%s build)', (build) => {
 
   it.each([['gaussian-learned', 'softplus'], ['gaussian', 'elu']] as const)('IWAE with a %s likelihood (%s), L = 3, scale = 0.5: loss and gradients', (lik, act) => {
     const c: NetworkConfig = { ...cfg, likelihood: lik, activation: act, sigma: lik === 'gaussian' ? 0.8 : undefined };
-    const net = new Network(k, c, { batch: B, samples: 3 });
+    const net = new Network(k, resolveModelConfig(c), { dataRows: B, sampleRows: B * 3 });
     seedRng(net, 31); initParams(net, 'glorot');
     const x = randArray(B * c.inputDim, 32, -1, 1);
     const eps = Float32Array.from(randn(B * 3 * c.latentDim, 33));
@@ -230,7 +231,7 @@ describe.each(BUILDS)('objectives on the Network (%s build)', (build) => {
     net.actView('eps', eps.length).set(eps);
     const params = paramsOf(net);
     net.zeroGrad();
-    const r = net.lossAndGrad(B, 3, { objective: 'iwae', scale: 0.5 });
+    const r = net.loss(B, 3, IWAE, 0.5);
     const f = () => iwaeLossRef(c as RefConfig, params, x, eps, B, 3);
     expect(Math.abs(r.loss - f())).toBeLessThan(1e-5 * Math.abs(f()));
     checkGrad(net, params, f, 0.5, `iwae ${lik}`);
@@ -245,9 +246,9 @@ describe.each(BUILDS)('objectives on the Network (%s build)', (build) => {
       const eps = Float32Array.from({ length: B * Z }, () => Math.sqrt(-2 * Math.log(1 - r0())) * Math.cos(2 * Math.PI * r0()));
       net.actView('x', x.length).set(x);
       net.actView('eps', eps.length).set(eps);
-      // lossAndGrad reuses its result object: copy the numbers
-      const iw = { ...net.lossAndGrad(B, 1, { objective: 'iwae', grad: false }) };
-      const el = { ...net.lossAndGrad(B, 1, { grad: false }) };
+      // loss() reuses its result object: copy the numbers
+      const iw = { ...net.loss(B, 1, IWAE, 1, false) };
+      const el = { ...net.loss(B, 1, undefined, 1, false) };
       expect(iw.rec).toBe(el.rec);
       expect(iw.kl).toBe(el.kl);
       expect(el.loss).toBeCloseTo(el.rec + el.kl, 4);
@@ -279,7 +280,7 @@ describe.each(BUILDS)('objectives on the Network (%s build)', (build) => {
     for (const [lam, label] of [[lambda, 'one dim floored'], [sorted[2] * 2, 'all floored'], [sorted[0] / 2, 'none floored']] as const) {
       net.actView('x', x.length).set(x); net.actView('eps', eps.length).set(eps);
       net.zeroGrad();
-      const r = net.lossAndGrad(B, L, { beta, freeBits: lam });
+      const r = net.loss(B, L, elbo(beta, lam));
       const ref = freeBitsLossRef(cfg as RefConfig, params, x, eps, B, L, beta, lam);
       expect(Math.abs(r.loss - ref), label).toBeLessThan(1e-5 * Math.abs(ref));
       checkGrad(net, params, () => freeBitsLossRef(cfg as RefConfig, params, x, eps, B, L, beta, lam), 1, `free bits (${label})`);
@@ -372,8 +373,8 @@ describe('learning-rate schedules', () => {
     const net = twin.net;
     for (let e = 0; e < 5; e++) {
       net.actView('x', x.length).set(x);
-      net.zeroGrad(); net.sampleEps(8, 1); net.lossAndGrad(8, 1);
-      for (const l of net.layers) for (const s of [l.weight, l.bias]) {
+      net.zeroGrad(); net.sampleEps(8, 1); net.loss(8, 1);
+      for (const s of net.paramSlots) {
         const w = net.view(s), g = net.view(s, 'grad');
         for (let i = 0; i < w.length; i++) w[i] = w[i] - lrs[e] * g[i];
       }
@@ -487,12 +488,19 @@ describe('bad options', () => {
     throws(() => new Trainer(vae, { batchSize: 2.5 }), ConfigError, /batchSize/);
     throws(() => new Trainer(vae, { batchsize: 4 } as never), ConfigError, /unknown Trainer option "batchsize"/);
     throws(() => new Trainer(vae, { samples: 0 }), ConfigError, /samples must be a positive integer/);
-    throws(() => new Trainer(vae, { objective: 'vi' } as never), ConfigError, /objective must be 'elbo' or 'iwae'/);
+    throws(() => new Trainer(vae, { objective: 'vi' } as never), ConfigError, /unknown objective "vi"; expected one of elbo, iwae/);
     throws(() => new Trainer(vae, { beta: -1 }), ConfigError, /beta must be a non-negative/);
     throws(() => new Trainer(vae, { freeBits: NaN }), ConfigError, /freeBits/);
-    throws(() => new Trainer(vae, { reduction: 'avg' } as never), ConfigError, /reduction must be/);
+    throws(() => new Trainer(vae, { reduction: 'avg' } as never), ConfigError, /unknown reduction "avg"; expected one of sum, mean, dataset/);
     throws(() => new Trainer(vae, { klWarmup: { steps: 5, epochs: 1 } }), ConfigError, /klWarmup needs exactly one of steps or epochs/);
-    throws(() => new Trainer(vae, { klWarmup: { steps: 0 } }), ConfigError, /klWarmup length must be positive/);
+    throws(() => new Trainer(vae, { klWarmup: { steps: 0 } }), ConfigError, /klWarmup.steps must be a positive finite number, got 0/);
+    throws(() => new Trainer(vae, { batchSize: '128' as never }), ConfigError, /batchSize must be a positive integer, got "128" \(a string\)/);
+    throws(() => new Trainer(vae, { optimizer: 'adam' as never }), ConfigError, /optimizer must be an object such as \{ name: "adam" \}/);
+    // the IWAE bound has no KL term: β, warm-up and free bits would mean nothing
+    throws(() => new Trainer(vae, { objective: 'iwae', beta: 0.5 }), ConfigError, /objective 'iwae' has no β, KL warm-up or free bits/);
+    throws(() => new Trainer(vae, { objective: 'iwae', freeBits: 0.1 }), ConfigError, /objective 'iwae' has no β/);
+    throws(() => new Trainer(vae, { objective: 'iwae', klWarmup: { steps: 10 } }), ConfigError, /objective 'iwae' has no β/);
+    expect(new Trainer(vae, { objective: 'iwae', beta: 1, samples: 2 }).options.objective).toBe('iwae');
     throws(() => new Trainer(vae, { klWarmup: { step: 5 } } as never), ConfigError, /unknown klWarmup option "step"/);
     throws(() => new Trainer(vae, { earlyStopping: { patience: 0 } }), ConfigError, /earlyStopping\.patience/);
     throws(() => new Trainer(vae, { earlyStopping: { patience: 2, restore: true } } as never), ConfigError, /unknown earlyStopping option "restore"/);
@@ -501,7 +509,7 @@ describe('bad options', () => {
 
   it('optimizer options', () => {
     throws(() => new Trainer(vae, { optimizer: { name: 'rmsprop' } as never }), ConfigError, /unknown optimizer "rmsprop"/);
-    throws(() => new Trainer(vae, { optimizer: { name: 'adam', learningRate: 1 } as never }), ConfigError, /unknown option "learningRate" for optimizer adam/);
+    throws(() => new Trainer(vae, { optimizer: { name: 'adam', learningRate: 1 } as never }), ConfigError, /unknown optimizer adam option "learningRate"/);
     throws(() => new Trainer(vae, { optimizer: { name: 'sgd' } as never }), ConfigError, /sgd needs lr/);
     throws(() => new Trainer(vae, { optimizer: { name: 'adam', lr: -1 } }), ConfigError, /lr must be a positive number/);
     throws(() => new Trainer(vae, { optimizer: { name: 'adam', betas: [0.9, 1] } }), ConfigError, /betas\[1\]/);

@@ -294,7 +294,7 @@ describe.each(BUILDS)('evaluate (%s build)', (build) => {
       expect(ev.loss).toBe(-ev.elbo);
       // ε: the first N·L·Z normals of the sampling stream seeded with 42 (one chunk here)
       const clone = await VAE.load(vae.save(), { build });
-      clone.net.reserve({ batch: N, samples: L });
+      clone.net.reserve({ dataRows: N, sampleRows: N * L });
       clone.kernels.exports.rng_seed(clone.net.rngState(RNG_TRAIN), 42, 0);
       clone.net.sampleEps(N, L);
       const eps = Float64Array.from(clone.net.actView('eps', N * L * Z));
@@ -540,11 +540,11 @@ describe('save / load', () => {
     await bad(rewrite(bytes, (_t, md) => { md.config = '{"inputDim": 784'; }), /invalid config/);
     await bad(rewrite(bytes, (_t, md) => { md.config = JSON.stringify({ ...JSON.parse(md.config), activation: 'swish' }); }), /invalid config.*swish/);
     await bad(rewrite(bytes, (_t, md) => { md.preprocessing = JSON.stringify({ binarization: 'sometimes' }); }), /invalid config.*binarization/);
-    await bad(rewrite(bytes, (t) => { t.delete('fc_logvar.bias'); }), /lacks tensor fc_logvar\.bias/);
-    await bad(rewrite(bytes, (t) => { const e = t.get('encoder.0.weight')!; t.set('encoder.0.weight', { ...e, shape: [784, 400] }); }), /encoder\.0\.weight has shape \[784,400\].*\[400,784\]/);
-    await bad(rewrite(bytes, (t) => { const e = t.get('fc_out.bias')!; t.set('fc_out.bias', { dtype: 'F64', shape: e.shape, data: Float64Array.from(e.data as Float32Array) }); }), /fc_out\.bias has dtype F64; expected F32/);
-    await bad(rewrite(bytes, (t) => { (t.get('decoder.0.weight')!.data as Float32Array)[17] = NaN; }), /decoder\.0\.weight holds a non-finite value at index 17/);
-    await bad(rewrite(bytes, (t) => { (t.get('fc_mu.bias')!.data as Float32Array)[3] = -Infinity; }), /fc_mu\.bias holds a non-finite value at index 3/);
+    await bad(rewrite(bytes, (t) => { t.delete('fc_logvar.bias'); }), /missing tensor "fc_logvar\.bias" with shape \[20\]/);
+    await bad(rewrite(bytes, (t) => { const e = t.get('encoder.0.weight')!; t.set('encoder.0.weight', { ...e, shape: [784, 400] }); }), /tensor "encoder\.0\.weight": expected shape \[400, ?784\], got \[784, ?400\]/);
+    await bad(rewrite(bytes, (t) => { const e = t.get('fc_out.bias')!; t.set('fc_out.bias', { dtype: 'F64', shape: e.shape, data: Float64Array.from(e.data as Float32Array) }); }), /tensor "fc_out\.bias": expected dtype F32, got F64/);
+    await bad(rewrite(bytes, (t) => { (t.get('decoder.0.weight')!.data as Float32Array)[17] = NaN; }), /decoder\.0\.weight" holds a non-finite value at index 17/);
+    await bad(rewrite(bytes, (t) => { (t.get('fc_mu.bias')!.data as Float32Array)[3] = -Infinity; }), /fc_mu\.bias" holds a non-finite value at index 3/);
     await expectRejects(VAE.load([1, 2, 3] as never), FormatError, /Uint8Array/);
   });
 

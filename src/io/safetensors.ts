@@ -419,13 +419,15 @@ export function decodeSafetensors(bytes: Uint8Array, opts: DecodeOptions = {}): 
 }
 
 /**
- * Fetch tensor `name` as a Float32Array, checking that it exists, is F32 and (if `shape` is
- * given) has exactly that shape. Throws `FormatError` naming the tensor otherwise.
+ * Fetch tensor `name` as a Float32Array, checking that it exists, is F32, (if `shape` is given)
+ * has exactly that shape and (with `finite`) holds no NaN or ±Infinity. Throws `FormatError`
+ * naming the tensor otherwise.
  */
 export function tensorF32(
   map: Map<string, TensorEntry>,
   name: string,
   shape?: readonly number[],
+  finite = false,
 ): Float32Array {
   const entry = map.get(name);
   if (entry === undefined) {
@@ -439,6 +441,12 @@ export function tensorF32(
     const same = shape.length === entry.shape.length && shape.every((d, i) => d === entry.shape[i]);
     if (!same) {
       throw new FormatError(`tensor ${q(name)}: expected shape ${shapeText(shape)}, got ${shapeText(entry.shape)}`);
+    }
+  }
+  if (finite) {
+    const d = entry.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) throw new FormatError(`tensor ${q(name)} holds a non-finite value at index ${i}`);
     }
   }
   return entry.data;

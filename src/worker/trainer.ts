@@ -19,6 +19,8 @@
 import { VAE, type Input } from '../vae.js';
 import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from '../trainer.js';
 import { ConfigError, WasmError } from '../errors.js';
+import { parseFitOptions } from '../trainer.js';
+import { any, field, nonNegative, optional, parse, bool } from '../options.js';
 import { takeSnapshot, applySnapshot, snapshotTransfer, deserializeError, type FromWorker, type ToWorker, type DataMessage } from './protocol.js';
 
 /** The part of the Worker interface a WorkerTrainer uses (a DOM Worker fits it; so does the Node adapter). */
@@ -74,8 +76,11 @@ function defaultWorker(): WorkerLike {
   }
 }
 
-const FIT_KEYS = ['epochs', 'validationData', 'validationSamples', 'onBatchEnd', 'onEpochEnd', 'signal'];
-const WORKER_KEYS = ['worker', 'transferData', 'syncWeightsMs'];
+const WORKER_OPTIONS = {
+  worker: optional<WorkerTrainerOptions['worker']>(any),
+  transferData: field(bool, false),
+  syncWeightsMs: optional(nonNegative),
+};
 
 interface Pending {
   resolve(v: unknown): void;
@@ -96,7 +101,7 @@ export class WorkerTrainer {
   epoch = 0;
   history: History = { epochs: [], stopReason: 'completed', bestEpoch: null, steps: 0 };
   private readonly worker: WorkerLike;
-  private readonly wopts: Omit<WorkerTrainerOptions, 'worker'>;
+  private readonly wopts: { transferData: boolean; syncWeightsMs?: number };
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private fitting = false;
@@ -106,13 +111,11 @@ export class WorkerTrainer {
   constructor(vae: VAE, opts: TrainerOptions = {}, workerOpts: WorkerTrainerOptions = {}) {
     if (!(vae instanceof VAE)) throw new ConfigError('WorkerTrainer needs a VAE');
     if (!opts || typeof opts !== 'object') throw new ConfigError('Trainer options must be an object');
-    for (const key of Object.keys(workerOpts ?? {})) if (!WORKER_KEYS.includes(key)) throw new ConfigError(`unknown WorkerTrainer option "${key}"; known: ${WORKER_KEYS.join(', ')}`);
-    const sync = workerOpts.syncWeightsMs;
-    if (sync !== undefined && !(sync >= 0 && Number.isFinite(sync))) throw new ConfigError(`syncWeightsMs must be a non-negative number, got ${sync}`);
+    const wo = parse(WORKER_OPTIONS, workerOpts, 'WorkerTrainer');
     this.vae = vae;
     this.options = opts;
-    this.wopts = { transferData: workerOpts.transferData ?? false, syncWeightsMs: sync };
-    const w = workerOpts.worker;
+    this.wopts = { transferData: wo.transferData, syncWeightsMs: wo.syncWeightsMs };
+    const w = wo.worker;
     this.worker = typeof w === 'function' ? w() : w ?? defaultWorker();
     this.worker.addEventListener('message', (e) => this.onMessage(e.data as FromWorker));
     this.worker.addEventListener('error', (e) => this.fail(new WasmError(`the training worker failed: ${e.message ?? 'its script could not be loaded (check that the worker file is served, with a JavaScript MIME type)'}`)));
@@ -123,7 +126,7 @@ export class WorkerTrainer {
     const snapshot = takeSnapshot(vae);
     this.post({
       type: 'init', module: vae.kernels.module, build: vae.build, config: vae.config,
-      chunkRows: (vae as unknown as { chunk?: number }).chunk ?? 256, snapshot, trainer: opts,
+      chunkRows: vae.chunkRows, snapshot, trainer: opts,
     }, snapshotTransfer(snapshot));
   }
 
@@ -253,9 +256,7 @@ export class WorkerTrainer {
    * Callbacks run on the main thread as progress arrives; the worker does not wait for them.
    */
   async fit(x: Input, opts: FitOptions): Promise<History> {
-    if (!opts || typeof opts !== 'object') throw new ConfigError('fit needs options with at least epochs');
-    for (const key of Object.keys(opts)) if (!FIT_KEYS.includes(key)) throw new ConfigError(`unknown fit option "${key}"; known: ${FIT_KEYS.join(', ')}`);
-    if (!(Number.isSafeInteger(opts.epochs) && opts.epochs > 0)) throw new ConfigError(`epochs must be a positive integer, got ${opts.epochs}`);
+    parseFitOptions(opts);
     if (this.fitting) throw new ConfigError('this WorkerTrainer is already fitting; await the running fit() first');
     this.fitting = true;
     try {
