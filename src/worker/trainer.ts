@@ -176,6 +176,7 @@ export class WorkerTrainer {
       this.readyState?.reject(err);
       this.readyState = null;
       this.failed = err;
+      this.worker.terminate(); // every later call rejects with err: the thread has nothing left to do
       this.idle();
       return;
     }
