@@ -1,7 +1,7 @@
 // Every kernel against an independent f64 reference, over named shapes, for every build this
 // runtime can run (scalar, SIMD, and relaxed SIMD where validated).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { BUILDS, Heap, kernels, randArray, expectClose } from './helpers.js';
+import { BUILDS, Heap, kernels, randArray, expectClose, expectedBuilds, isCI } from './helpers.js';
 import { gemmRef, actRef, dactRef, nllRef, type Act, type Lik } from './ref.js';
 import type { Kernels } from '../src/wasm.js';
 
@@ -11,6 +11,19 @@ const GEMM_SHAPES: [string, number, number, number][] = [
   ['ref_fwd_784x400', 128, 400, 784], ['ref_fwd_400x20', 128, 20, 400], ['ref_fwd_20x400', 128, 400, 20], ['ref_fwd_400x784', 128, 784, 400],
   ['batch_32', 32, 400, 784], ['odd_batch', 37, 21, 19],
 ];
+
+describe('builds under test', () => {
+  it('CI expects every build; WASM_VAE_EXPECT_BUILDS lists them explicitly', () => {
+    expect(expectedBuilds({ CI: 'true' })).toEqual(['relaxed', 'simd', 'scalar']);
+    expect(expectedBuilds({ CI: 'false' })).toEqual([]);
+    expect(expectedBuilds({})).toEqual([]);
+    expect(expectedBuilds({ CI: 'true', WASM_VAE_EXPECT_BUILDS: 'simd, scalar' })).toEqual(['simd', 'scalar']);
+    expect(() => expectedBuilds({ WASM_VAE_EXPECT_BUILDS: 'relaxed,sse' })).toThrow(/unknown build "sse"/);
+  });
+  it.runIf(isCI() && !process.env.WASM_VAE_EXPECT_BUILDS)('under CI, every build is tested', () => {
+    expect([...BUILDS].sort()).toEqual(['relaxed', 'scalar', 'simd']);
+  });
+});
 
 describe.each(BUILDS)('%s build', (build) => {
   let k: Kernels;
