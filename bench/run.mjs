@@ -85,6 +85,7 @@ const { benchKernels, GEMM_LAYERS } = await import('./lib/kernels.mjs');
 const { runJsonChild } = await import('./lib/child.mjs');
 const { markdown, svgChart, label } = await import('./lib/report.mjs');
 const { STEP_FLOPS_PER_SAMPLE } = await import('./lib/refmodel.mjs');
+const { VerificationError } = await import('./lib/verify.mjs');
 const lib = { Network, Optimizer, resolveModelConfig };
 
 const avail = availableBuilds(detectFeatures());
@@ -144,6 +145,11 @@ console.log(`wasm-vae builds: ${builds.join(', ')} (runtime validates: ${avail.j
 if (!avail.includes('relaxed')) R.notes.push('The relaxed-SIMD build is not available in this runtime (Node needs --experimental-wasm-relaxed-simd): no relaxed figures.');
 if (Q) R.notes.push(`Quick run: short timings (${T.stepSeconds} s per step figure, ${T.gemmSeconds} s per kernel figure) and an end-to-end cap of ${T.maxEpochs} epochs — for development, not for reporting.`);
 
+/** A system computed the wrong numbers: no figures are reported for it, the bench stops. */
+function stop(e) {
+  console.error(`\nbench stopped, verification failed: ${e.message}`);
+  process.exit(1);
+}
 async function section(name, fn) {
   const t0 = performance.now();
   R.sectionLoad[name] = load(); // 1/5/15-minute load average as the section starts
@@ -151,6 +157,7 @@ async function section(name, fn) {
   try {
     await fn();
   } catch (e) {
+    if (e instanceof VerificationError) stop(e);
     console.log(`  ${name} FAILED: ${e.stack ?? e}`);
     R.notes.push(`${name} failed: ${String(e.message ?? e).split('\n')[0]}`);
   }

@@ -1,12 +1,51 @@
 // Test helpers: a bump allocator over a kernels instance's memory, seeded inputs, and the
 // comparison every numeric test uses: |a − r| ≤ max(atol, rtol·|r|) elementwise.
 import { expect } from 'vitest';
-import { availableBuilds, loadKernels, type BuildName, type Kernels } from '../src/wasm.js';
+import { availableBuilds, loadKernels, BUILDS as ALL_BUILDS, type BuildName, type Kernels } from '../src/wasm.js';
 import type { Network } from '../src/network.js';
 import type { Params } from './ref.js';
 
-/** Builds this runtime can run (vitest's forks get --experimental-wasm-relaxed-simd). */
-export const BUILDS: BuildName[] = availableBuilds();
+/** CI is set to something other than '', '0' or 'false'. */
+export function isCI(env: Record<string, string | undefined> = process.env): boolean {
+  const v = env.CI;
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+}
+
+/**
+ * Builds the tests must cover: WASM_VAE_EXPECT_BUILDS (comma-separated, e.g. "relaxed,simd,scalar")
+ * if set, else all three under CI, else none (test whatever the runtime can run).
+ */
+export function expectedBuilds(env: Record<string, string | undefined> = process.env): BuildName[] {
+  const list = env.WASM_VAE_EXPECT_BUILDS?.trim();
+  if (list) {
+    const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    for (const b of names) {
+      if (!(ALL_BUILDS as readonly string[]).includes(b)) throw new Error(`WASM_VAE_EXPECT_BUILDS: unknown build "${b}"; expected a comma-separated list of ${ALL_BUILDS.join(', ')}`);
+    }
+    return names as BuildName[];
+  }
+  return isCI(env) ? [...ALL_BUILDS] : [];
+}
+
+function checkedBuilds(): BuildName[] {
+  const available = availableBuilds();
+  const missing = expectedBuilds().filter((b) => !available.includes(b));
+  if (missing.length > 0) {
+    const why = process.env.WASM_VAE_EXPECT_BUILDS?.trim() ? `WASM_VAE_EXPECT_BUILDS=${process.env.WASM_VAE_EXPECT_BUILDS}` : `CI=${process.env.CI} (all builds expected)`;
+    const how = missing.map((b) => b === 'relaxed'
+      ? 'relaxed needs Node started with --experimental-wasm-relaxed-simd (vitest.config.ts passes it to the test forks via execArgv: run the tests with `npm test` or `npx vitest run` so that config is used)'
+      : `${b} needs a runtime with WebAssembly SIMD`);
+    throw new Error(`the ${missing.join(', ')} build${missing.length > 1 ? 's are' : ' is'} expected (${why}) but this runtime can only run ${available.join(', ')}: ${how.join('; ')}; ` +
+      'or set WASM_VAE_EXPECT_BUILDS to the builds this runtime must cover');
+  }
+  return available;
+}
+
+/**
+ * Builds this runtime can run (vitest's forks get --experimental-wasm-relaxed-simd). Under CI, or
+ * with WASM_VAE_EXPECT_BUILDS, a missing expected build throws here instead of dropping its tests.
+ */
+export const BUILDS: BuildName[] = checkedBuilds();
 
 export class Heap {
   private top: number;

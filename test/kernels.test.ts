@@ -1,7 +1,7 @@
 // Every kernel against an independent f64 reference, over named shapes, for every build this
 // runtime can run (scalar, SIMD, and relaxed SIMD where validated).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { BUILDS, Heap, kernels, randArray, expectClose } from './helpers.js';
+import { BUILDS, Heap, kernels, randArray, expectClose, expectedBuilds, isCI } from './helpers.js';
 import { gemmRef, actRef, dactRef, nllRef, type Act, type Lik } from './ref.js';
 import type { Kernels } from '../src/wasm.js';
 
@@ -11,6 +11,19 @@ const GEMM_SHAPES: [string, number, number, number][] = [
   ['ref_fwd_784x400', 128, 400, 784], ['ref_fwd_400x20', 128, 20, 400], ['ref_fwd_20x400', 128, 400, 20], ['ref_fwd_400x784', 128, 784, 400],
   ['batch_32', 32, 400, 784], ['odd_batch', 37, 21, 19],
 ];
+
+describe('builds under test', () => {
+  it('CI expects every build; WASM_VAE_EXPECT_BUILDS lists them explicitly', () => {
+    expect(expectedBuilds({ CI: 'true' })).toEqual(['relaxed', 'simd', 'scalar']);
+    expect(expectedBuilds({ CI: 'false' })).toEqual([]);
+    expect(expectedBuilds({})).toEqual([]);
+    expect(expectedBuilds({ CI: 'true', WASM_VAE_EXPECT_BUILDS: 'simd, scalar' })).toEqual(['simd', 'scalar']);
+    expect(() => expectedBuilds({ WASM_VAE_EXPECT_BUILDS: 'relaxed,sse' })).toThrow(/unknown build "sse"/);
+  });
+  it.runIf(isCI() && !process.env.WASM_VAE_EXPECT_BUILDS)('under CI, every build is tested', () => {
+    expect([...BUILDS].sort()).toEqual(['relaxed', 'scalar', 'simd']);
+  });
+});
 
 describe.each(BUILDS)('%s build', (build) => {
   let k: Kernels;
@@ -206,7 +219,8 @@ describe.each(BUILDS)('%s build', (build) => {
   describe('optimizers (PyTorch semantics, 5 steps vs f64)', () => {
     const n = 37;
     function run(step: (p: number, g: number, s1: number, s2: number, t: number, gs: number) => void,
-                 ref: (p: Float64Array, g: Float32Array, s1: Float64Array, s2: Float64Array, t: number, gs: number) => void, gs = 1) {
+                 ref: (p: Float64Array, g: Float32Array, s1: Float64Array, s2: Float64Array, t: number, gs: number) => void,
+                 gs = 1, states: 1 | 2 = 1) {
       heap.reset();
       const p0 = randArray(n, 31), pp = heap.put(p0), s1 = heap.alloc(n), s2 = heap.alloc(n), pg = heap.alloc(n);
       const P = Float64Array.from(p0), S1 = new Float64Array(n), S2 = new Float64Array(n);
@@ -218,6 +232,9 @@ describe.each(BUILDS)('%s build', (build) => {
       }
       expectClose(heap.get(pp, n), P, { atol: 1e-6, rtol: 1e-5 }, 'params');
       expectClose(heap.get(s1, n), S1, { atol: 1e-6, rtol: 1e-5 }, 'state 1');
+      // exp_avg_sq is ~(1 − β2)·g², so a tiny atol; rtol 2e-5 because adam_step forms 1 − β2 in f32
+      // (1 − fround(0.999) is 1.3e-5 below 0.001), which PyTorch forms in f64
+      if (states === 2) expectClose(heap.get(s2, n), S2, { atol: 1e-9, rtol: 2e-5 }, 'state 2');
     }
     for (const [name, wd, decoupled] of [['adam', 0, 0], ['adam+L2', 0.1, 0], ['adamw', 0.1, 1]] as const) {
       it(name, () => {
@@ -230,15 +247,14 @@ describe.each(BUILDS)('%s build', (build) => {
               M[i] = b1 * M[i] + (1 - b1) * g; V[i] = b2 * V[i] + (1 - b2) * g * g;
               P[i] -= (lr / (1 - b1 ** t)) * M[i] / (Math.sqrt(V[i]) / Math.sqrt(1 - b2 ** t) + eps);
             }
-          }, name === 'adamw' ? 0.5 : 1);
+          }, name === 'adamw' ? 0.5 : 1, 2);
       });
     }
     it('adagrad with lr decay and weight decay', () => {
       const lr = 0.1, decay = 0.01, wd = 0.05, eps = 1e-10;
-      run((p, g, s) => 0 as never || k.exports.adagrad_step(p, g, s, n, lr / (1 + (tcount++) * decay), eps, wd, 1),
+      run((p, g, s, _v, t) => k.exports.adagrad_step(p, g, s, n, lr / (1 + (t - 1) * decay), eps, wd, 1),
         (P, G, S, _v, t) => { for (let i = 0; i < n; i++) { const g = G[i] + wd * P[i]; S[i] += g * g; P[i] -= (lr / (1 + (t - 1) * decay)) * g / (Math.sqrt(S[i]) + eps); } });
     });
-    let tcount = 0;
     for (const nesterov of [0, 1]) {
       it(`sgd momentum${nesterov ? ' nesterov' : ''}`, () => {
         const lr = 0.05, mom = 0.9, wd = 0.01, damp = 0;
