@@ -13,7 +13,12 @@
  */
 import type { Kernels } from './wasm.js';
 
-export interface Slot { name: string; offset: number; floats: number; shape: number[] }
+export interface Slot {
+  name: string;
+  offset: number;
+  floats: number;
+  shape: number[];
+}
 
 const TENSOR_ALIGN = 16;
 const GROUP_ALIGN = 64;
@@ -57,8 +62,19 @@ export interface ArenaSpec {
 
 /** Absolute byte offsets of each group's start, and the end of the arena. */
 export interface ArenaLayout {
-  header: number; params: number; grads: number; state: number[]; acts: number; dacts: number; order: number; scratch: number;
-  paramBytes: number; actBytes: number; dactBytes: number; orderBytes: number; scratchBytes: number;
+  header: number;
+  params: number;
+  grads: number;
+  state: number[];
+  acts: number;
+  dacts: number;
+  order: number;
+  scratch: number;
+  paramBytes: number;
+  actBytes: number;
+  dactBytes: number;
+  orderBytes: number;
+  scratchBytes: number;
   end: number;
 }
 
@@ -69,19 +85,46 @@ export interface ArenaLayout {
  */
 export function planArena(s: ArenaSpec): ArenaLayout {
   let p = align(s.heapBase, GROUP_ALIGN);
-  const header = p; p = align(p + s.headerBytes, GROUP_ALIGN);
+  const header = p;
+  p = align(p + s.headerBytes, GROUP_ALIGN);
   const paramBytes = align(s.params.bytes, GROUP_ALIGN);
-  const params = p; p += paramBytes;
-  const grads = p; p += paramBytes;
+  const params = p;
+  p += paramBytes;
+  const grads = p;
+  p += paramBytes;
   const state: number[] = [];
-  for (let i = 0; i < s.stateSlots; i++) { state.push(p); p += paramBytes; }
-  const actBytes = align(s.acts.bytes, GROUP_ALIGN), dactBytes = align(s.dacts.bytes, GROUP_ALIGN);
-  const orderBytes = align(s.orderWords * 4, GROUP_ALIGN), scratchBytes = align(s.scratchBytes, GROUP_ALIGN);
-  const acts = p; p += actBytes;
-  const dacts = p; p += dactBytes;
-  const order = p; p += orderBytes;
-  const scratch = p; p += scratchBytes;
-  return { header, params, grads, state, acts, dacts, order, scratch, paramBytes, actBytes, dactBytes, orderBytes, scratchBytes, end: p + SLACK };
+  for (let i = 0; i < s.stateSlots; i++) {
+    state.push(p);
+    p += paramBytes;
+  }
+  const actBytes = align(s.acts.bytes, GROUP_ALIGN),
+    dactBytes = align(s.dacts.bytes, GROUP_ALIGN);
+  const orderBytes = align(s.orderWords * 4, GROUP_ALIGN),
+    scratchBytes = align(s.scratchBytes, GROUP_ALIGN);
+  const acts = p;
+  p += actBytes;
+  const dacts = p;
+  p += dactBytes;
+  const order = p;
+  p += orderBytes;
+  const scratch = p;
+  p += scratchBytes;
+  return {
+    header,
+    params,
+    grads,
+    state,
+    acts,
+    dacts,
+    order,
+    scratch,
+    paramBytes,
+    actBytes,
+    dactBytes,
+    orderBytes,
+    scratchBytes,
+    end: p + SLACK,
+  };
 }
 
 /** Grows the memory so the layout fits. Views on the old buffer are detached: rebuild them after. */
@@ -92,6 +135,8 @@ export function allocate(k: Kernels, layout: ArenaLayout): void {
   try {
     k.memory.grow(pages);
   } catch (e) {
-    throw new RangeError(`cannot grow wasm memory to ${(layout.end / 2 ** 20).toFixed(1)} MiB: ${(e as Error).message}`);
+    throw new RangeError(
+      `cannot grow wasm memory to ${(layout.end / 2 ** 20).toFixed(1)} MiB: ${(e as Error).message}`,
+    );
   }
 }

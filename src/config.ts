@@ -5,7 +5,18 @@
  */
 import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError } from './errors.js';
-import { field, finite, intArray, oneOf, parse, positive, posInt, nonNegInt, required, type Parsed } from './options.js';
+import {
+  field,
+  finite,
+  intArray,
+  oneOf,
+  parse,
+  positive,
+  posInt,
+  nonNegInt,
+  required,
+  type Parsed,
+} from './options.js';
 import { BINARIZATIONS } from './data/preprocess.js';
 
 export type Activation = keyof typeof ACTIVATION_KINDS;
@@ -39,7 +50,10 @@ const MODEL = {
 /** A complete model configuration (every default filled in). */
 export type ModelConfig = Parsed<typeof MODEL>;
 /** What the network itself reads of it. */
-export type NetworkConfig = Pick<ModelConfig, 'inputDim' | 'encoder' | 'latentDim' | 'decoder' | 'activation' | 'activationAlpha' | 'likelihood' | 'sigma'>;
+export type NetworkConfig = Pick<
+  ModelConfig,
+  'inputDim' | 'encoder' | 'latentDim' | 'decoder' | 'activation' | 'activationAlpha' | 'likelihood' | 'sigma'
+>;
 /** The options a model config is made from: inputDim, and whatever else differs from the defaults. */
 export type ModelOptions = { inputDim: number } & Partial<ModelConfig>;
 export const MODEL_KEYS = Object.keys(MODEL);
@@ -50,6 +64,7 @@ export function resolveModelConfig(opts: unknown, what = 'VAE', extra: readonly 
   const own: Record<string, unknown> = {};
   if (o && typeof o === 'object') for (const k of Object.keys(o)) if (!extra.includes(k)) own[k] = o[k];
   const c = parse(MODEL, opts && typeof opts === 'object' ? own : opts, what);
-  if (c.binarization !== 'none' && c.likelihood !== 'bernoulli') throw new ConfigError('binarization only makes sense with the bernoulli likelihood');
+  if (c.binarization !== 'none' && c.likelihood !== 'bernoulli')
+    throw new ConfigError('binarization only makes sense with the bernoulli likelihood');
   return c;
 }

@@ -13,33 +13,46 @@ export class VaeError extends Error {
 
 /** A tensor or data set has the wrong size or dimensionality. */
 export class ShapeError extends VaeError {
-  constructor(message: string) { super('E_SHAPE', message); }
+  constructor(message: string) {
+    super('E_SHAPE', message);
+  }
 }
 
 /** Input data contains NaN or ±Infinity, is empty, or is out of the likelihood's support. */
 export class DataError extends VaeError {
-  constructor(message: string) { super('E_DATA', message); }
+  constructor(message: string) {
+    super('E_DATA', message);
+  }
 }
 
 /** An option is unknown, of the wrong type, or out of range. */
 export class ConfigError extends VaeError {
-  constructor(message: string) { super('E_CONFIG', message); }
+  constructor(message: string) {
+    super('E_CONFIG', message);
+  }
 }
 
 /** A model or data file is truncated, malformed or inconsistent. */
 export class FormatError extends VaeError {
-  constructor(message: string) { super('E_FORMAT', message); }
+  constructor(message: string) {
+    super('E_FORMAT', message);
+  }
 }
 
 /** The training loss became NaN or infinite. `step` is the optimizer step that produced it. */
 export class DivergenceError extends VaeError {
   readonly step: number;
-  constructor(step: number, message: string) { super('E_DIVERGED', message); this.step = step; }
+  constructor(step: number, message: string) {
+    super('E_DIVERGED', message);
+    this.step = step;
+  }
 }
 
 /** The WebAssembly kernels could not be loaded or the requested build is unsupported. */
 export class WasmError extends VaeError {
-  constructor(message: string) { super('E_WASM', message); }
+  constructor(message: string) {
+    super('E_WASM', message);
+  }
 }
 
 /** Every error class the library throws, by name: the worker protocol rebuilds them from this table. */

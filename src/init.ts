@@ -11,10 +11,13 @@ import type { InitScheme } from './config.js';
 export type { InitScheme } from './config.js';
 
 export function initParams(net: Network, scheme: InitScheme): void {
-  const e = net.k.exports, st = net.rngState(RNG_TRAIN);
+  const e = net.k.exports,
+    st = net.rngState(RNG_TRAIN);
   for (const l of net.linears) {
-    const w = net.view(l.weight), b = net.view(l.bias);
-    const pw = w.byteOffset, pb = b.byteOffset;
+    const w = net.view(l.weight),
+      b = net.view(l.bias);
+    const pw = w.byteOffset,
+      pb = b.byteOffset;
     if (scheme === 'pytorch') {
       const bound = 1 / Math.sqrt(l.inDim);
       e.rng_uniform(pw, w.length, st, -bound, bound);

@@ -34,7 +34,11 @@ const ELBO: Objective = Object.freeze(elbo());
  * Rows the arena holds: datapoint rows (x, the encoder, μ, log σ²) and sample rows (ε, z, the
  * decoder — datapoints × samples), each up to its own figure, and the data-order buffer's length.
  */
-export interface Capacity { dataRows: number; sampleRows: number; orderRows?: number }
+export interface Capacity {
+  dataRows: number;
+  sampleRows: number;
+  orderRows?: number;
+}
 
 /** The RNG streams in the header: ε and sampling; data order and binarization. 16 bytes each. */
 export const RNG_TRAIN = 0;
@@ -47,17 +51,28 @@ const HEADER_BYTES = RNG_STREAMS * RNG_WORDS * 4;
 export const SEED_SALT = { train: 0, data: 0x5bd1e995, staticBinarization: 0x57a71c } as const;
 /** A 53-bit seed as the RNG's two key words, with an optional salt on the high word. */
 export function seedWords(seed: number, salt = 0): [number, number] {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new ConfigError(`seed must be a non-negative safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new ConfigError(`seed must be a non-negative safe integer, got ${seed}`);
   return [seed >>> 0, (Math.floor(seed / 2 ** 32) ^ salt) >>> 0];
 }
 
-export interface LossParts { loss: number; rec: number; kl: number }
+export interface LossParts {
+  loss: number;
+  rec: number;
+  kl: number;
+}
 
 /** Rows a layer runs over: one per datapoint, or one per sample. */
 type Rows = 'data' | 'sample';
 
 /** The state one walk shares with every layer: sizes, and the objective's extra pointers. Reused, never reallocated. */
-interface Walk { B: number; BL: number; L: number; accumulate: boolean; iwaeWeights: number }
+interface Walk {
+  B: number;
+  BL: number;
+  L: number;
+  accumulate: boolean;
+  iwaeWeights: number;
+}
 
 /** The arena as a layer sees it when its pointers are bound. */
 interface Arena {
@@ -70,7 +85,11 @@ interface Arena {
 }
 
 /** A tensor of `width` floats per row. */
-export interface Tensor { name: string; width: number; rows: Rows }
+export interface Tensor {
+  name: string;
+  width: number;
+  rows: Rows;
+}
 
 /** One entry of the layer table. */
 export interface Layer {
@@ -100,30 +119,77 @@ export class Linear implements Layer {
   readonly gradOut: (Tensor | null)[];
   private accDinp = false;
   private e!: KernelExports;
-  private pOut = 0; private pInp = 0; private pW = 0; private pB = 0; private pDw = 0; private pDb = 0;
-  private pDout = 0; private pDinp = 0; private pScratch = 0;
+  private pOut = 0;
+  private pInp = 0;
+  private pW = 0;
+  private pB = 0;
+  private pDw = 0;
+  private pDb = 0;
+  private pDout = 0;
+  private pDinp = 0;
+  private pScratch = 0;
 
-  constructor(readonly name: string, readonly inDim: number, readonly outDim: number, readonly rows: Rows,
-              readonly weight: Slot, readonly bias: Slot,
-              private readonly inp: string, private readonly out: string, dinp: string | null, dout: string) {
+  constructor(
+    readonly name: string,
+    readonly inDim: number,
+    readonly outDim: number,
+    readonly rows: Rows,
+    readonly weight: Slot,
+    readonly bias: Slot,
+    private readonly inp: string,
+    private readonly out: string,
+    dinp: string | null,
+    dout: string,
+  ) {
     this.outputs = [{ name: out, width: outDim, rows }];
     this.gradIn = [dout];
     this.gradOut = [dinp === null ? null : { name: dinp, width: inDim, rows }];
   }
-  scratchFloats(e: KernelExports, R: number) { return e.linear_scratch_floats(R, this.inDim, this.outDim); }
-  accumulateInto(written: ReadonlySet<string>) { this.accDinp = this.gradOut[0] !== null && written.has(this.gradOut[0].name); }
+  scratchFloats(e: KernelExports, R: number) {
+    return e.linear_scratch_floats(R, this.inDim, this.outDim);
+  }
+  accumulateInto(written: ReadonlySet<string>) {
+    this.accDinp = this.gradOut[0] !== null && written.has(this.gradOut[0].name);
+  }
   bind(a: Arena) {
-    this.e = a.e; this.pScratch = a.scratch;
-    this.pOut = a.act(this.out); this.pInp = a.act(this.inp);
-    this.pW = a.param(this.weight); this.pB = a.param(this.bias); this.pDw = a.grad(this.weight); this.pDb = a.grad(this.bias);
-    this.pDout = a.dact(this.gradIn[0]); this.pDinp = this.gradOut[0] === null ? 0 : a.dact(this.gradOut[0].name);
+    this.e = a.e;
+    this.pScratch = a.scratch;
+    this.pOut = a.act(this.out);
+    this.pInp = a.act(this.inp);
+    this.pW = a.param(this.weight);
+    this.pB = a.param(this.bias);
+    this.pDw = a.grad(this.weight);
+    this.pDb = a.grad(this.bias);
+    this.pDout = a.dact(this.gradIn[0]);
+    this.pDinp = this.gradOut[0] === null ? 0 : a.dact(this.gradOut[0].name);
   }
   forward(w: Walk) {
-    this.e.linear_forward(this.pOut, this.pInp, this.pW, this.pB, this.pScratch, rowsOf(this.rows, w), this.inDim, this.outDim);
+    this.e.linear_forward(
+      this.pOut,
+      this.pInp,
+      this.pW,
+      this.pB,
+      this.pScratch,
+      rowsOf(this.rows, w),
+      this.inDim,
+      this.outDim,
+    );
   }
   backward(w: Walk) {
-    this.e.linear_backward(this.pDinp, this.pDw, this.pDb, this.pDout, this.pInp, this.pW, this.pScratch,
-      rowsOf(this.rows, w), this.inDim, this.outDim, this.accDinp, w.accumulate);
+    this.e.linear_backward(
+      this.pDinp,
+      this.pDw,
+      this.pDb,
+      this.pDout,
+      this.pInp,
+      this.pW,
+      this.pScratch,
+      rowsOf(this.rows, w),
+      this.inDim,
+      this.outDim,
+      this.accDinp,
+      w.accumulate,
+    );
   }
 }
 
@@ -134,19 +200,49 @@ export class ActivationLayer implements Layer {
   readonly gradIn: string[];
   readonly gradOut: Tensor[];
   private e!: KernelExports;
-  private pInp = 0; private pOut = 0; private pD = 0;
+  private pInp = 0;
+  private pOut = 0;
+  private pD = 0;
 
-  constructor(readonly width: number, readonly rows: Rows, readonly fn: number, readonly alpha: number,
-              private readonly inp: string, private readonly out: string, grad: string) {
+  constructor(
+    readonly width: number,
+    readonly rows: Rows,
+    readonly fn: number,
+    readonly alpha: number,
+    private readonly inp: string,
+    private readonly out: string,
+    grad: string,
+  ) {
     this.outputs = [{ name: out, width, rows }];
     this.gradIn = [grad];
     this.gradOut = [{ name: grad, width, rows }];
   }
-  scratchFloats() { return 0; }
-  accumulateInto() { /* in place: it rewrites the gradient its consumer wrote */ }
-  bind(a: Arena) { this.e = a.e; this.pInp = a.act(this.inp); this.pOut = a.act(this.out); this.pD = a.dact(this.gradIn[0]); }
-  forward(w: Walk) { this.e.act_forward(this.pOut, this.pInp, rowsOf(this.rows, w) * this.width, this.fn, this.alpha); }
-  backward(w: Walk) { this.e.act_backward(this.pD, this.pD, this.pInp, this.pOut, rowsOf(this.rows, w) * this.width, this.fn, this.alpha); }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto() {
+    /* in place: it rewrites the gradient its consumer wrote */
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.pInp = a.act(this.inp);
+    this.pOut = a.act(this.out);
+    this.pD = a.dact(this.gradIn[0]);
+  }
+  forward(w: Walk) {
+    this.e.act_forward(this.pOut, this.pInp, rowsOf(this.rows, w) * this.width, this.fn, this.alpha);
+  }
+  backward(w: Walk) {
+    this.e.act_backward(
+      this.pD,
+      this.pD,
+      this.pInp,
+      this.pOut,
+      rowsOf(this.rows, w) * this.width,
+      this.fn,
+      this.alpha,
+    );
+  }
 }
 
 /**
@@ -164,15 +260,32 @@ export class Reparameterize implements Layer {
 
   constructor(readonly Z: number) {
     this.outputs = [{ name: 'z', width: Z, rows: 'sample' }];
-    this.gradOut = [{ name: 'dmu', width: Z, rows: 'data' }, { name: 'dlogvar', width: Z, rows: 'data' }];
+    this.gradOut = [
+      { name: 'dmu', width: Z, rows: 'data' },
+      { name: 'dlogvar', width: Z, rows: 'data' },
+    ];
   }
-  scratchFloats() { return 0; }
-  accumulateInto() { /* always adds: the objective seeded dμ and dlog σ² */ }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto() {
+    /* always adds: the objective seeded dμ and dlog σ² */
+  }
   bind(a: Arena) {
     this.e = a.e;
-    this.p = { z: a.act('z'), mu: a.act('mu'), logvar: a.act('logvar'), eps: a.act('eps'), dz: a.dact('dz'), dmu: a.dact('dmu'), dlogvar: a.dact('dlogvar') };
+    this.p = {
+      z: a.act('z'),
+      mu: a.act('mu'),
+      logvar: a.act('logvar'),
+      eps: a.act('eps'),
+      dz: a.dact('dz'),
+      dmu: a.dact('dmu'),
+      dlogvar: a.dact('dlogvar'),
+    };
   }
-  forward(w: Walk) { this.e.reparam_forward(this.p.z, this.p.mu, this.p.logvar, this.p.eps, w.B, w.L, this.Z); }
+  forward(w: Walk) {
+    this.e.reparam_forward(this.p.z, this.p.mu, this.p.logvar, this.p.eps, w.B, w.L, this.Z);
+  }
   backward(w: Walk) {
     const p = this.p;
     this.e.reparam_backward(p.dmu, p.dlogvar, p.dz, p.logvar, p.eps, p.z, w.iwaeWeights, w.B, w.L, this.Z);
@@ -203,7 +316,24 @@ export class Network {
   private readonly walk: Walk = { B: 0, BL: 0, L: 0, accumulate: false, iwaeWeights: 0 };
   private readonly parts: LossParts = { loss: 0, rec: 0, kl: 0 };
   /** Absolute pointers of the tensors the objective and the data movers use. */
-  private p = { x: 0, mu: 0, logvar: 0, eps: 0, z: 0, out: 0, outlv: 0, rec: 0, kl: 0, recs: 0, sw: 0, lw: 0, dmu: 0, dlogvar: 0, dout: 0, doutlv: 0 };
+  private p = {
+    x: 0,
+    mu: 0,
+    logvar: 0,
+    eps: 0,
+    z: 0,
+    out: 0,
+    outlv: 0,
+    rec: 0,
+    kl: 0,
+    recs: 0,
+    sw: 0,
+    lw: 0,
+    dmu: 0,
+    dlogvar: 0,
+    dout: 0,
+    doutlv: 0,
+  };
 
   /** `config` must be complete (resolveModelConfig); it is not checked again here. */
   constructor(k: Kernels, config: NetworkConfig, capacity: Capacity, stateSlots = 2) {
@@ -212,39 +342,80 @@ export class Network {
     this.stateSlots = stateSlots;
     this.likKind = LIKELIHOOD_KINDS[config.likelihood];
     const { inputDim: D, latentDim: Z } = config;
-    const fn = ACTIVATION_KINDS[config.activation], alpha = config.activationAlpha;
-    const lin = (name: string, i: number, o: number, rows: Rows, inp: string, out: string, dinp: string | null, dout: string) => {
-      const l = new Linear(name, i, o, rows, this.params.add(`${name}.weight`, [o, i]), this.params.add(`${name}.bias`, [o]), inp, out, dinp, dout);
+    const fn = ACTIVATION_KINDS[config.activation],
+      alpha = config.activationAlpha;
+    const lin = (
+      name: string,
+      i: number,
+      o: number,
+      rows: Rows,
+      inp: string,
+      out: string,
+      dinp: string | null,
+      dout: string,
+    ) => {
+      const l = new Linear(
+        name,
+        i,
+        o,
+        rows,
+        this.params.add(`${name}.weight`, [o, i]),
+        this.params.add(`${name}.bias`, [o]),
+        inp,
+        out,
+        dinp,
+        dout,
+      );
       this.linears.push(l);
       return l;
     };
     // parameters are created in file order (encoder, fc_mu, fc_logvar, decoder, fc_out, fc_out_logvar)
     const enc: Layer[] = [];
-    let w = D, h = 'x', dh: string | null = null;
+    let w = D,
+      h = 'x',
+      dh: string | null = null;
     config.encoder.forEach((width, i) => {
       enc.push(lin(`encoder.${i}`, w, width, 'data', h, `enc.pre.${i}`, dh, `enc.dh.${i}`));
       enc.push(new ActivationLayer(width, 'data', fn, alpha, `enc.pre.${i}`, `enc.h.${i}`, `enc.dh.${i}`));
-      w = width; h = `enc.h.${i}`; dh = `enc.dh.${i}`;
+      w = width;
+      h = `enc.h.${i}`;
+      dh = `enc.dh.${i}`;
     });
     this.muHead = lin('fc_mu', w, Z, 'data', h, 'mu', dh, 'dmu');
     this.logvarHead = lin('fc_logvar', w, Z, 'data', h, 'logvar', dh, 'dlogvar');
     const dec: Layer[] = [];
-    w = Z; h = 'z'; dh = 'dz';
+    w = Z;
+    h = 'z';
+    dh = 'dz';
     config.decoder.forEach((width, i) => {
       dec.push(lin(`decoder.${i}`, w, width, 'sample', h, `dec.pre.${i}`, dh, `dec.dh.${i}`));
       dec.push(new ActivationLayer(width, 'sample', fn, alpha, `dec.pre.${i}`, `dec.h.${i}`, `dec.dh.${i}`));
-      w = width; h = `dec.h.${i}`; dh = `dec.dh.${i}`;
+      w = width;
+      h = `dec.h.${i}`;
+      dh = `dec.dh.${i}`;
     });
     this.outHead = lin('fc_out', w, D, 'sample', h, 'out', dh, 'dout');
-    this.outLogvarHead = config.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', w, D, 'sample', h, 'outlv', dh, 'doutlv') : null;
+    this.outLogvarHead =
+      config.likelihood === 'gaussian-learned'
+        ? lin('fc_out_logvar', w, D, 'sample', h, 'outlv', dh, 'doutlv')
+        : null;
     // Heads sharing an input are listed so that the backward walk meets fc_mu (fc_out) first: it
     // writes the shared input's gradient and the other head adds to it.
     this.table.push(...enc, this.logvarHead, this.muHead);
     this.latent = this.table.length;
-    this.table.push(new Reparameterize(Z), ...dec, ...(this.outLogvarHead ? [this.outLogvarHead] : []), this.outHead);
+    this.table.push(
+      new Reparameterize(Z),
+      ...dec,
+      ...(this.outLogvarHead ? [this.outLogvarHead] : []),
+      this.outHead,
+    );
     // the gradients the objective seeds (see loss()); then which gradients each backward call finds already written
-    this.seeds = [{ name: 'dout', width: D, rows: 'sample' }, ...(this.outLogvarHead ? [{ name: 'doutlv', width: D, rows: 'sample' } as Tensor] : []),
-      { name: 'dmu', width: Z, rows: 'data' }, { name: 'dlogvar', width: Z, rows: 'data' }];
+    this.seeds = [
+      { name: 'dout', width: D, rows: 'sample' },
+      ...(this.outLogvarHead ? [{ name: 'doutlv', width: D, rows: 'sample' } as Tensor] : []),
+      { name: 'dmu', width: Z, rows: 'data' },
+      { name: 'dlogvar', width: Z, rows: 'data' },
+    ];
     const written = new Set(this.seeds.map((t) => t.name));
     for (let i = this.table.length - 1; i >= 0; i--) {
       const l = this.table[i];
@@ -254,14 +425,19 @@ export class Network {
     this.reserve(capacity);
     // the owner zeroes, once, what persists across steps: parameters (their padding stays 0 under
     // every optimizer rule), gradients and optimizer state. The memory may have held another model.
-    const L = this.layout, persistent = (L.acts - L.params) >> 2;
+    const L = this.layout,
+      persistent = (L.acts - L.params) >> 2;
     k.exports.f32_fill(L.params, persistent, 0);
   }
 
   /** Floats in the params group (including alignment padding): the length of every flat loop. */
-  get paramFloats(): number { return this.layout.paramBytes >> 2; }
+  get paramFloats(): number {
+    return this.layout.paramBytes >> 2;
+  }
   /** Every parameter tensor, in file order. */
-  get paramSlots(): Slot[] { return this.params.slots; }
+  get paramSlots(): Slot[] {
+    return this.params.slots;
+  }
 
   /**
    * Plans the arena for at least this capacity and grows the memory to it (explicitly; never
@@ -269,15 +445,29 @@ export class Network {
    */
   reserve(c: Capacity): void {
     for (const key of ['dataRows', 'sampleRows'] as const) {
-      if (!(Number.isSafeInteger(c[key]) && c[key] > 0)) throw new ConfigError(`${key} capacity must be a positive integer, got ${c[key]}`);
+      if (!(Number.isSafeInteger(c[key]) && c[key] > 0))
+        throw new ConfigError(`${key} capacity must be a positive integer, got ${c[key]}`);
     }
     const now = this.capacity;
-    const next = { dataRows: Math.max(c.dataRows, now?.dataRows ?? 0), sampleRows: Math.max(c.sampleRows, now?.sampleRows ?? 0), orderRows: Math.max(c.orderRows ?? 0, now?.orderRows ?? 0) };
-    if (now && next.dataRows === now.dataRows && next.sampleRows === now.sampleRows && next.orderRows === now.orderRows) return;
+    const next = {
+      dataRows: Math.max(c.dataRows, now?.dataRows ?? 0),
+      sampleRows: Math.max(c.sampleRows, now?.sampleRows ?? 0),
+      orderRows: Math.max(c.orderRows ?? 0, now?.orderRows ?? 0),
+    };
+    if (
+      now &&
+      next.dataRows === now.dataRows &&
+      next.sampleRows === now.sampleRows &&
+      next.orderRows === now.orderRows
+    )
+      return;
     const { inputDim: D, latentDim: Z } = this.config;
-    const a = new GroupPlan(), d = new GroupPlan();
+    const a = new GroupPlan(),
+      d = new GroupPlan();
     const rows = (r: Rows) => (r === 'data' ? next.dataRows : next.sampleRows);
-    const add = (g: GroupPlan, t: Tensor) => { if (!g.slots.some((s) => s.name === t.name)) g.add(t.name, [rows(t.rows), t.width]); };
+    const add = (g: GroupPlan, t: Tensor) => {
+      if (!g.slots.some((s) => s.name === t.name)) g.add(t.name, [rows(t.rows), t.width]);
+    };
     add(a, { name: 'x', width: D, rows: 'data' });
     add(a, { name: 'eps', width: Z, rows: 'sample' });
     for (const t of this.seeds) add(d, t);
@@ -287,15 +477,32 @@ export class Network {
       for (const t of l.gradOut) if (t) add(d, t);
       scratch = Math.max(scratch, l.scratchFloats(this.k.exports, rows(l.rows)));
     }
-    a.add('rec', [next.dataRows]); a.add('kl', [next.dataRows]);
-    a.add('recs', [next.sampleRows]); a.add('sw', [next.sampleRows]); a.add('lw', [next.sampleRows]);
-    this.acts = a; this.dacts = d;
+    a.add('rec', [next.dataRows]);
+    a.add('kl', [next.dataRows]);
+    a.add('recs', [next.sampleRows]);
+    a.add('sw', [next.sampleRows]);
+    a.add('lw', [next.sampleRows]);
+    this.acts = a;
+    this.dacts = d;
     const old = this.layout;
-    this.layout = planArena({ heapBase: this.k.heapBase, headerBytes: HEADER_BYTES, params: this.params, stateSlots: this.stateSlots,
-      acts: a, dacts: d, orderWords: next.orderRows, scratchBytes: scratch * 4 });
+    this.layout = planArena({
+      heapBase: this.k.heapBase,
+      headerBytes: HEADER_BYTES,
+      params: this.params,
+      stateSlots: this.stateSlots,
+      acts: a,
+      dacts: d,
+      orderWords: next.orderRows,
+      scratchBytes: scratch * 4,
+    });
     allocate(this.k, this.layout);
     // the data order is the one tensor that lives across steps: keep it where it moves
-    if (old && now.orderRows) new Uint32Array(this.k.memory.buffer).copyWithin(this.layout.order >> 2, old.order >> 2, (old.order >> 2) + now.orderRows);
+    if (old && now.orderRows)
+      new Uint32Array(this.k.memory.buffer).copyWithin(
+        this.layout.order >> 2,
+        old.order >> 2,
+        (old.order >> 2) + now.orderRows,
+      );
     this.capacity = next;
     this.bind();
   }
@@ -311,22 +518,47 @@ export class Network {
       scratch: L.scratch,
     };
     for (const l of this.table) l.bind(arena);
-    const a = arena.act, d = arena.dact, lv = !!this.outLogvarHead;
+    const a = arena.act,
+      d = arena.dact,
+      lv = !!this.outLogvarHead;
     this.p = {
-      x: a('x'), mu: a('mu'), logvar: a('logvar'), eps: a('eps'), z: a('z'), out: a('out'), outlv: lv ? a('outlv') : 0,
-      rec: a('rec'), kl: a('kl'), recs: a('recs'), sw: a('sw'), lw: a('lw'),
-      dmu: d('dmu'), dlogvar: d('dlogvar'), dout: d('dout'), doutlv: lv ? d('doutlv') : 0,
+      x: a('x'),
+      mu: a('mu'),
+      logvar: a('logvar'),
+      eps: a('eps'),
+      z: a('z'),
+      out: a('out'),
+      outlv: lv ? a('outlv') : 0,
+      rec: a('rec'),
+      kl: a('kl'),
+      recs: a('recs'),
+      sw: a('sw'),
+      lw: a('lw'),
+      dmu: d('dmu'),
+      dlogvar: d('dlogvar'),
+      dout: d('dout'),
+      doutlv: lv ? d('doutlv') : 0,
     };
   }
 
   private checkRows(B: number, L: number): void {
-    if (!Number.isSafeInteger(B) || B < 1 || B > this.capacity.dataRows) throw new ShapeError(`batch of ${B} rows does not fit the reserved capacity of ${this.capacity.dataRows}; call reserve() first`);
-    if (!Number.isSafeInteger(L) || L < 1 || B * L > this.capacity.sampleRows) throw new ShapeError(`${B} rows × L = ${L} samples do not fit the reserved capacity of ${this.capacity.sampleRows} sample rows; call reserve() first`);
+    if (!Number.isSafeInteger(B) || B < 1 || B > this.capacity.dataRows)
+      throw new ShapeError(
+        `batch of ${B} rows does not fit the reserved capacity of ${this.capacity.dataRows}; call reserve() first`,
+      );
+    if (!Number.isSafeInteger(L) || L < 1 || B * L > this.capacity.sampleRows)
+      throw new ShapeError(
+        `${B} rows × L = ${L} samples do not fit the reserved capacity of ${this.capacity.sampleRows} sample rows; call reserve() first`,
+      );
   }
 
   private setWalk(B: number, L: number, accumulate: boolean, iwaeWeights: number): Walk {
     const w = this.walk;
-    w.B = B; w.L = L; w.BL = B * L; w.accumulate = accumulate; w.iwaeWeights = iwaeWeights;
+    w.B = B;
+    w.L = L;
+    w.BL = B * L;
+    w.accumulate = accumulate;
+    w.iwaeWeights = iwaeWeights;
     return w;
   }
 
@@ -371,45 +603,149 @@ export class Network {
    * Returns the unscaled batch sums: `loss` of the objective, and rec / kl of the ELBO, in an
    * object the next call reuses (copy the numbers to keep them).
    */
-  loss(B: number, L: number, objective: Objective = ELBO, scale = 1, grad = true, accumulate = false): LossParts {
+  loss(
+    B: number,
+    L: number,
+    objective: Objective = ELBO,
+    scale = 1,
+    grad = true,
+    accumulate = false,
+  ): LossParts {
     this.checkRows(B, L);
-    const e = this.k.exports, p = this.p, { latentDim: Z, inputDim: D, sigma } = this.config;
+    const e = this.k.exports,
+      p = this.p,
+      { latentDim: Z, inputDim: D, sigma } = this.config;
     const iwae = objective.kind === 'iwae';
     const w = this.setWalk(B, L, accumulate, grad && iwae ? p.sw : 0);
     for (const l of this.table) l.forward(w);
     // the chain rule is seeded here: dout (doutlv), dmu, dlogvar — the decoder's and the KL's gradients
     let total: number;
     if (iwae) {
-      e.elbo_forward_backward(p.rec, p.kl, p.recs, 0, 0, 0, 0, p.out, p.outlv, p.x, p.mu, p.logvar, 0, B, L, D, Z, this.likKind, sigma, 0, 1);
-      total = e.iwae_weights(p.lw, p.sw, grad ? p.dmu : 0, grad ? p.dlogvar : 0, p.recs, p.z, p.eps, p.logvar, B, L, Z, scale);
+      e.elbo_forward_backward(
+        p.rec,
+        p.kl,
+        p.recs,
+        0,
+        0,
+        0,
+        0,
+        p.out,
+        p.outlv,
+        p.x,
+        p.mu,
+        p.logvar,
+        0,
+        B,
+        L,
+        D,
+        Z,
+        this.likKind,
+        sigma,
+        0,
+        1,
+      );
+      total = e.iwae_weights(
+        p.lw,
+        p.sw,
+        grad ? p.dmu : 0,
+        grad ? p.dlogvar : 0,
+        p.recs,
+        p.z,
+        p.eps,
+        p.logvar,
+        B,
+        L,
+        Z,
+        scale,
+      );
       // 'sw' holds scale · w̃: the kernel must not scale the decoder gradient again
-      if (grad) e.elbo_forward_backward(p.rec, p.kl, 0, p.dout, p.doutlv, 0, 0, p.out, p.outlv, p.x, p.mu, p.logvar, p.sw, B, L, D, Z, this.likKind, sigma, 0, 1);
+      if (grad)
+        e.elbo_forward_backward(
+          p.rec,
+          p.kl,
+          0,
+          p.dout,
+          p.doutlv,
+          0,
+          0,
+          p.out,
+          p.outlv,
+          p.x,
+          p.mu,
+          p.logvar,
+          p.sw,
+          B,
+          L,
+          D,
+          Z,
+          this.likKind,
+          sigma,
+          0,
+          1,
+        );
     } else {
-      total = e.elbo_forward_backward(p.rec, p.kl, p.recs, grad ? p.dout : 0, grad ? p.doutlv : 0, grad ? p.dmu : 0, grad ? p.dlogvar : 0,
-        p.out, p.outlv, p.x, p.mu, p.logvar, 0, B, L, D, Z, this.likKind, sigma, objective.beta, scale);
-      if (objective.freeBits > 0) total += e.kl_free_bits(grad ? p.dmu : 0, p.dlogvar, p.mu, p.logvar, B, Z, objective.freeBits, objective.beta);
+      total = e.elbo_forward_backward(
+        p.rec,
+        p.kl,
+        p.recs,
+        grad ? p.dout : 0,
+        grad ? p.doutlv : 0,
+        grad ? p.dmu : 0,
+        grad ? p.dlogvar : 0,
+        p.out,
+        p.outlv,
+        p.x,
+        p.mu,
+        p.logvar,
+        0,
+        B,
+        L,
+        D,
+        Z,
+        this.likKind,
+        sigma,
+        objective.beta,
+        scale,
+      );
+      if (objective.freeBits > 0)
+        total += e.kl_free_bits(
+          grad ? p.dmu : 0,
+          p.dlogvar,
+          p.mu,
+          p.logvar,
+          B,
+          Z,
+          objective.freeBits,
+          objective.beta,
+        );
     }
     if (grad) for (let i = this.table.length - 1; i >= 0; i--) this.table[i].backward(w);
     const parts = this.parts;
-    parts.loss = total; parts.rec = this.sum(p.rec, B); parts.kl = this.sum(p.kl, B);
+    parts.loss = total;
+    parts.rec = this.sum(p.rec, B);
+    parts.kl = this.sum(p.kl, B);
     return parts;
   }
 
   private heapView: Float32Array | null = null;
   /** A Float32Array over the whole memory, rebuilt only when the memory has grown (no per-step allocation). */
   get heap(): Float32Array {
-    if (!this.heapView || this.heapView.buffer !== this.k.memory.buffer) this.heapView = new Float32Array(this.k.memory.buffer);
+    if (!this.heapView || this.heapView.buffer !== this.k.memory.buffer)
+      this.heapView = new Float32Array(this.k.memory.buffer);
     return this.heapView;
   }
 
   private sum(ptr: number, n: number): number {
-    const f = this.heap, o = ptr >> 2;
+    const f = this.heap,
+      o = ptr >> 2;
     let s = 0;
     for (let i = 0; i < n; i++) s += f[o + i];
     return s;
   }
 
-  zeroGrad(): void { this.k.exports.f32_fill(this.layout.grads, this.paramFloats, 0); }
+  zeroGrad(): void {
+    this.k.exports.f32_fill(this.layout.grads, this.paramFloats, 0);
+  }
 
   /** Byte offset of an activation or gradient tensor: for kernels that fill it directly (e.g. the RNG). */
   ptr(name: 'x' | 'z' | 'eps' | 'out' | 'mu' | 'logvar' | 'order'): number {
@@ -418,21 +754,27 @@ export class Network {
 
   /** Copies n floats from src[srcOff…] into a tensor ('x', 'z', 'eps'). A plain loop: no allocation. */
   put(name: 'x' | 'z' | 'eps', src: ArrayLike<number>, srcOff: number, n: number): void {
-    const h = this.heap, o = this.p[name] >> 2;
+    const h = this.heap,
+      o = this.p[name] >> 2;
     for (let i = 0; i < n; i++) h[o + i] = src[srcOff + i];
   }
 
   /** Copies n floats of a tensor into dst[dstOff…]. */
   get(name: 'x' | 'mu' | 'logvar' | 'out' | 'eps' | 'z', dst: Float32Array, dstOff: number, n: number): void {
-    const h = this.heap, o = this.p[name] >> 2;
+    const h = this.heap,
+      o = this.p[name] >> 2;
     for (let i = 0; i < n; i++) dst[dstOff + i] = h[o + i];
   }
 
   /** The data-order buffer (u32 row indices), valid until the memory grows. */
-  orderView(n: number): Uint32Array { return new Uint32Array(this.k.memory.buffer, this.layout.order, n); }
+  orderView(n: number): Uint32Array {
+    return new Uint32Array(this.k.memory.buffer, this.layout.order, n);
+  }
 
   /** Byte offset of an RNG stream's state (RNG_TRAIN, RNG_DATA). */
-  rngState(stream: number): number { return this.layout.header + stream * RNG_WORDS * 4; }
+  rngState(stream: number): number {
+    return this.layout.header + stream * RNG_WORDS * 4;
+  }
   /** Seeds a stream from a model seed (see SEED_SALT). */
   seedStream(stream: number, seed: number, salt = 0): void {
     const [lo, hi] = seedWords(seed, salt);
@@ -447,7 +789,8 @@ export class Network {
 
   /** A view of a parameter, its gradient, or optimizer-state slot `which` (a number). Valid until the memory grows. */
   view(slot: Slot, which: 'param' | 'grad' | number = 'param'): Float32Array {
-    const L = this.layout, base = which === 'param' ? L.params : which === 'grad' ? L.grads : L.state[which];
+    const L = this.layout,
+      base = which === 'param' ? L.params : which === 'grad' ? L.grads : L.state[which];
     if (base === undefined) throw new Error(`internal: no optimizer-state slot ${which}`);
     return new Float32Array(this.k.memory.buffer, base + slot.offset, slot.floats);
   }
@@ -461,13 +804,18 @@ export class Network {
   /** A copy of every parameter (the params group, padding included) and of the RNG states. */
   snapshot(): { params: Float32Array; rng: Uint32Array } {
     const p = this.layout.params >> 2;
-    return { params: this.heap.slice(p, p + this.paramFloats), rng: new Uint32Array(this.k.memory.buffer, this.layout.header, RNG_STREAMS * RNG_WORDS).slice() };
+    return {
+      params: this.heap.slice(p, p + this.paramFloats),
+      rng: new Uint32Array(this.k.memory.buffer, this.layout.header, RNG_STREAMS * RNG_WORDS).slice(),
+    };
   }
 
   /** Restores what snapshot() took (the RNG states only when given). */
   restore(s: { params: Float32Array; rng?: Uint32Array }): void {
     if (s.params.length !== this.paramFloats || (s.rng && s.rng.length !== RNG_STREAMS * RNG_WORDS)) {
-      throw new ConfigError(`a snapshot of ${s.params.length} parameter floats and ${s.rng?.length ?? 0} RNG words does not fit this model (${this.paramFloats}, ${RNG_STREAMS * RNG_WORDS})`);
+      throw new ConfigError(
+        `a snapshot of ${s.params.length} parameter floats and ${s.rng?.length ?? 0} RNG words does not fit this model (${this.paramFloats}, ${RNG_STREAMS * RNG_WORDS})`,
+      );
     }
     this.heap.set(s.params, this.layout.params >> 2);
     if (s.rng) new Uint32Array(this.k.memory.buffer, this.layout.header, RNG_STREAMS * RNG_WORDS).set(s.rng);

@@ -25,15 +25,21 @@ export class TrainStep {
   readonly batches: number;
   private readonly D: number;
 
-  constructor(private readonly net: Network, private readonly optimizer: Optimizer, private readonly data: Matrix,
-              private readonly o: StepOptions) {
+  constructor(
+    private readonly net: Network,
+    private readonly optimizer: Optimizer,
+    private readonly data: Matrix,
+    private readonly o: StepOptions,
+  ) {
     this.D = data.cols;
     this.batches = Math.ceil(data.rows / o.batchSize);
     net.reserve({ dataRows: o.batchSize, sampleRows: o.batchSize * o.samples, orderRows: data.rows });
   }
 
   /** Rows in batch `bi`. */
-  rowsIn(bi: number): number { return Math.min(this.o.batchSize, this.data.rows - bi * this.o.batchSize); }
+  rowsIn(bi: number): number {
+    return Math.min(this.o.batchSize, this.data.rows - bi * this.o.batchSize);
+  }
 
   /** Sets the epoch's row order: a fresh permutation from the data stream, or 0…N−1. */
   newEpoch(): void {
@@ -52,12 +58,20 @@ export class TrainStep {
    * batch sums, in an object the next step reuses.
    */
   run(bi: number, beta: number, epoch: number): LossParts {
-    const net = this.net, o = this.o, D = this.D, N = this.data.rows;
-    const r0 = bi * o.batchSize, nb = this.rowsIn(bi);
+    const net = this.net,
+      o = this.o,
+      D = this.D,
+      N = this.data.rows;
+    const r0 = bi * o.batchSize,
+      nb = this.rowsIn(bi);
     // the batch copy: a plain loop over rows of the data set in the epoch's order (no allocation)
-    const order = net.orderView(N), src = this.data.data, h = net.heap, x0 = net.ptr('x') >> 2;
+    const order = net.orderView(N),
+      src = this.data.data,
+      h = net.heap,
+      x0 = net.ptr('x') >> 2;
     for (let i = 0; i < nb; i++) {
-      const so = order[r0 + i] * D, d0 = x0 + i * D;
+      const so = order[r0 + i] * D,
+        d0 = x0 + i * D;
       for (let d = 0; d < D; d++) h[d0 + d] = src[so + d];
     }
     if (o.binarize) net.k.exports.rng_binarize(net.ptr('x'), net.ptr('x'), nb * D, net.rngState(RNG_DATA));
@@ -65,10 +79,16 @@ export class TrainStep {
     net.sampleEps(nb, o.samples); // the backward pass writes every gradient: no zeroing pass
     const scale = o.reduction === 'sum' ? 1 : o.reduction === 'mean' ? 1 / nb : N / nb;
     const parts = net.loss(nb, o.samples, o.objective, scale);
-    if (!Number.isFinite(parts.loss) || net.k.exports.f32_find_nonfinite(net.layout.grads, net.paramFloats) >= 0) {
+    if (
+      !Number.isFinite(parts.loss) ||
+      net.k.exports.f32_find_nonfinite(net.layout.grads, net.paramFloats) >= 0
+    ) {
       const step = this.optimizer.t + 1;
-      throw new DivergenceError(step, `training diverged at step ${step} (epoch ${epoch + 1}, batch ${bi + 1}): the loss is ${parts.loss}` +
-        `${Number.isFinite(parts.loss) ? ' but a gradient is not finite' : ''}; the weights are those from before this step. Try a lower learning rate or clipGradNorm.`);
+      throw new DivergenceError(
+        step,
+        `training diverged at step ${step} (epoch ${epoch + 1}, batch ${bi + 1}): the loss is ${parts.loss}` +
+          `${Number.isFinite(parts.loss) ? ' but a gradient is not finite' : ''}; the weights are those from before this step. Try a lower learning rate or clipGradNorm.`,
+      );
     }
     this.optimizer.step();
     return parts;

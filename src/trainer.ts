@@ -10,7 +10,22 @@ import { Optimizer, type OptimizerConfig } from './optim.js';
 import { IWAE, RNG_DATA, RNG_TRAIN, elbo, type Objective } from './network.js';
 import { TrainStep, type Reduction } from './step.js';
 import { ConfigError, FormatError } from './errors.js';
-import { any, bool, checkKeys, field, func, nested, nonNegative, oneOf, optional, parse, posInt, required, positive, type Parsed } from './options.js';
+import {
+  any,
+  bool,
+  checkKeys,
+  field,
+  func,
+  nested,
+  nonNegative,
+  oneOf,
+  optional,
+  parse,
+  posInt,
+  required,
+  positive,
+  type Parsed,
+} from './options.js';
 import type { TensorEntry } from './io/safetensors.js';
 import type { BuildName } from './wasm.js';
 
@@ -46,13 +61,37 @@ export interface TrainerOptions {
   yieldMs?: number;
 }
 
-export interface BatchInfo { epoch: number; batch: number; batches: number; step: number; loss: number; reconstruction: number; kl: number; beta: number; lr: number; samplesPerSec: number }
-export interface EpochRecord {
-  epoch: number; loss: number; reconstruction: number; kl: number; lr: number; beta: number;
-  seconds: number; samplesPerSec: number;
-  valLoss?: number; valReconstruction?: number; valKl?: number;
+export interface BatchInfo {
+  epoch: number;
+  batch: number;
+  batches: number;
+  step: number;
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  beta: number;
+  lr: number;
+  samplesPerSec: number;
 }
-export interface History { epochs: EpochRecord[]; stopReason: 'completed' | 'early-stopping' | 'aborted'; bestEpoch: number | null; steps: number }
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  lr: number;
+  beta: number;
+  seconds: number;
+  samplesPerSec: number;
+  valLoss?: number;
+  valReconstruction?: number;
+  valKl?: number;
+}
+export interface History {
+  epochs: EpochRecord[];
+  stopReason: 'completed' | 'early-stopping' | 'aborted';
+  bestEpoch: number | null;
+  steps: number;
+}
 
 export interface FitOptions {
   epochs: number;
@@ -64,10 +103,15 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-const nextTick = (): Promise<void> => new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)));
+const nextTick = (): Promise<void> =>
+  new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)));
 
 const KL_WARMUP = { steps: optional(positive), epochs: optional(positive) };
-const EARLY_STOPPING = { patience: required(posInt), minDelta: field(nonNegative, 0), restoreBest: field(bool, false) };
+const EARLY_STOPPING = {
+  patience: required(posInt),
+  minDelta: field(nonNegative, 0),
+  restoreBest: field(bool, false),
+};
 
 /** Trainer's options, checked and defaulted here and nowhere else. */
 const TRAINER = {
@@ -78,7 +122,8 @@ const TRAINER = {
   beta: field(nonNegative, 1),
   klWarmup: optional((v, n) => {
     const w = parse(KL_WARMUP, v, n, n);
-    if ((w.steps === undefined) === (w.epochs === undefined)) throw new ConfigError('klWarmup needs exactly one of steps or epochs');
+    if ((w.steps === undefined) === (w.epochs === undefined))
+      throw new ConfigError('klWarmup needs exactly one of steps or epochs');
     return w;
   }),
   freeBits: field(nonNegative, 0),
@@ -117,7 +162,9 @@ export class Trainer {
     if (!(vae instanceof VAE)) throw new ConfigError('Trainer needs a VAE');
     const o = parse(TRAINER, opts, 'Trainer');
     if (o.objective === 'iwae' && (o.beta !== 1 || o.freeBits !== 0 || o.klWarmup)) {
-      throw new ConfigError("objective 'iwae' has no β, KL warm-up or free bits (they weight the ELBO's KL term, which the IWAE bound does not have)");
+      throw new ConfigError(
+        "objective 'iwae' has no β, KL warm-up or free bits (they weight the ELBO's KL term, which the IWAE bound does not have)",
+      );
     }
     this.vae = vae;
     this.options = o;
@@ -133,18 +180,35 @@ export class Trainer {
 
   /** Learning rate for a (0-based) epoch under the schedule. */
   lrAt(epoch: number): number {
-    const s = this.options.lrSchedule, lr0 = this.lr0;
+    const s = this.options.lrSchedule,
+      lr0 = this.lr0;
     switch (s.type) {
-      case 'step': return lr0 * (s.gamma ?? 0.1) ** Math.floor(epoch / s.stepSize);
-      case 'exponential': return lr0 * s.gamma ** epoch;
-      case 'cosine': { const T = s.epochs ?? 100, m = s.minLr ?? 0; return m + (lr0 - m) * (1 + Math.cos(Math.PI * Math.min(epoch, T) / T)) / 2; }
-      case 'iwae': { let i = 0, end = 1; while (epoch >= end && i < 7) { i++; end += 3 ** i; } return lr0 * 10 ** (-i / 7); }
-      default: return lr0;
+      case 'step':
+        return lr0 * (s.gamma ?? 0.1) ** Math.floor(epoch / s.stepSize);
+      case 'exponential':
+        return lr0 * s.gamma ** epoch;
+      case 'cosine': {
+        const T = s.epochs ?? 100,
+          m = s.minLr ?? 0;
+        return m + ((lr0 - m) * (1 + Math.cos((Math.PI * Math.min(epoch, T)) / T))) / 2;
+      }
+      case 'iwae': {
+        let i = 0,
+          end = 1;
+        while (epoch >= end && i < 7) {
+          i++;
+          end += 3 ** i;
+        }
+        return lr0 * 10 ** (-i / 7);
+      }
+      default:
+        return lr0;
     }
   }
 
   private betaAt(step: number, epochFrac: number): number {
-    const w = this.options.klWarmup, b = this.options.beta;
+    const w = this.options.klWarmup,
+      b = this.options.beta;
     if (!w) return b;
     return b * Math.min(1, w.steps !== undefined ? step / w.steps : epochFrac / w.epochs!);
   }
@@ -152,18 +216,31 @@ export class Trainer {
   /** Trains for `epochs` more epochs. Resolves with the history (also on early stopping or abort). */
   async fit(x: Input, opts: FitOptions): Promise<History> {
     const f = parseFitOptions(opts);
-    const vae = this.vae, o = this.options;
+    const vae = this.vae,
+      o = this.options;
     const mode = vae.config.binarization;
     let data = vae.matrix(x, vae.config.inputDim, 'training data');
     if (mode === 'static' || mode === 'threshold') data = vae.binarizeOnce(data);
-    const val = f.validationData !== undefined ? vae.binarizeOnce(vae.matrix(f.validationData, vae.config.inputDim, 'validation data')) : null;
-    const N = data.rows, B = o.batchSize;
+    const val =
+      f.validationData !== undefined
+        ? vae.binarizeOnce(vae.matrix(f.validationData, vae.config.inputDim, 'validation data'))
+        : null;
+    const N = data.rows,
+      B = o.batchSize;
     if (B > N) throw new ConfigError(`batchSize ${B} is larger than the ${N} training rows`);
     const step = new TrainStep(vae.net, this.optimizer, data, {
-      batchSize: B, samples: o.samples, objective: this.objective(), reduction: o.reduction, shuffle: o.shuffle, binarize: mode === 'dynamic',
+      batchSize: B,
+      samples: o.samples,
+      objective: this.objective(),
+      reduction: o.reduction,
+      shuffle: o.shuffle,
+      binarize: mode === 'dynamic',
     });
-    const es = o.earlyStopping, batches = step.batches;
-    let bestVal = Infinity, bad = 0, best: Float32Array | null = null;
+    const es = o.earlyStopping,
+      batches = step.batches;
+    let bestVal = Infinity,
+      bad = 0,
+      best: Float32Array | null = null;
     this.history.stopReason = 'completed';
     let lastYield = performance.now();
     for (let ep = 0; ep < f.epochs; ep++) {
@@ -171,24 +248,58 @@ export class Trainer {
       this.optimizer.lr = this.lrAt(epoch);
       step.newEpoch();
       const t0 = performance.now();
-      let sumLoss = 0, sumRec = 0, sumKl = 0, beta = o.beta;
+      let sumLoss = 0,
+        sumRec = 0,
+        sumKl = 0,
+        beta = o.beta;
       for (let bi = 0; bi < batches; bi++) {
-        if (f.signal?.aborted) { this.history.stopReason = 'aborted'; return this.history; }
+        if (f.signal?.aborted) {
+          this.history.stopReason = 'aborted';
+          return this.history;
+        }
         beta = this.betaAt(this.optimizer.t, epoch + bi / batches);
         const p = step.run(bi, beta, epoch);
         this.history.steps = this.optimizer.t;
-        sumLoss += p.loss; sumRec += p.rec; sumKl += p.kl;
+        sumLoss += p.loss;
+        sumRec += p.rec;
+        sumKl += p.kl;
         if (f.onBatchEnd) {
-          const nb = step.rowsIn(bi), el = (performance.now() - t0) / 1000;
-          await f.onBatchEnd({ epoch: epoch + 1, batch: bi + 1, batches, step: this.optimizer.t, loss: p.loss / nb, reconstruction: p.rec / nb, kl: p.kl / nb, beta, lr: this.optimizer.lr, samplesPerSec: (bi * B + nb) / el });
+          const nb = step.rowsIn(bi),
+            el = (performance.now() - t0) / 1000;
+          await f.onBatchEnd({
+            epoch: epoch + 1,
+            batch: bi + 1,
+            batches,
+            step: this.optimizer.t,
+            loss: p.loss / nb,
+            reconstruction: p.rec / nb,
+            kl: p.kl / nb,
+            beta,
+            lr: this.optimizer.lr,
+            samplesPerSec: (bi * B + nb) / el,
+          });
         }
-        if (performance.now() - lastYield > o.yieldMs) { await nextTick(); lastYield = performance.now(); }
+        if (performance.now() - lastYield > o.yieldMs) {
+          await nextTick();
+          lastYield = performance.now();
+        }
       }
       const seconds = (performance.now() - t0) / 1000;
-      const rec: EpochRecord = { epoch: epoch + 1, loss: sumLoss / N, reconstruction: sumRec / N, kl: sumKl / N, lr: this.optimizer.lr, beta, seconds, samplesPerSec: N / seconds };
+      const rec: EpochRecord = {
+        epoch: epoch + 1,
+        loss: sumLoss / N,
+        reconstruction: sumRec / N,
+        kl: sumKl / N,
+        lr: this.optimizer.lr,
+        beta,
+        seconds,
+        samplesPerSec: N / seconds,
+      };
       if (val) {
         const v = vae.evaluate(val, { samples: f.validationSamples });
-        rec.valLoss = v.loss; rec.valReconstruction = v.reconstruction; rec.valKl = v.kl;
+        rec.valLoss = v.loss;
+        rec.valReconstruction = v.reconstruction;
+        rec.valKl = v.kl;
       }
       this.epoch += 1;
       this.history.epochs.push(rec);
@@ -196,7 +307,9 @@ export class Trainer {
       if (es) {
         const score = rec.valLoss ?? rec.loss;
         if (score < bestVal - es.minDelta) {
-          bestVal = score; bad = 0; this.history.bestEpoch = rec.epoch;
+          bestVal = score;
+          bad = 0;
+          this.history.bestEpoch = rec.epoch;
           if (es.restoreBest) best = vae.net.snapshot().params;
         } else if (++bad >= es.patience) {
           stop = true;
@@ -208,7 +321,8 @@ export class Trainer {
         this.history.stopReason = 'early-stopping';
         break;
       }
-      await nextTick(); lastYield = performance.now();
+      await nextTick();
+      lastYield = performance.now();
     }
     return this.history;
   }
@@ -218,35 +332,63 @@ export class Trainer {
     const net = this.vae.net;
     const tensors = new Map<string, TensorEntry>();
     this.optimizer.stateNames.forEach((state, si) => {
-      for (const s of net.paramSlots) tensors.set(`optimizer.${state}.${s.name}`, { dtype: 'F32', shape: [...s.shape], data: net.view(s, si).slice() });
+      for (const s of net.paramSlots)
+        tensors.set(`optimizer.${state}.${s.name}`, {
+          dtype: 'F32',
+          shape: [...s.shape],
+          data: net.view(s, si).slice(),
+        });
     });
-    for (const [name, stream] of RNG_TENSORS) tensors.set(name, { dtype: 'U32', shape: [4], data: net.rngWords(stream) });
-    const state = { optimizer: this.options.optimizer, step: this.optimizer.t, epoch: this.epoch, options: this.options, history: this.history };
+    for (const [name, stream] of RNG_TENSORS)
+      tensors.set(name, { dtype: 'U32', shape: [4], data: net.rngWords(stream) });
+    const state = {
+      optimizer: this.options.optimizer,
+      step: this.optimizer.t,
+      epoch: this.epoch,
+      options: this.options,
+      history: this.history,
+    };
     return this.vae.save({ tensors, metadata: { trainer: JSON.stringify(state) } });
   }
 
   /** Restores a model and its trainer from Trainer.save() output; fit() then continues exactly. */
   static async resume(bytes: Uint8Array, opts: { build?: BuildName } = {}): Promise<Trainer> {
     const { model, file } = await VAE.fromFile(bytes, opts);
-    let state: { optimizer: OptimizerConfig; step: number; epoch: number; options: TrainerOptions; history: History };
+    let state: {
+      optimizer: OptimizerConfig;
+      step: number;
+      epoch: number;
+      options: TrainerOptions;
+      history: History;
+    };
     try {
       state = JSON.parse(file.metadata.trainer ?? 'null');
-      if (!state || typeof state !== 'object' || !Number.isSafeInteger(state.step) || !Number.isSafeInteger(state.epoch)) throw new Error('missing step or epoch');
+      if (
+        !state ||
+        typeof state !== 'object' ||
+        !Number.isSafeInteger(state.step) ||
+        !Number.isSafeInteger(state.epoch)
+      )
+        throw new Error('missing step or epoch');
     } catch (err) {
-      throw new FormatError(`model file has no valid trainer state (save it with Trainer.save()): ${(err as Error).message}`);
+      throw new FormatError(
+        `model file has no valid trainer state (save it with Trainer.save()): ${(err as Error).message}`,
+      );
     }
     const t = new Trainer(model, { ...state.options, optimizer: state.optimizer });
     const net = model.net;
     t.optimizer.stateNames.forEach((name, si) => {
       for (const s of net.paramSlots) {
         const tt = file.tensors.get(`optimizer.${name}.${s.name}`);
-        if (!tt || tt.dtype !== 'F32' || tt.data.length !== s.floats) throw new FormatError(`trainer state lacks a valid tensor optimizer.${name}.${s.name}`);
+        if (!tt || tt.dtype !== 'F32' || tt.data.length !== s.floats)
+          throw new FormatError(`trainer state lacks a valid tensor optimizer.${name}.${s.name}`);
         net.view(s, si).set(tt.data as Float32Array);
       }
     });
     for (const [name, stream] of RNG_TENSORS) {
       const tt = file.tensors.get(name);
-      if (!tt || tt.dtype !== 'U32' || tt.data.length !== 4) throw new FormatError(`trainer state lacks a valid ${name} tensor`);
+      if (!tt || tt.dtype !== 'U32' || tt.data.length !== 4)
+        throw new FormatError(`trainer state lacks a valid ${name} tensor`);
       net.rngWords(stream, tt.data as Uint32Array);
     }
     t.optimizer.t = state.step;
@@ -257,14 +399,27 @@ export class Trainer {
 }
 
 /** The RNG streams a trainer file carries, by tensor name. */
-const RNG_TENSORS = [['rng.train', RNG_TRAIN], ['rng.data', RNG_DATA]] as const;
+const RNG_TENSORS = [
+  ['rng.train', RNG_TRAIN],
+  ['rng.data', RNG_DATA],
+] as const;
 
 function checkSchedule(s: LrSchedule): LrSchedule {
-  const known: Record<string, string[]> = { constant: ['type'], step: ['type', 'stepSize', 'gamma'], exponential: ['type', 'gamma'], cosine: ['type', 'epochs', 'minLr'], iwae: ['type'] };
-  if (!s || typeof s !== 'object' || !Object.hasOwn(known, s.type)) throw new ConfigError(`unknown lrSchedule type ${JSON.stringify((s as { type?: unknown })?.type)}; expected one of ${Object.keys(known).join(', ')}`);
+  const known: Record<string, string[]> = {
+    constant: ['type'],
+    step: ['type', 'stepSize', 'gamma'],
+    exponential: ['type', 'gamma'],
+    cosine: ['type', 'epochs', 'minLr'],
+    iwae: ['type'],
+  };
+  if (!s || typeof s !== 'object' || !Object.hasOwn(known, s.type))
+    throw new ConfigError(
+      `unknown lrSchedule type ${JSON.stringify((s as { type?: unknown })?.type)}; expected one of ${Object.keys(known).join(', ')}`,
+    );
   checkKeys(s, known[s.type], `lrSchedule ${s.type}`);
-  if (s.type === 'step' && !(Number.isSafeInteger(s.stepSize) && s.stepSize > 0)) throw new ConfigError('lrSchedule step needs a positive integer stepSize (epochs)');
-  if (s.type === 'exponential' && !(s.gamma > 0)) throw new ConfigError('lrSchedule exponential needs gamma > 0');
+  if (s.type === 'step' && !(Number.isSafeInteger(s.stepSize) && s.stepSize > 0))
+    throw new ConfigError('lrSchedule step needs a positive integer stepSize (epochs)');
+  if (s.type === 'exponential' && !(s.gamma > 0))
+    throw new ConfigError('lrSchedule exponential needs gamma > 0');
   return s;
 }
-

@@ -11,7 +11,14 @@ import { STATE_SLOTS } from './optim.js';
 import { ACTIVATION_KINDS } from './abi.js';
 import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
 import { field, parse, posInt } from './options.js';
-import { toMatrix, checkFinite, checkUnitInterval, uint8ToUnit, binarizeThreshold, type Matrix } from './data/preprocess.js';
+import {
+  toMatrix,
+  checkFinite,
+  checkUnitInterval,
+  uint8ToUnit,
+  binarizeThreshold,
+  type Matrix,
+} from './data/preprocess.js';
 import { encodeSafetensors, decodeSafetensors, tensorF32, type TensorEntry } from './io/safetensors.js';
 
 export type { ModelConfig } from './config.js';
@@ -28,7 +35,10 @@ export interface VAEOptions extends ModelOptions {
 }
 
 /** How a model runs (not part of the model: not saved). */
-const RUN = { build: field<BuildName | undefined>((v) => v as BuildName | undefined), chunkRows: field(posInt, 256) };
+const RUN = {
+  build: field<BuildName | undefined>((v) => v as BuildName | undefined),
+  chunkRows: field(posInt, 256),
+};
 const RUN_KEYS = Object.keys(RUN);
 
 export interface Evaluation {
@@ -45,7 +55,6 @@ export interface Evaluation {
 
 export const FORMAT_NAME = 'wasm-vae';
 export const FORMAT_VERSION = 1;
-
 
 export class VAE {
   readonly config: ModelConfig;
@@ -65,7 +74,8 @@ export class VAE {
 
   /** Creates a model with freshly initialised parameters. */
   static async create(opts: VAEOptions): Promise<VAE> {
-    if (!opts || typeof opts !== 'object') throw new ConfigError('VAE.create needs an options object with at least inputDim');
+    if (!opts || typeof opts !== 'object')
+      throw new ConfigError('VAE.create needs an options object with at least inputDim');
     const config = resolveModelConfig(opts, 'VAE', RUN_KEYS);
     const run = parse(RUN, pick(opts, RUN_KEYS), 'VAE');
     const k = await loadKernels({ build: run.build });
@@ -76,25 +86,42 @@ export class VAE {
   }
 
   /** Which wasm build runs this model: 'relaxed', 'simd' or 'scalar'. */
-  get build(): BuildName { return this.kernels.build; }
+  get build(): BuildName {
+    return this.kernels.build;
+  }
 
   /** Number of trainable parameters. */
-  get parameterCount(): number { return this.net.paramSlots.reduce((s, p) => s + p.floats, 0); }
+  get parameterCount(): number {
+    return this.net.paramSlots.reduce((s, p) => s + p.floats, 0);
+  }
 
   /** Bytes of wasm memory this model holds (it never shrinks: WebAssembly memories cannot). */
-  get memoryBytes(): number { return this.kernels.memory.buffer.byteLength; }
+  get memoryBytes(): number {
+    return this.kernels.memory.buffer.byteLength;
+  }
 
-  private alive(): void { if (this.disposed) throw new ConfigError('this VAE has been disposed'); }
+  private alive(): void {
+    if (this.disposed) throw new ConfigError('this VAE has been disposed');
+  }
 
   /** Validates and flattens an input batch of rows with `cols` columns. */
-  matrix(x: Input, cols = this.config.inputDim, what = 'x', unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim): Matrix {
+  matrix(
+    x: Input,
+    cols = this.config.inputDim,
+    what = 'x',
+    unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim,
+  ): Matrix {
     let m: Matrix;
     if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = x as Matrix;
-    else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray) m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
+    else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray)
+      m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
     else m = toMatrix(x as Float32Array | number[][], x instanceof Float32Array ? cols : undefined);
     if (m.cols !== cols) throw new ShapeError(`${what} has ${m.cols} columns; this model expects ${cols}`);
     if (m.rows === 0) throw new DataError(`${what} is empty`);
-    if (m.data.length !== m.rows * m.cols) throw new ShapeError(`${what}: data length ${m.data.length} is not rows × cols = ${m.rows} × ${m.cols}`);
+    if (m.data.length !== m.rows * m.cols)
+      throw new ShapeError(
+        `${what}: data length ${m.data.length} is not rows × cols = ${m.rows} × ${m.cols}`,
+      );
     checkFinite(m.data, what, m.cols);
     if (unit) checkUnitInterval(m.data, m.cols, `${what} (the Bernoulli likelihood needs values in [0, 1])`);
     return m;
@@ -110,9 +137,12 @@ export class VAE {
     if (mode === 'none') return m;
     if (mode === 'threshold') return { data: binarizeThreshold(m.data, 0.5), rows: m.rows, cols: m.cols };
     // a stream keyed by the model seed alone, so every fit() (and a resumed run) sees the same sample
-    const net = this.net, saved = net.rngWords(RNG_DATA);
+    const net = this.net,
+      saved = net.rngWords(RNG_DATA);
     net.seedStream(RNG_DATA, this.config.seed, SEED_SALT.staticBinarization);
-    const out = new Float32Array(m.data.length), x = net.ptr('x'), cap = this.chunkRows * m.cols;
+    const out = new Float32Array(m.data.length),
+      x = net.ptr('x'),
+      cap = this.chunkRows * m.cols;
     try {
       for (let i = 0; i < out.length; i += cap) {
         const n = Math.min(cap, out.length - i);
@@ -134,8 +164,11 @@ export class VAE {
   /** q(z|x): the posterior means and log-variances, (rows, latentDim) each. */
   encode(x: Input): { mu: Float32Array; logvar: Float32Array; rows: number } {
     this.alive();
-    const m = this.matrix(x), Z = this.config.latentDim, net = this.net;
-    const mu = new Float32Array(m.rows * Z), logvar = new Float32Array(m.rows * Z);
+    const m = this.matrix(x),
+      Z = this.config.latentDim,
+      net = this.net;
+    const mu = new Float32Array(m.rows * Z),
+      logvar = new Float32Array(m.rows * Z);
     for (let r = 0; r < m.rows; r += this.chunkRows) {
       const n = Math.min(this.chunkRows, m.rows - r);
       this.putRows(m, r, n);
@@ -154,13 +187,18 @@ export class VAE {
 
   /** Decodes the rows of z in chunks; with `eachChunk`, fills the 'z' tensor itself (given the chunk's first row and size). */
   private decodeMatrix(m: Matrix, eachChunk?: (r: number, n: number) => void): Float32Array {
-    const D = this.config.inputDim, Z = this.config.latentDim, net = this.net, out = new Float32Array(m.rows * D);
+    const D = this.config.inputDim,
+      Z = this.config.latentDim,
+      net = this.net,
+      out = new Float32Array(m.rows * D);
     for (let r = 0; r < m.rows; r += this.chunkRows) {
       const n = Math.min(this.chunkRows, m.rows - r);
-      if (eachChunk) eachChunk(r, n); else net.put('z', m.data, r * Z, n * Z);
+      if (eachChunk) eachChunk(r, n);
+      else net.put('z', m.data, r * Z, n * Z);
       net.decode(n);
       // Bernoulli: the decoder gives logits; probabilities come from the activation kernel's sigmoid
-      if (this.config.likelihood === 'bernoulli') this.kernels.exports.act_forward(net.ptr('out'), net.ptr('out'), n * D, ACTIVATION_KINDS.sigmoid, 0);
+      if (this.config.likelihood === 'bernoulli')
+        this.kernels.exports.act_forward(net.ptr('out'), net.ptr('out'), n * D, ACTIVATION_KINDS.sigmoid, 0);
       net.get('out', out, r * D, n * D);
     }
     return out;
@@ -169,34 +207,43 @@ export class VAE {
   /** Decodes the posterior mean of each row (or one posterior sample with `sample: true`). */
   reconstruct(x: Input, opts: { sample?: boolean; seed?: number } = {}): Float32Array {
     this.alive();
-    const m = this.matrix(x), Z = this.config.latentDim, net = this.net;
-    return this.withSeed(opts.seed, () => this.decodeMatrix({ data: m.data, rows: m.rows, cols: Z }, (r, n) => {
-      this.putRows(m, r, n);
-      net.encode(n);
-      if (opts.sample) {
-        net.sampleEps(n, 1);
-        net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
-      } else {
-        net.meanLatent(n);
-      }
-    }));
+    const m = this.matrix(x),
+      Z = this.config.latentDim,
+      net = this.net;
+    return this.withSeed(opts.seed, () =>
+      this.decodeMatrix({ data: m.data, rows: m.rows, cols: Z }, (r, n) => {
+        this.putRows(m, r, n);
+        net.encode(n);
+        if (opts.sample) {
+          net.sampleEps(n, 1);
+          net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
+        } else {
+          net.meanLatent(n);
+        }
+      }),
+    );
   }
 
   /** n draws z ~ N(0, I) decoded: (n, inputDim) probabilities or means. */
   sample(n: number, opts: { seed?: number } = {}): Float32Array {
     this.alive();
-    if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`sample count must be a positive integer, got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 1)
+      throw new ConfigError(`sample count must be a positive integer, got ${n}`);
     const Z = this.config.latentDim;
-    return this.withSeed(opts.seed, () => this.decodeMatrix({ data: new Float32Array(0), rows: n, cols: Z }, (_r, c) => {
-      this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
-    }));
+    return this.withSeed(opts.seed, () =>
+      this.decodeMatrix({ data: new Float32Array(0), rows: n, cols: Z }, (_r, c) => {
+        this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
+      }),
+    );
   }
 
   /** Decodes `steps` points on the line between the posterior means of xa and xb (steps ≥ 2). */
   interpolate(xa: ArrayLike<number>, xb: ArrayLike<number>, steps: number): Float32Array {
-    if (!Number.isSafeInteger(steps) || steps < 2) throw new ConfigError(`interpolate needs steps ≥ 2, got ${steps}`);
+    if (!Number.isSafeInteger(steps) || steps < 2)
+      throw new ConfigError(`interpolate needs steps ≥ 2, got ${steps}`);
     const { mu } = this.encode([Array.from(xa), Array.from(xb)]);
-    const Z = this.config.latentDim, z = new Float32Array(steps * Z);
+    const Z = this.config.latentDim,
+      z = new Float32Array(steps * Z);
     for (let s = 0; s < steps; s++) {
       const t = s / (steps - 1);
       for (let j = 0; j < Z; j++) z[s * Z + j] = (1 - t) * mu[j] + t * mu[Z + j];
@@ -209,18 +256,21 @@ export class VAE {
     this.alive();
     const m = this.matrix(x);
     const L = opts.samples ?? 1;
-    if (!Number.isSafeInteger(L) || L < 1) throw new ConfigError(`samples must be a positive integer, got ${L}`);
+    if (!Number.isSafeInteger(L) || L < 1)
+      throw new ConfigError(`samples must be a positive integer, got ${L}`);
     return this.withSeed(opts.seed, () => {
       // rows per chunk such that rows × L sample rows fit what the model reserves for inference
       const rows = Math.max(1, Math.floor(this.chunkRows / L));
       this.net.reserve({ dataRows: rows, sampleRows: rows * L });
-      let rec = 0, kl = 0;
+      let rec = 0,
+        kl = 0;
       for (let r = 0; r < m.rows; r += rows) {
         const n = Math.min(rows, m.rows - r);
         this.putRows(m, r, n);
         this.net.sampleEps(n, L);
         const p = this.net.loss(n, L, undefined, 1, false);
-        rec += p.rec; kl += p.kl;
+        rec += p.rec;
+        kl += p.kl;
       }
       const N = m.rows;
       return { elbo: -(rec + kl) / N, loss: (rec + kl) / N, reconstruction: rec / N, kl: kl / N, rows: N };
@@ -230,9 +280,14 @@ export class VAE {
   /** Runs fn with the sampling stream reseeded (and restored after) when a seed is given. */
   private withSeed<T>(seed: number | undefined, fn: () => T): T {
     if (seed === undefined) return fn();
-    const net = this.net, saved = net.rngWords(RNG_TRAIN);
+    const net = this.net,
+      saved = net.rngWords(RNG_TRAIN);
     net.seedStream(RNG_TRAIN, seed, SEED_SALT.train);
-    try { return fn(); } finally { net.rngWords(RNG_TRAIN, saved); }
+    try {
+      return fn();
+    } finally {
+      net.rngWords(RNG_TRAIN, saved);
+    }
   }
 
   /**
@@ -241,13 +296,17 @@ export class VAE {
    * model's chunkRows through the IWAE objective's own kernels, combined by
    * log-sum-exp, so k = 5000 needs no more memory than k = 1.
    */
-  logLikelihood(x: Input, opts: { k?: number; seed?: number } = {}): { logLikelihood: number; perRow: Float64Array } {
+  logLikelihood(
+    x: Input,
+    opts: { k?: number; seed?: number } = {},
+  ): { logLikelihood: number; perRow: Float64Array } {
     this.alive();
     const m = this.matrix(x);
     const K = opts.k ?? 5000;
     if (!Number.isSafeInteger(K) || K < 1) throw new ConfigError(`k must be a positive integer, got ${K}`);
     return this.withSeed(opts.seed, () => {
-      const net = this.net, Lc = Math.min(K, this.chunkRows); // a fixed chunking: the same bits whatever the capacity
+      const net = this.net,
+        Lc = Math.min(K, this.chunkRows); // a fixed chunking: the same bits whatever the capacity
       const per = new Float64Array(m.rows);
       for (let r = 0; r < m.rows; r++) {
         this.putRows(m, r, 1);
@@ -261,16 +320,22 @@ export class VAE {
         }
         per[r] = total - Math.log(K);
       }
-      let mean = 0; for (const v of per) mean += v;
+      let mean = 0;
+      for (const v of per) mean += v;
       return { logLikelihood: mean / m.rows, perRow: per };
     });
   }
 
   /** Latent units whose posterior mean varies across the data: Cov_x(E_q[z_u]) > threshold. */
-  activeUnits(x: Input, opts: { threshold?: number } = {}): { count: number; variances: Float64Array; active: boolean[] } {
+  activeUnits(
+    x: Input,
+    opts: { threshold?: number } = {},
+  ): { count: number; variances: Float64Array; active: boolean[] } {
     const t = opts.threshold ?? 1e-2;
     const { mu, rows } = this.encode(x);
-    const Z = this.config.latentDim, mean = new Float64Array(Z), v = new Float64Array(Z);
+    const Z = this.config.latentDim,
+      mean = new Float64Array(Z),
+      v = new Float64Array(Z);
     for (let r = 0; r < rows; r++) for (let j = 0; j < Z; j++) mean[j] += mu[r * Z + j] / rows;
     for (let r = 0; r < rows; r++) for (let j = 0; j < Z; j++) v[j] += (mu[r * Z + j] - mean[j]) ** 2 / rows;
     const active = Array.from(v, (x) => x > t);
@@ -280,7 +345,8 @@ export class VAE {
   /** Parameter tensors by PyTorch name, (out, in) weights — copies. */
   stateDict(): Map<string, { shape: number[]; data: Float32Array }> {
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const s of this.net.paramSlots) out.set(s.name, { shape: [...s.shape], data: this.net.view(s).slice() });
+    for (const s of this.net.paramSlots)
+      out.set(s.name, { shape: [...s.shape], data: this.net.view(s).slice() });
     return out;
   }
 
@@ -291,12 +357,15 @@ export class VAE {
   save(extra?: { tensors?: Map<string, TensorEntry>; metadata?: Record<string, string> }): Uint8Array {
     this.alive();
     const tensors = new Map<string, TensorEntry>();
-    for (const [name, t] of this.stateDict()) tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.data });
+    for (const [name, t] of this.stateDict())
+      tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.data });
     for (const [name, t] of extra?.tensors ?? []) tensors.set(name, t);
     const { binarization, ...model } = this.config;
     return encodeSafetensors(tensors, {
-      format: FORMAT_NAME, format_version: String(FORMAT_VERSION),
-      config: JSON.stringify(model), preprocessing: JSON.stringify({ binarization, scale: '[0,1]' }),
+      format: FORMAT_NAME,
+      format_version: String(FORMAT_VERSION),
+      config: JSON.stringify(model),
+      preprocessing: JSON.stringify({ binarization, scale: '[0,1]' }),
       ...(extra?.metadata ?? {}),
     });
   }
@@ -313,13 +382,18 @@ export class VAE {
     const run = parse(RUN, opts, 'VAE.load');
     const file = decodeSafetensors(bytes);
     const md = file.metadata;
-    if (md.format !== FORMAT_NAME) throw new FormatError(`not a wasm-vae model file (metadata format is ${JSON.stringify(md.format)})`);
-    if (md.format_version !== String(FORMAT_VERSION)) throw new FormatError(`model format version ${md.format_version} is not supported (this library reads version ${FORMAT_VERSION})`);
+    if (md.format !== FORMAT_NAME)
+      throw new FormatError(`not a wasm-vae model file (metadata format is ${JSON.stringify(md.format)})`);
+    if (md.format_version !== String(FORMAT_VERSION))
+      throw new FormatError(
+        `model format version ${md.format_version} is not supported (this library reads version ${FORMAT_VERSION})`,
+      );
     let cfg: ModelConfig;
     try {
       const model = JSON.parse(md.config ?? 'null');
       const pre = JSON.parse(md.preprocessing ?? '{}');
-      if (!model || typeof model !== 'object' || !pre || typeof pre !== 'object') throw new Error('config and preprocessing must be JSON objects');
+      if (!model || typeof model !== 'object' || !pre || typeof pre !== 'object')
+        throw new Error('config and preprocessing must be JSON objects');
       cfg = resolveModelConfig({ ...model, binarization: pre.binarization ?? 'none' }, 'model file');
     } catch (e) {
       throw new FormatError(`model file has an invalid config: ${(e as Error).message}`);

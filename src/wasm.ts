@@ -15,7 +15,15 @@
 import { instantiate } from '@assemblyscript/loader';
 import { WasmError } from './errors.js';
 import { checkKeys } from './options.js';
-import { ACTIVATION_KINDS, BUILD_KINDS, KERNEL_CONSTANTS, LIKELIHOOD_KINDS, LOGVAR_MAX, LOGVAR_MIN, type KernelExports } from './abi.js';
+import {
+  ACTIVATION_KINDS,
+  BUILD_KINDS,
+  KERNEL_CONSTANTS,
+  LIKELIHOOD_KINDS,
+  LOGVAR_MAX,
+  LOGVAR_MIN,
+  type KernelExports,
+} from './abi.js';
 
 export type { KernelExports } from './abi.js';
 
@@ -31,7 +39,12 @@ export interface KernelConstants {
   logvarMax: number;
 }
 
-const CONSTANTS: KernelConstants = { act: ACTIVATION_KINDS, lik: LIKELIHOOD_KINDS, logvarMin: LOGVAR_MIN, logvarMax: LOGVAR_MAX };
+const CONSTANTS: KernelConstants = {
+  act: ACTIVATION_KINDS,
+  lik: LIKELIHOOD_KINDS,
+  logvarMin: LOGVAR_MIN,
+  logvarMax: LOGVAR_MAX,
+};
 
 export interface Kernels {
   readonly exports: KernelExports;
@@ -46,13 +59,18 @@ export interface Kernels {
 }
 
 /** One wasm file: a URL (string or URL), a Response (or a promise of one), its bytes, or a compiled module. */
-export type WasmSource = string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+export type WasmSource =
+  string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
 /** A kernel file's name: `<build>.wasm` or `<build>-shared.wasm`. */
 export type WasmFile = `${BuildName}.wasm` | `${BuildName}-shared.wasm`;
 /** Sources by build (`relaxed`, `simd`, `scalar`, and the `-shared` variants); builds left out load from the default place. */
 export type WasmSourceMap = Partial<Record<BuildName | `${BuildName}-shared`, WasmSource>>;
 /** Maps a file to its source, e.g. `(file) => `https://cdn.example/wasm-vae@0.1.0/build/${file}``; undefined = default place. */
-export type WasmSourceResolver = (file: WasmFile, build: BuildName, shared: boolean) => WasmSource | undefined | null;
+export type WasmSourceResolver = (
+  file: WasmFile,
+  build: BuildName,
+  shared: boolean,
+) => WasmSource | undefined | null;
 /**
  * Where the kernels come from. A single WasmSource is one build: which one is read from the
  * module itself (when `build` is also given, they must agree). A map or a resolver serves every
@@ -73,23 +91,44 @@ export interface LoadOptions {
 
 // Tiny probe modules (the wasm-feature-detect probes): SIMD uses i8x16.popcnt, relaxed SIMD uses
 // i8x16.relaxed_swizzle.
-const SIMD_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-const RELAXED_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
+const SIMD_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98,
+  11,
+]);
+const RELAXED_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2,
+  253, 15, 253, 128, 2, 11,
+]);
 
-export interface Features { simd: boolean; relaxedSimd: boolean; sharedMemory: boolean }
+export interface Features {
+  simd: boolean;
+  relaxedSimd: boolean;
+  sharedMemory: boolean;
+}
 
 export function detectFeatures(): Features {
-  const v = (b: Uint8Array<ArrayBuffer>) => { try { return WebAssembly.validate(b); } catch { return false; } };
+  const v = (b: Uint8Array<ArrayBuffer>) => {
+    try {
+      return WebAssembly.validate(b);
+    } catch {
+      return false;
+    }
+  };
   let sharedMemory = false;
   try {
-    sharedMemory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
-  } catch { /* not cross-origin isolated, or no threads */ }
+    sharedMemory =
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    /* not cross-origin isolated, or no threads */
+  }
   return { simd: v(SIMD_PROBE), relaxedSimd: v(RELAXED_PROBE), sharedMemory };
 }
 
 /** The builds this runtime can run, best first. */
 export function availableBuilds(f: Features = detectFeatures()): BuildName[] {
-  return BUILDS.filter((b) => b === 'scalar' || (b === 'simd' && f.simd) || (b === 'relaxed' && f.relaxedSimd));
+  return BUILDS.filter(
+    (b) => b === 'scalar' || (b === 'simd' && f.simd) || (b === 'relaxed' && f.relaxedSimd),
+  );
 }
 
 const MAX_SHARED_PAGES = 16384; // 1 GiB, as compiled into the *-shared builds (asconfig.json)
@@ -124,7 +163,10 @@ export function setUrlReader(reader: UrlReader | null): void {
   urlReader = reader;
 }
 
-interface Defaults { source?: SourceSpec; build?: BuildName }
+interface Defaults {
+  source?: SourceSpec;
+  build?: BuildName;
+}
 let defaults: Defaults = {};
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
 
@@ -160,7 +202,8 @@ export interface InitResult {
 export async function init(opts: InitOptions = {}): Promise<InitResult> {
   if (!opts || typeof opts !== 'object') throw new WasmError('init expects an options object');
   checkKeys(opts, ['source', 'build'], 'init', WasmError);
-  if (opts.build !== undefined && !BUILDS.includes(opts.build)) throw new WasmError(`unknown build "${String(opts.build)}"; expected one of ${BUILDS.join(', ')}`);
+  if (opts.build !== undefined && !BUILDS.includes(opts.build))
+    throw new WasmError(`unknown build "${String(opts.build)}"; expected one of ${BUILDS.join(', ')}`);
   const features = detectFeatures();
   const available = availableBuilds(features);
   const source = opts.source !== undefined ? opts.source : defaults.source;
@@ -178,11 +221,23 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
 }
 
 function isSingle(s: SourceSpec): s is WasmSource {
-  return typeof s === 'string' || s instanceof URL || s instanceof WebAssembly.Module || s instanceof ArrayBuffer || ArrayBuffer.isView(s) ||
-    (typeof Response === 'function' && s instanceof Response) || typeof (s as PromiseLike<unknown>).then === 'function';
+  return (
+    typeof s === 'string' ||
+    s instanceof URL ||
+    s instanceof WebAssembly.Module ||
+    s instanceof ArrayBuffer ||
+    ArrayBuffer.isView(s) ||
+    (typeof Response === 'function' && s instanceof Response) ||
+    typeof (s as PromiseLike<unknown>).then === 'function'
+  );
 }
 
-function pick(spec: SourceSpec | undefined, file: WasmFile, build: BuildName, shared: boolean): WasmSource | undefined {
+function pick(
+  spec: SourceSpec | undefined,
+  file: WasmFile,
+  build: BuildName,
+  shared: boolean,
+): WasmSource | undefined {
   if (spec === undefined) return undefined;
   if (isSingle(spec)) return spec;
   if (typeof spec === 'function') return (spec as WasmSourceResolver)(file, build, shared) ?? undefined;
@@ -200,18 +255,24 @@ async function readFileUrl(url: URL): Promise<ArrayBuffer | ArrayBufferView> {
   // Node without the Node entry (e.g. this file imported directly): the runtime's own fs, looked
   // up at run time so that no bundler ever sees a Node import (process.getBuiltinModule, Node ≥ 20.16)
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const fs = typeof proc?.getBuiltinModule === 'function' ? proc.getBuiltinModule('fs') as { promises: { readFile(u: URL): Promise<Uint8Array> } } : undefined;
+  const fs =
+    typeof proc?.getBuiltinModule === 'function'
+      ? (proc.getBuiltinModule('fs') as { promises: { readFile(u: URL): Promise<Uint8Array> } })
+      : undefined;
   if (fs) return fs.promises.readFile(url);
-  throw new WasmError(`cannot read ${url.href}: no file reader is registered (in Node import 'wasm-vae' through its Node entry, or pass source to init())`);
+  throw new WasmError(
+    `cannot read ${url.href}: no file reader is registered (in Node import 'wasm-vae' through its Node entry, or pass source to init())`,
+  );
 }
 
 async function compileFrom(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source as BufferSource);
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
+    return WebAssembly.compile(source as BufferSource);
   let res: Response;
   if (typeof source === 'string' || source instanceof URL) {
     const url = typeof source === 'string' ? new URL(source, baseHref()) : source;
-    if (url.protocol === 'file:') return WebAssembly.compile(await readFileUrl(url) as BufferSource);
+    if (url.protocol === 'file:') return WebAssembly.compile((await readFileUrl(url)) as BufferSource);
     try {
       res = await fetch(url);
     } catch (e) {
@@ -220,8 +281,14 @@ async function compileFrom(source: WasmSource): Promise<WebAssembly.Module> {
   } else {
     res = await source;
   }
-  if (!res.ok) throw new WasmError(`could not fetch the wasm kernels: HTTP ${res.status} ${res.statusText} for ${res.url}`);
-  if (typeof WebAssembly.compileStreaming === 'function' && res.headers.get('content-type')?.split(';')[0].trim() === 'application/wasm') {
+  if (!res.ok)
+    throw new WasmError(
+      `could not fetch the wasm kernels: HTTP ${res.status} ${res.statusText} for ${res.url}`,
+    );
+  if (
+    typeof WebAssembly.compileStreaming === 'function' &&
+    res.headers.get('content-type')?.split(';')[0].trim() === 'application/wasm'
+  ) {
     return WebAssembly.compileStreaming(res);
   }
   return WebAssembly.compile(await res.arrayBuffer());
@@ -230,7 +297,9 @@ async function compileFrom(source: WasmSource): Promise<WebAssembly.Module> {
 function describeCompileError(e: unknown, what: string): WasmError {
   if (e instanceof WasmError) return e;
   const msg = (e as Error)?.message ?? String(e);
-  const csp = /content.security.policy|unsafe-eval|CSP/i.test(msg) ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : '';
+  const csp = /content.security.policy|unsafe-eval|CSP/i.test(msg)
+    ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')"
+    : '';
   return new WasmError(`could not compile ${what}: ${msg}${csp}`);
 }
 
@@ -239,7 +308,10 @@ function checkConstants(exports: Record<string, unknown>): void {
   for (const [name, want] of Object.entries(KERNEL_CONSTANTS)) {
     const g = exports[name];
     const have = g instanceof WebAssembly.Global ? Number(g.value) : undefined;
-    if (have !== want) throw new WasmError(`the wasm kernels' constant ${name} is ${have}, src/abi.ts says ${want}: rebuild with npm run build`);
+    if (have !== want)
+      throw new WasmError(
+        `the wasm kernels' constant ${name} is ${have}, src/abi.ts says ${want}: rebuild with npm run build`,
+      );
   }
 }
 
@@ -250,23 +322,34 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
   const explicit = opts.source !== undefined;
   const spec = explicit ? opts.source : defaults.source;
   const asked = opts.build ?? (explicit ? undefined : defaults.build);
-  if (asked !== undefined && !BUILDS.includes(asked)) throw new WasmError(`unknown build "${String(asked)}"; expected one of ${BUILDS.join(', ')}`);
+  if (asked !== undefined && !BUILDS.includes(asked))
+    throw new WasmError(`unknown build "${String(asked)}"; expected one of ${BUILDS.join(', ')}`);
   if (asked !== undefined && !avail.includes(asked)) {
-    throw new WasmError(`this runtime cannot run the ${asked} build (it validates: ${avail.join(', ')})` +
-      (asked === 'relaxed' && isNode ? '; in Node start it with --experimental-wasm-relaxed-simd' : ''));
+    throw new WasmError(
+      `this runtime cannot run the ${asked} build (it validates: ${avail.join(', ')})` +
+        (asked === 'relaxed' && isNode ? '; in Node start it with --experimental-wasm-relaxed-simd' : ''),
+    );
   }
   const shared = opts.shared ?? false;
-  if (shared && !features.sharedMemory) throw new WasmError('shared memory is not available (in browsers it needs cross-origin isolation: COOP/COEP headers)');
+  if (shared && !features.sharedMemory)
+    throw new WasmError(
+      'shared memory is not available (in browsers it needs cross-origin isolation: COOP/COEP headers)',
+    );
   if (spec !== undefined && isSingle(spec)) {
     let module: WebAssembly.Module;
-    try { module = await compileFrom(spec); } catch (e) { throw describeCompileError(e, `the ${asked ?? 'given'} wasm kernels`); }
+    try {
+      module = await compileFrom(spec);
+    } catch (e) {
+      throw describeCompileError(e, `the ${asked ?? 'given'} wasm kernels`);
+    }
     return instantiateKernels(module, asked, shared, opts.initialPages);
   }
   const build = asked ?? avail[0];
   const file = `${build}${shared ? '-shared' : ''}.wasm` as WasmFile;
   const resolve = (): WasmSource => {
     const src = pick(spec, file, build, shared) ?? defaultUrl(build, shared);
-    if (src === null) throw new WasmError(`this single-file build carries no ${file}; pass its source to init({ source })`);
+    if (src === null)
+      throw new WasmError(`this single-file build carries no ${file}; pass its source to init({ source })`);
     return src;
   };
   let modP: Promise<WebAssembly.Module>;
@@ -286,9 +369,16 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
   return instantiateKernels(module, build, shared, opts.initialPages);
 }
 
-async function instantiateKernels(module: WebAssembly.Module, build: BuildName | undefined, shared: boolean, initialPages?: number): Promise<Kernels> {
+async function instantiateKernels(
+  module: WebAssembly.Module,
+  build: BuildName | undefined,
+  shared: boolean,
+  initialPages?: number,
+): Promise<Kernels> {
   const initial = initialPages ?? 16;
-  const memory = new WebAssembly.Memory(shared ? { initial, maximum: MAX_SHARED_PAGES, shared: true } : { initial });
+  const memory = new WebAssembly.Memory(
+    shared ? { initial, maximum: MAX_SHARED_PAGES, shared: true } : { initial },
+  );
   // the kernels are compiled with `use: abort=` (asconfig.json): memory is their only import
   const imports = { env: { memory } };
   let exports: Record<string, unknown>;
@@ -298,15 +388,19 @@ async function instantiateKernels(module: WebAssembly.Module, build: BuildName |
     // loader's demangled wrappers would add a rest-argument allocation to every kernel call.
     exports = (await instantiate(module, imports)).instance.exports as Record<string, unknown>;
   } catch (e) {
-    throw new WasmError(`could not instantiate the ${build ?? 'given'} wasm kernels${shared ? ' with a shared memory' : ''}: ${(e as Error).message}` +
-      ' (the -shared builds need shared: true, the others shared: false)');
+    throw new WasmError(
+      `could not instantiate the ${build ?? 'given'} wasm kernels${shared ? ' with a shared memory' : ''}: ${(e as Error).message}` +
+        ' (the -shared builds need shared: true, the others shared: false)',
+    );
   }
   const ex = exports as unknown as KernelExports & Record<string, unknown>;
-  if (typeof ex.build_kind !== 'function') throw new WasmError('the given wasm module is not the wasm-vae kernels (no build_kind export)');
+  if (typeof ex.build_kind !== 'function')
+    throw new WasmError('the given wasm module is not the wasm-vae kernels (no build_kind export)');
   const kind = ex.build_kind();
   const actual = BUILD_KINDS[kind];
   if (!actual) throw new WasmError(`the wasm kernels report an unknown build kind ${kind}`);
-  if (build !== undefined && actual !== build) throw new WasmError(`the wasm file for the ${build} build reports build kind ${kind} (${actual})`);
+  if (build !== undefined && actual !== build)
+    throw new WasmError(`the wasm file for the ${build} build reports build kind ${kind} (${actual})`);
   checkConstants(exports);
   const constants = CONSTANTS;
   const heapBase = (ex.heap_base() + 63) & ~63;

@@ -13,7 +13,9 @@ const root = new URL('..', import.meta.url);
 describe('wasm ABI (src/abi.ts)', () => {
   it('is what scripts/gen-abi.mjs makes of assembly/ today', () => {
     // exits 1 with a message when stale
-    expect(execFileSync(process.execPath, ['scripts/gen-abi.mjs', '--check'], { cwd: root, encoding: 'utf8' })).toMatch(/up to date/);
+    expect(
+      execFileSync(process.execPath, ['scripts/gen-abi.mjs', '--check'], { cwd: root, encoding: 'utf8' }),
+    ).toMatch(/up to date/);
   });
 
   it('declares every function of assembly/index.ts, test hooks apart', () => {
@@ -27,17 +29,25 @@ describe('wasm ABI (src/abi.ts)', () => {
     const memory = new WebAssembly.Memory({ initial: 16 });
     const inst = new WebAssembly.Instance(mod, { env: { memory } });
     it('exports exactly the declared functions and constants (plus nothing else)', () => {
-      const exported = WebAssembly.Module.exports(mod).map((e) => `${e.kind}:${e.name}`).sort();
+      const exported = WebAssembly.Module.exports(mod)
+        .map((e) => `${e.kind}:${e.name}`)
+        .sort();
       // AssemblyScript also re-exports the imported memory
-      const declared = ['memory:memory', ...Object.keys(KERNEL_ARITY).map((n) => `function:${n}`), ...Object.keys(KERNEL_CONSTANTS).map((n) => `global:${n}`)].sort();
+      const declared = [
+        'memory:memory',
+        ...Object.keys(KERNEL_ARITY).map((n) => `function:${n}`),
+        ...Object.keys(KERNEL_CONSTANTS).map((n) => `global:${n}`),
+      ].sort();
       expect(exported).toEqual(declared);
       expect(WebAssembly.Module.imports(mod)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     });
     it('every function takes the declared number of parameters', () => {
-      for (const [name, arity] of Object.entries(KERNEL_ARITY)) expect((inst.exports[name] as (...a: number[]) => unknown).length, name).toBe(arity);
+      for (const [name, arity] of Object.entries(KERNEL_ARITY))
+        expect((inst.exports[name] as (...a: number[]) => unknown).length, name).toBe(arity);
     });
     it('every constant has the declared value', () => {
-      for (const [name, value] of Object.entries(KERNEL_CONSTANTS)) expect(Number((inst.exports[name] as WebAssembly.Global).value), name).toBe(value);
+      for (const [name, value] of Object.entries(KERNEL_CONSTANTS))
+        expect(Number((inst.exports[name] as WebAssembly.Global).value), name).toBe(value);
     });
   });
 });

@@ -18,7 +18,10 @@ describe('wasm memory of the reference model', () => {
       seen.push([what, vae.memoryBytes]);
     };
     const x = randArray(1024 * 784, 3, 0, 1);
-    await new Trainer(vae, { batchSize: 512 }).fit(x, { epochs: 1, validationData: x.subarray(0, 100 * 784) });
+    await new Trainer(vae, { batchSize: 512 }).fit(x, {
+      epochs: 1,
+      validationData: x.subarray(0, 100 * 784),
+    });
     note('fit batch 512');
     await new Trainer(vae, { batchSize: 128, samples: 4 }).fit(x.subarray(0, 256 * 784), { epochs: 1 });
     note('fit batch 128, L = 4');
@@ -41,6 +44,9 @@ describe('wasm memory of the reference model', () => {
     // the capacity grew only to what fit asked for: batch rows, never batch × samples × k
     expect(vae.net.capacity.dataRows).toBe(512);
     expect(vae.net.capacity.sampleRows).toBe(512);
-    console.log('[memory] MiB after each call:', seen.map(([w, b]) => `${w} ${(b / MiB).toFixed(1)}`).join(', '));
+    console.log(
+      '[memory] MiB after each call:',
+      seen.map(([w, b]) => `${w} ${(b / MiB).toFixed(1)}`).join(', '),
+    );
   });
 });

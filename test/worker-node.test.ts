@@ -15,8 +15,18 @@ import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import {
-  VAE, Trainer, WorkerTrainer, ConfigError, VaeError, availableBuilds, decodeSafetensors,
-  type TrainerOptions, type BatchInfo, type EpochRecord, type History, type BuildName,
+  VAE,
+  Trainer,
+  WorkerTrainer,
+  ConfigError,
+  VaeError,
+  availableBuilds,
+  decodeSafetensors,
+  type TrainerOptions,
+  type BatchInfo,
+  type EpochRecord,
+  type History,
+  type BuildName,
 } from '../dist/node.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -27,7 +37,8 @@ beforeAll(() => {
     for (const f of readdirSync(join(ROOT, 'src', dir)).filter((f) => f.endsWith('.ts'))) {
       const js = join(ROOT, 'dist', dir, f.replace(/\.ts$/, '.js'));
       if (!existsSync(js)) throw new Error(`${js} is missing: run npm run build first`);
-      if (statSync(js).mtimeMs + 1000 < statSync(join(ROOT, 'src', dir, f)).mtimeMs) throw new Error(`${js} is older than its source: run npm run build first`);
+      if (statSync(js).mtimeMs + 1000 < statSync(join(ROOT, 'src', dir, f)).mtimeMs)
+        throw new Error(`${js} is older than its source: run npm run build first`);
     }
   }
 });
@@ -37,7 +48,11 @@ const MODEL = { inputDim: D, encoder: [16], latentDim: 4, seed: 7, binarization:
 // samples 2, β 0.5 reached by a 6-step warm-up, per-datapoint loss, gradient clipping; 72 rows in
 // batches of 16 leave a partial last batch of 8
 const OPTS: TrainerOptions = {
-  batchSize: 16, samples: 2, beta: 0.5, klWarmup: { steps: 6 }, reduction: 'mean',
+  batchSize: 16,
+  samples: 2,
+  beta: 0.5,
+  klWarmup: { steps: 6 },
+  reduction: 'mean',
   optimizer: { name: 'adam', lr: 3e-3, clipGradNorm: 5 },
 };
 
@@ -45,19 +60,25 @@ const OPTS: TrainerOptions = {
 function data(rows: number, seed: number): Float32Array {
   const x = new Float32Array(rows * D);
   let s = seed >>> 0;
-  for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; x[i] = (s >>> 8) / 16777216; }
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    x[i] = (s >>> 8) / 16777216;
+  }
   return x;
 }
-const X = data(72, 1), XV = data(24, 2);
+const X = data(72, 1),
+  XV = data(24, 2);
 
 /** Every parameter's bits, by tensor name. */
 function bits(vae: VAE): Record<string, Uint32Array> {
   const out: Record<string, Uint32Array> = {};
-  for (const [name, t] of vae.stateDict()) out[name] = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
+  for (const [name, t] of vae.stateDict())
+    out[name] = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
   return out;
 }
 function expectSameWeights(a: VAE, b: VAE): void {
-  const A = bits(a), B = bits(b);
+  const A = bits(a),
+    B = bits(b);
   expect(Object.keys(A)).toEqual(Object.keys(B));
   for (const name of Object.keys(A)) expect(A[name], name).toEqual(B[name]);
 }
@@ -74,7 +95,12 @@ const historyNums = (h: History) => ({ ...h, epochs: h.epochs.map(epochNums) });
 function savedState(bytes: Uint8Array) {
   const f = decodeSafetensors(bytes);
   const tensors: Record<string, { dtype: string; shape: number[]; bits: Uint32Array }> = {};
-  for (const [name, t] of f.tensors) tensors[name] = { dtype: t.dtype, shape: t.shape, bits: new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length) };
+  for (const [name, t] of f.tensors)
+    tensors[name] = {
+      dtype: t.dtype,
+      shape: t.shape,
+      bits: new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length),
+    };
   const { history, ...state } = JSON.parse(f.metadata.trainer);
   return { tensors, state, history: historyNums(history) };
 }
@@ -84,15 +110,24 @@ function trackWorkers(): () => Worker[] {
   const spy = vi.spyOn(Worker.prototype, 'postMessage');
   return () => [...new Set(spy.mock.contexts as Worker[])];
 }
-afterEach(() => { vi.restoreAllMocks(); });
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 async function exits(w: Worker, ms = 5000): Promise<boolean> {
   if (w.threadId === -1) return true; // already exited
-  return Promise.race([once(w, 'exit').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+  return Promise.race([
+    once(w, 'exit').then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+  ]);
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
   throw new Error('expected a rejection');
 }
 function expectConfigError(e: unknown, message?: string | RegExp): void {
@@ -110,29 +145,48 @@ describe('WorkerTrainer on worker_threads computes exactly what Trainer computes
     it(`${build}: losses, callbacks, history and weights are bit-identical; save() resumes exactly`, async () => {
       // two identical models (not VAE.load(v1.save()): a model file holds no RNG state, and load
       // reseeds from the config seed, while create() has drawn the initial weights from that stream)
-      const v1 = await VAE.create({ ...MODEL, build }), v2 = await VAE.create({ ...MODEL, build });
+      const v1 = await VAE.create({ ...MODEL, build }),
+        v2 = await VAE.create({ ...MODEL, build });
       expectSameWeights(v1, v2);
       expect(v2.build).toBe(build);
 
       const fitOpts = { epochs: 2, validationData: XV, validationSamples: 2 };
-      const mainBatches: BatchInfo[] = [], mainEpochs: EpochRecord[] = [];
+      const mainBatches: BatchInfo[] = [],
+        mainEpochs: EpochRecord[] = [];
       const t1 = new Trainer(v1, OPTS);
-      const h1 = await t1.fit(X, { ...fitOpts, onBatchEnd: (i) => { mainBatches.push(i); }, onEpochEnd: (r) => { mainEpochs.push({ ...r }); } });
+      const h1 = await t1.fit(X, {
+        ...fitOpts,
+        onBatchEnd: (i) => {
+          mainBatches.push(i);
+        },
+        onEpochEnd: (r) => {
+          mainEpochs.push({ ...r });
+        },
+      });
 
-      const workerBatches: BatchInfo[] = [], workerEpochs: EpochRecord[] = [], epochHistories: number[] = [];
+      const workerBatches: BatchInfo[] = [],
+        workerEpochs: EpochRecord[] = [],
+        epochHistories: number[] = [];
       const wt = await WorkerTrainer.create(v2, OPTS);
       try {
         expect(wt.build).toBe(build);
         const h2 = await wt.fit(X, {
           ...fitOpts,
-          onBatchEnd: (i) => { workerBatches.push(i); },
-          onEpochEnd: (r, h) => { workerEpochs.push(r); epochHistories.push(h.epochs.length); },
+          onBatchEnd: (i) => {
+            workerBatches.push(i);
+          },
+          onEpochEnd: (r, h) => {
+            workerEpochs.push(r);
+            epochHistories.push(h.epochs.length);
+          },
         });
 
         // the run did something: 2 epochs × 5 batches, β warming up to 0.5, losses changing
         expect(h1.epochs.length).toBe(2);
         expect(h1.steps).toBe(10);
-        expect(mainBatches.map((b) => b.beta).slice(0, 7)).toEqual([0, 1, 2, 3, 4, 5, 6].map((s) => 0.5 * s / 6));
+        expect(mainBatches.map((b) => b.beta).slice(0, 7)).toEqual(
+          [0, 1, 2, 3, 4, 5, 6].map((s) => (0.5 * s) / 6),
+        );
         expect(h1.epochs[1].loss).not.toBe(h1.epochs[0].loss);
         expect(h1.epochs.every((e) => Number.isFinite(e.loss) && Number.isFinite(e.valLoss!))).toBe(true);
 
@@ -159,8 +213,10 @@ describe('WorkerTrainer on worker_threads computes exactly what Trainer computes
         expect(Buffer.from(v2.save()).equals(Buffer.from(v1.save()))).toBe(true);
 
         // save(): the same optimizer state, step, RNG states and options as Trainer.save()
-        const wBytes = await wt.save(), mBytes = t1.save();
-        const ws = savedState(wBytes), ms = savedState(mBytes);
+        const wBytes = await wt.save(),
+          mBytes = t1.save();
+        const ws = savedState(wBytes),
+          ms = savedState(mBytes);
         expect(Object.keys(ws.tensors).some((n) => n.startsWith('optimizer.exp_avg_sq.'))).toBe(true);
         expect(ws).toEqual(ms);
 
@@ -171,7 +227,12 @@ describe('WorkerTrainer on worker_threads computes exactly what Trainer computes
         expect(fromWorker.epoch).toBe(2);
         expect(fromWorker.optimizer.t).toBe(10);
         const more = { epochs: 1, validationData: XV };
-        const [hw, hm, h1b, h2b] = await Promise.all([fromWorker.fit(X, more), fromMain.fit(X, more), t1.fit(X, more), wt.fit(X, more)]);
+        const [hw, hm, h1b, h2b] = await Promise.all([
+          fromWorker.fit(X, more),
+          fromMain.fit(X, more),
+          t1.fit(X, more),
+          wt.fit(X, more),
+        ]);
         expect(h1b.epochs.length).toBe(3);
         expect(h1b.epochs[2].loss).not.toBe(h1b.epochs[1].loss);
         for (const h of [hw, hm, h2b]) expect(historyNums(h)).toEqual(historyNums(h1b));
@@ -187,13 +248,27 @@ describe('WorkerTrainer on worker_threads computes exactly what Trainer computes
   }
 
   it('syncWeightsMs: 0 copies the weights after every batch (each equals the main-thread Trainer at that step)', async () => {
-    const v1 = await VAE.create(MODEL), v2 = await VAE.create(MODEL);
-    const main: Record<string, Uint32Array>[] = [], live: Record<string, Uint32Array>[] = [];
-    await new Trainer(v1, OPTS).fit(X, { epochs: 1, onBatchEnd: () => { main.push(structuredClone(bits(v1))); } });
+    const v1 = await VAE.create(MODEL),
+      v2 = await VAE.create(MODEL);
+    const main: Record<string, Uint32Array>[] = [],
+      live: Record<string, Uint32Array>[] = [];
+    await new Trainer(v1, OPTS).fit(X, {
+      epochs: 1,
+      onBatchEnd: () => {
+        main.push(structuredClone(bits(v1)));
+      },
+    });
     const wt = await WorkerTrainer.create(v2, OPTS, { syncWeightsMs: 0 });
     try {
-      await wt.fit(X, { epochs: 1, onBatchEnd: () => { live.push(structuredClone(bits(v2))); } });
-    } finally { wt.terminate(); }
+      await wt.fit(X, {
+        epochs: 1,
+        onBatchEnd: () => {
+          live.push(structuredClone(bits(v2)));
+        },
+      });
+    } finally {
+      wt.terminate();
+    }
     expect(main.length).toBe(5);
     expect(live).toEqual(main);
     expect(main[1]).not.toEqual(main[0]);
@@ -201,17 +276,28 @@ describe('WorkerTrainer on worker_threads computes exactly what Trainer computes
 });
 
 describe('WorkerTrainer abort', () => {
-  it('an AbortSignal stops a running worker fit promptly; the weights are the worker\'s last, and Trainer\'s after as many steps', async () => {
-    const N = 2048, x = data(N, 3), opts = { ...OPTS, batchSize: 16 };
-    const vae = await VAE.create(MODEL), twin = await VAE.create(MODEL);
+  it("an AbortSignal stops a running worker fit promptly; the weights are the worker's last, and Trainer's after as many steps", async () => {
+    const N = 2048,
+      x = data(N, 3),
+      opts = { ...OPTS, batchSize: 16 };
+    const vae = await VAE.create(MODEL),
+      twin = await VAE.create(MODEL);
     const wt = await WorkerTrainer.create(vae, opts);
     try {
-      const ctrl = new AbortController(), infos: BatchInfo[] = [];
+      const ctrl = new AbortController(),
+        infos: BatchInfo[] = [];
       let abortedAt = 0;
       const epochs = 100_000; // 12.8 M steps: the fit only ends through the abort
       const h = await wt.fit(x, {
-        epochs, signal: ctrl.signal,
-        onBatchEnd: (i) => { infos.push(i); if (i.step === 20) { abortedAt = performance.now(); ctrl.abort(); } },
+        epochs,
+        signal: ctrl.signal,
+        onBatchEnd: (i) => {
+          infos.push(i);
+          if (i.step === 20) {
+            abortedAt = performance.now();
+            ctrl.abort();
+          }
+        },
       });
       const latency = performance.now() - abortedAt;
       expect(abortedAt).toBeGreaterThan(0);
@@ -219,7 +305,7 @@ describe('WorkerTrainer abort', () => {
       expect(wt.history.stopReason).toBe('aborted');
       expect(latency).toBeLessThan(2000);
       expect(h.steps).toBeGreaterThanOrEqual(20);
-      expect(h.steps).toBeLessThan(epochs * N / 16 / 1000);
+      expect(h.steps).toBeLessThan((epochs * N) / 16 / 1000);
       // every batch the worker ran was reported, in order, before fit resolved
       expect(infos.map((i) => i.step)).toEqual(Array.from({ length: h.steps }, (_, k) => k + 1));
       expect(wt.epoch).toBe(Math.floor(h.steps / (N / 16)));
@@ -229,12 +315,20 @@ describe('WorkerTrainer abort', () => {
       const saved = decodeSafetensors(await wt.save());
       for (const [name, t] of vae.stateDict()) {
         const s = saved.tensors.get(name)!;
-        expect(new Uint32Array(s.data.buffer, s.data.byteOffset, s.data.length), name).toEqual(new Uint32Array(t.data.buffer));
+        expect(new Uint32Array(s.data.buffer, s.data.byteOffset, s.data.length), name).toEqual(
+          new Uint32Array(t.data.buffer),
+        );
       }
       // ... which are exactly the main-thread Trainer's after the same number of steps
-      const tc = new AbortController(), twinInfos: BatchInfo[] = [];
+      const tc = new AbortController(),
+        twinInfos: BatchInfo[] = [];
       const ht = await new Trainer(twin, opts).fit(x, {
-        epochs, signal: tc.signal, onBatchEnd: (i) => { twinInfos.push(i); if (i.step === h.steps) tc.abort(); },
+        epochs,
+        signal: tc.signal,
+        onBatchEnd: (i) => {
+          twinInfos.push(i);
+          if (i.step === h.steps) tc.abort();
+        },
       });
       expect(ht.steps).toBe(h.steps);
       expect(twinInfos.map(batchNums)).toEqual(infos.map(batchNums));
@@ -250,20 +344,24 @@ describe('WorkerTrainer abort', () => {
   });
 
   it('a signal aborted before fit: resolves at once, no step taken, weights unchanged', async () => {
-    const vae = await VAE.create(MODEL), before = structuredClone(bits(vae));
+    const vae = await VAE.create(MODEL),
+      before = structuredClone(bits(vae));
     const wt = await WorkerTrainer.create(vae, OPTS);
     try {
       const h = await wt.fit(X, { epochs: 5, signal: AbortSignal.abort() });
       expect(h.stopReason).toBe('aborted');
       expect(h.steps).toBe(0);
       expect(bits(vae)).toEqual(before);
-    } finally { wt.terminate(); }
+    } finally {
+      wt.terminate();
+    }
   });
 });
 
 describe('WorkerTrainer rejects bad options with the typed errors', () => {
-  it('batchSize larger than the data: fit rejects with ConfigError (Trainer\'s message); weights unchanged; the worker still serves', async () => {
-    const vae = await VAE.create(MODEL), before = structuredClone(bits(vae));
+  it("batchSize larger than the data: fit rejects with ConfigError (Trainer's message); weights unchanged; the worker still serves", async () => {
+    const vae = await VAE.create(MODEL),
+      before = structuredClone(bits(vae));
     const opts = { ...OPTS, batchSize: 128 };
     const mainErr = await rejection(new Trainer(await VAE.create(MODEL), opts).fit(X, { epochs: 1 }));
     expectConfigError(mainErr, 'batchSize 128 is larger than the 72 training rows');
@@ -276,15 +374,26 @@ describe('WorkerTrainer rejects bad options with the typed errors', () => {
       // not broken: the same trainer trains on enough rows
       const h = await wt.fit(data(256, 4), { epochs: 1 });
       expect(h.steps).toBe(2);
-    } finally { wt.terminate(); }
+    } finally {
+      wt.terminate();
+    }
   });
 
-  it('an unknown or invalid Trainer option: create() rejects with ConfigError (Trainer\'s message) and ends the worker', async () => {
+  it("an unknown or invalid Trainer option: create() rejects with ConfigError (Trainer's message) and ends the worker", async () => {
     const vae = await VAE.create(MODEL);
     const workers = trackWorkers();
-    for (const bad of [{ batchsize: 16 }, { samples: 0 }, { optimizer: { name: 'adam', momentum: 0.9 } }, { klWarmup: { steps: 3, epochs: 1 } }] as TrainerOptions[]) {
+    for (const bad of [
+      { batchsize: 16 },
+      { samples: 0 },
+      { optimizer: { name: 'adam', momentum: 0.9 } },
+      { klWarmup: { steps: 3, epochs: 1 } },
+    ] as TrainerOptions[]) {
       let mainErr: unknown;
-      try { new Trainer(vae, bad); } catch (e) { mainErr = e; }
+      try {
+        new Trainer(vae, bad);
+      } catch (e) {
+        mainErr = e;
+      }
       expectConfigError(mainErr);
       const err = await rejection(WorkerTrainer.create(vae, bad));
       expectConfigError(err, (mainErr as Error).message);
@@ -309,11 +418,16 @@ describe('WorkerTrainer rejects bad options with the typed errors', () => {
     const vae = await VAE.create(MODEL);
     const wt = await WorkerTrainer.create(vae, OPTS);
     try {
-      expectConfigError(await rejection(wt.fit(X, { epochs: 1, batchSize: 8 } as never)), /unknown fit option "batchSize"/);
+      expectConfigError(
+        await rejection(wt.fit(X, { epochs: 1, batchSize: 8 } as never)),
+        /unknown fit option "batchSize"/,
+      );
       expectConfigError(await rejection(wt.fit(X, { epochs: 0 })), /epochs must be a positive integer/);
       expect(() => new WorkerTrainer(vae, OPTS, { sync: 1 } as never)).toThrow(ConfigError);
       expect((await wt.fit(X, { epochs: 1 })).steps).toBe(5); // still fine
-    } finally { wt.terminate(); }
+    } finally {
+      wt.terminate();
+    }
   });
 });
 
@@ -325,7 +439,12 @@ describe('WorkerTrainer.terminate', () => {
     const [w] = workers();
     expect(w.threadId).toBeGreaterThan(0);
     let batches = 0;
-    const running = wt.fit(data(2048, 5), { epochs: 100_000, onBatchEnd: () => { if (++batches === 3) wt.terminate(); } });
+    const running = wt.fit(data(2048, 5), {
+      epochs: 100_000,
+      onBatchEnd: () => {
+        if (++batches === 3) wt.terminate();
+      },
+    });
     expectConfigError(await rejection(running), 'the WorkerTrainer was terminated');
     expect(await exits(w)).toBe(true);
     expect(allFinite(vae)).toBe(true);
@@ -339,7 +458,9 @@ describe('WorkerTrainer.terminate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wasm-vae-worker-'));
     try {
       const script = join(dir, 'main.mjs');
-      writeFileSync(script, `
+      writeFileSync(
+        script,
+        `
 import { VAE, WorkerTrainer } from ${JSON.stringify(join(ROOT, 'dist/node.js'))};
 const D = 30, x = new Float32Array(512 * D).map((_, i) => (i % 11) / 11);
 const vae = await VAE.create({ inputDim: D, encoder: [16], latentDim: 4, seed: 1 });
@@ -352,10 +473,13 @@ const later = await killed.fit(x, { epochs: 1 }).then(() => 'resolved', (e) => e
 const forgotten = new WorkerTrainer(vae, { batchSize: 16 });
 await forgotten.ready;
 console.log(JSON.stringify({ steps: h.steps, rejected, later }));
-`);
+`,
+      );
       const t0 = performance.now();
       const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((res) => {
-        const child = execFile(process.execPath, [script], { timeout: 30_000 }, (_err, stdout) => res({ stdout, code: child.exitCode }));
+        const child = execFile(process.execPath, [script], { timeout: 30_000 }, (_err, stdout) =>
+          res({ stdout, code: child.exitCode }),
+        );
       });
       const seconds = (performance.now() - t0) / 1000;
       expect(code).toBe(0); // null would mean the timeout killed it: the process hung

@@ -4,18 +4,29 @@
 import { LAYERS, X_SEED, initLinear, uniform } from './refmodel.mjs';
 
 /** PyTorch examples/vae: 784-400-20-400-784, ReLU, Bernoulli likelihood on logits. */
-export const REF_CONFIG = { inputDim: 784, encoder: [400], latentDim: 20, decoder: [400], activation: 'relu', likelihood: 'bernoulli' };
+export const REF_CONFIG = {
+  inputDim: 784,
+  encoder: [400],
+  latentDim: 20,
+  decoder: [400],
+  activation: 'relu',
+  likelihood: 'bernoulli',
+};
 
 /**
  * A Network at capacity `batch` with the peers' initial parameters (bench/lib/refmodel.mjs), the
  * peers' input batch in 'x', an Adam(1e-3) optimizer, and the sampling stream seeded.
  */
 export function makeReference(lib, kernels, batch, seed = 1) {
-  const net = new lib.Network(kernels, lib.resolveModelConfig(REF_CONFIG), { dataRows: batch, sampleRows: batch });
+  const net = new lib.Network(kernels, lib.resolveModelConfig(REF_CONFIG), {
+    dataRows: batch,
+    sampleRows: batch,
+  });
   const layers = net.linears; // file order: fc1, fc21 (μ), fc22 (log σ²), fc3, fc4
   LAYERS.forEach(([name, fin, fout], k) => {
     const l = layers[k];
-    if (l.inDim !== fin || l.outDim !== fout) throw new Error(`layer ${name}: wasm-vae has ${l.inDim}→${l.outDim}, expected ${fin}→${fout}`);
+    if (l.inDim !== fin || l.outDim !== fout)
+      throw new Error(`layer ${name}: wasm-vae has ${l.inDim}→${l.outDim}, expected ${fin}→${fout}`);
     const { w, b } = initLinear(k, fin, fout);
     net.view(l.weight).set(w); // both (out, in)
     net.view(l.bias).set(b);

@@ -143,7 +143,6 @@ export function uint8ToUnit(u8: Uint8Array): Float32Array {
   return out;
 }
 
-
 /** Deterministic binarization: out[i] = data[i] > t ? 1 : 0 (NaN → 0). */
 export function binarizeThreshold(data: Float32Array, t = 0.5): Float32Array {
   if (typeof t !== 'number' || !Number.isFinite(t)) {
