@@ -766,9 +766,16 @@ export class Network {
     for (let i = 0; i < n; i++) dst[dstOff + i] = h[o + i];
   }
 
-  /** The data-order buffer (u32 row indices), valid until the memory grows. */
-  orderView(n: number): Uint32Array {
-    return new Uint32Array(this.k.memory.buffer, this.layout.order, n);
+  private orderU32: Uint32Array | null = null;
+  /** The data-order buffer (u32 row indices) as a view over the whole memory, from word orderAt(): no allocation per step. */
+  get order(): Uint32Array {
+    if (!this.orderU32 || this.orderU32.buffer !== this.k.memory.buffer)
+      this.orderU32 = new Uint32Array(this.k.memory.buffer);
+    return this.orderU32;
+  }
+  /** Index of the first data-order word in `order`. */
+  get orderAt(): number {
+    return this.layout.order >> 2;
   }
 
   /** Byte offset of an RNG stream's state (RNG_TRAIN, RNG_DATA). */

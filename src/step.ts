@@ -47,8 +47,9 @@ export class TrainStep {
     if (this.o.shuffle) {
       this.net.k.exports.rng_permutation(this.net.ptr('order'), N, this.net.rngState(RNG_DATA));
     } else {
-      const order = this.net.orderView(N);
-      for (let i = 0; i < N; i++) order[i] = i;
+      const order = this.net.order,
+        o0 = this.net.orderAt;
+      for (let i = 0; i < N; i++) order[o0 + i] = i;
     }
   }
 
@@ -65,12 +66,13 @@ export class TrainStep {
     const r0 = bi * o.batchSize,
       nb = this.rowsIn(bi);
     // the batch copy: a plain loop over rows of the data set in the epoch's order (no allocation)
-    const order = net.orderView(N),
+    const order = net.order,
+      o0 = net.orderAt,
       src = this.data.data,
       h = net.heap,
       x0 = net.ptr('x') >> 2;
     for (let i = 0; i < nb; i++) {
-      const so = order[r0 + i] * D,
+      const so = order[o0 + r0 + i] * D,
         d0 = x0 + i * D;
       for (let d = 0; d < D; d++) h[d0 + d] = src[so + d];
     }
