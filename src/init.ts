@@ -13,17 +13,17 @@ export type { InitScheme } from './config.js';
 export function initParams(net: Network, scheme: InitScheme): void {
   const e = net.k.exports,
     st = net.rngState(RNG_TRAIN);
-  for (const l of net.linears) {
+  for (const l of net.paramLayers) {
     const w = net.view(l.weight),
       b = net.view(l.bias);
     const pw = w.byteOffset,
       pb = b.byteOffset;
     if (scheme === 'pytorch') {
-      const bound = 1 / Math.sqrt(l.inDim);
+      const bound = 1 / Math.sqrt(l.fanIn);
       e.rng_uniform(pw, w.length, st, -bound, bound);
       e.rng_uniform(pb, b.length, st, -bound, bound);
     } else if (scheme === 'glorot') {
-      const bound = Math.sqrt(6 / (l.inDim + l.outDim));
+      const bound = Math.sqrt(6 / (l.fanIn + l.fanOut));
       e.rng_uniform(pw, w.length, st, -bound, bound);
       e.f32_fill(pb, b.length, 0);
     } else {

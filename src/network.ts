@@ -91,6 +91,15 @@ export interface Tensor {
   rows: Rows;
 }
 
+/** A layer with a weight and a bias, initialised from its fan-in and fan-out. */
+export interface ParamLayer {
+  readonly name: string;
+  readonly weight: Slot;
+  readonly bias: Slot;
+  readonly fanIn: number;
+  readonly fanOut: number;
+}
+
 /** One entry of the layer table. */
 export interface Layer {
   readonly kind: string;
@@ -112,11 +121,13 @@ export interface Layer {
 const rowsOf = (rows: Rows, w: Walk) => (rows === 'data' ? w.B : w.BL);
 
 /** out (R, OC) = inp (R, C) · Wᵀ + b, W (OC, C) in PyTorch's layout. */
-export class Linear implements Layer {
+export class Linear implements Layer, ParamLayer {
   readonly kind = 'linear';
   readonly outputs: Tensor[];
   readonly gradIn: string[];
   readonly gradOut: (Tensor | null)[];
+  readonly fanIn: number;
+  readonly fanOut: number;
   private accDinp = false;
   private e!: KernelExports;
   private pOut = 0;
@@ -142,6 +153,8 @@ export class Linear implements Layer {
     dout: string,
   ) {
     this.outputs = [{ name: out, width: outDim, rows }];
+    this.fanIn = inDim;
+    this.fanOut = outDim;
     this.gradIn = [dout];
     this.gradOut = [dinp === null ? null : { name: dinp, width: inDim, rows }];
   }
@@ -295,8 +308,8 @@ export class Reparameterize implements Layer {
 export class Network {
   readonly k: Kernels;
   readonly config: NetworkConfig;
-  /** Linear layers in parameter order (the order of the params group, the file and initialisation). */
-  readonly linears: Linear[] = [];
+  /** The layers with parameters, in parameter order (the params group's, the file's and initialisation's). */
+  readonly paramLayers: ParamLayer[] = [];
   readonly muHead: Linear;
   readonly logvarHead: Linear;
   readonly outHead: Linear;
@@ -366,7 +379,7 @@ export class Network {
         dinp,
         dout,
       );
-      this.linears.push(l);
+      this.paramLayers.push(l);
       return l;
     };
     // parameters are created in file order (encoder, fc_mu, fc_logvar, decoder, fc_out, fc_out_logvar)
@@ -745,6 +758,11 @@ export class Network {
 
   zeroGrad(): void {
     this.k.exports.f32_fill(this.layout.grads, this.paramFloats, 0);
+  }
+
+  /** True when every parameter gradient is finite (the divergence check of a step). */
+  gradientsFinite(): boolean {
+    return this.k.exports.f32_find_nonfinite(this.layout.grads, this.paramFloats) < 0;
   }
 
   /** Byte offset of an activation or gradient tensor: for kernels that fill it directly (e.g. the RNG). */

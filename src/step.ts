@@ -81,10 +81,7 @@ export class TrainStep {
     net.sampleEps(nb, o.samples); // the backward pass writes every gradient: no zeroing pass
     const scale = o.reduction === 'sum' ? 1 : o.reduction === 'mean' ? 1 / nb : N / nb;
     const parts = net.loss(nb, o.samples, o.objective, scale);
-    if (
-      !Number.isFinite(parts.loss) ||
-      net.k.exports.f32_find_nonfinite(net.layout.grads, net.paramFloats) >= 0
-    ) {
+    if (!Number.isFinite(parts.loss) || !net.gradientsFinite()) {
       const step = this.optimizer.t + 1;
       throw new DivergenceError(
         step,

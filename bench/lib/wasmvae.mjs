@@ -22,11 +22,11 @@ export function makeReference(lib, kernels, batch, seed = 1) {
     dataRows: batch,
     sampleRows: batch,
   });
-  const layers = net.linears; // file order: fc1, fc21 (μ), fc22 (log σ²), fc3, fc4
+  const layers = net.paramLayers; // file order: fc1, fc21 (μ), fc22 (log σ²), fc3, fc4
   LAYERS.forEach(([name, fin, fout], k) => {
     const l = layers[k];
-    if (l.inDim !== fin || l.outDim !== fout)
-      throw new Error(`layer ${name}: wasm-vae has ${l.inDim}→${l.outDim}, expected ${fin}→${fout}`);
+    if (l.fanIn !== fin || l.fanOut !== fout)
+      throw new Error(`layer ${name}: wasm-vae has ${l.fanIn}→${l.fanOut}, expected ${fin}→${fout}`);
     const { w, b } = initLinear(k, fin, fout);
     net.view(l.weight).set(w); // both (out, in)
     net.view(l.bias).set(b);
