@@ -39,10 +39,11 @@ export function reparam_forward(z: usize, mu: usize, logvar: usize, eps: usize, 
 
 /**
  * The path through z: given dz (B·L, Z) = ∂loss/∂z from the decoder's backward pass,
- * dμ += Σ_l dz, dlog σ² += Σ_l dz ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates).
+ * dμ += Σ_l g, dlog σ² += Σ_l g ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates), with g = dz, or with
+ * IWAE weights sw (B·L) (≠ 0) g = dz + sw ⊙ z: the ½‖z‖² of −log p(z) inside −log w.
  */
 export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: usize, eps: usize,
-                                 B: i32, L: i32, Z: i32): void {
+                                 z: usize, sw: usize, B: i32, L: i32, Z: i32): void {
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < Z; j++) {
       const lv = load<f32>(logvar + idx4(b * Z + j));
@@ -50,13 +51,21 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
       let gm: f32 = 0, gl: f32 = 0;
       for (let l = 0; l < L; l++) {
         const o = idx4((b * L + l) * Z + j);
-        const g = load<f32>(dz + o);
+        let g = load<f32>(dz + o);
+        // f64 product and sum, one rounding: the stored weights and z are f32
+        if (sw) g = <f32>(<f64>g + <f64>load<f32>(sw + idx4(b * L + l)) * <f64>load<f32>(z + o));
         gm += g; gl += g * load<f32>(eps + o);
       }
       store<f32>(dmu + idx4(b * Z + j), load<f32>(dmu + idx4(b * Z + j)) + gm);
       store<f32>(dlogvar + idx4(b * Z + j), load<f32>(dlogvar + idx4(b * Z + j)) + gl * hs);
     }
   }
+}
+
+/** KL(N(m, e^lv) ‖ N(0, 1)) of one latent dimension, lv already clamped: −½(1 + lv − m² − e^lv). */
+// @ts-ignore: decorator
+@inline function kl1(m: f32, lv: f32, ev: f32): f64 {
+  return -0.5 * (1.0 + <f64>lv - <f64>m * <f64>m - <f64>ev);
 }
 
 /** BCE-with-logits of 4 elements at i: returns the losses, stores (σ(l) − x)·g to dout when grad. */
@@ -188,7 +197,7 @@ export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: 
       const m = load<f32>(mu + o), lvr = load<f32>(logvar + o);
       const lv = clampLv(lvr);
       const ev = Mathf.exp(lv);
-      k += -0.5 * (1.0 + <f64>lv - <f64>m * <f64>m - <f64>ev);
+      k += kl1(m, lv, ev);
       if (dmu) store<f32>(dmu + o, kg * m);
       if (dlogvar) store<f32>(dlogvar + o, kg * 0.5 * (ev - 1) * inRange(lvr));
     }
@@ -200,11 +209,49 @@ export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: 
 }
 
 /**
- * log p(z) − log q(z|x) per sample (B·L), for importance weights: with z = μ + σ ⊙ ε,
- * Σ_j [ −½ z_j² + ½ ε_j² + ½ log σ²_j ] (the ½ log 2π terms cancel).
+ * Free bits (Kingma et al. 2016, "Improved Variational Inference with Inverse Autoregressive
+ * Flow", eq. 15): the KL of latent dimension j, summed over the minibatch, is replaced by
+ * max(Σ_b kl_bj, λ·B). Returns the loss correction Σ_j β·(λ·B − Σ_b kl_bj) over the dimensions under
+ * the floor, and (if dmu ≠ 0) zeroes their KL gradient in dmu, dlogvar (B, Z), which
+ * elbo_forward_backward wrote (before reparam_backward adds the path through z).
  */
-export function log_prior_ratio(out: usize, z: usize, eps: usize, logvar: usize, B: i32, L: i32, Z: i32): void {
+export function kl_free_bits(dmu: usize, dlogvar: usize, mu: usize, logvar: usize,
+                             B: i32, Z: i32, lambda: f64, beta: f64): f64 {
+  let correction: f64 = 0;
+  for (let j = 0; j < Z; j++) {
+    let kd: f64 = 0;
+    for (let b = 0; b < B; b++) {
+      const o = idx4(b * Z + j);
+      const lv = clampLv(load<f32>(logvar + o));
+      kd += kl1(load<f32>(mu + o), lv, Mathf.exp(lv));
+    }
+    if (kd / <f64>B >= lambda) continue;
+    correction += beta * (lambda * <f64>B - kd);
+    if (dmu) {
+      for (let b = 0; b < B; b++) {
+        store<f32>(dmu + idx4(b * Z + j), 0);
+        store<f32>(dlogvar + idx4(b * Z + j), 0);
+      }
+    }
+  }
+  return correction;
+}
+
+/**
+ * The importance weights of the k-sample bound (Burda, Grosse & Salakhutdinov 2016, eq. 8):
+ * log w_bl = log p(x|z_bl) + log p(z_bl) − log q(z_bl|x_b) from the per-sample −log p(x|z) in
+ * `recs` (B·L) and z = μ + σ ⊙ ε, where log p(z) − log q(z|x) = Σ_j [−½ z_j² + ½ ε_j² + ½ log σ²_j]
+ * (the ½ log 2π terms cancel). Returns −Σ_b log (1/L) Σ_l w_bl, by log-sum-exp in f64.
+ *   lw (B·L) out: log w.  sw (B·L) out, optional: scale · w_bl / Σ_l w_bl, the gradient weights.
+ *   dmu, dlogvar (B, Z) out, optional: the gradient of the ½ log σ² term, −½·scale per
+ *   dimension (Σ_l w̃ = 1; zero where log σ² is clamped), and 0 for dmu; the ½‖z‖² term's
+ *   gradient is added by reparam_backward from sw.
+ */
+export function iwae_weights(lw: usize, sw: usize, dmu: usize, dlogvar: usize, recs: usize, z: usize, eps: usize,
+                             logvar: usize, B: i32, L: i32, Z: i32, scale: f64): f64 {
+  let loss: f64 = 0;
   for (let b = 0; b < B; b++) {
+    let mx: f64 = -Infinity;
     for (let l = 0; l < L; l++) {
       const r = (b * L + l) * Z;
       let s: f64 = 0;
@@ -212,7 +259,26 @@ export function log_prior_ratio(out: usize, z: usize, eps: usize, logvar: usize,
         const zj = <f64>load<f32>(z + idx4(r + j)), ej = <f64>load<f32>(eps + idx4(r + j));
         s += -0.5 * zj * zj + 0.5 * ej * ej + 0.5 * <f64>clampLv(load<f32>(logvar + idx4(b * Z + j)));
       }
-      store<f32>(out + idx4(b * L + l), <f32>s);
+      // log w in f32, as the weights are stored; the sums below run in f64
+      const v = <f64>(<f32>s - load<f32>(recs + idx4(b * L + l)));
+      store<f32>(lw + idx4(b * L + l), <f32>v);
+      if (v > mx) mx = v;
     }
+    let s: f64 = 0;
+    for (let l = 0; l < L; l++) s += Math.exp(<f64>load<f32>(lw + idx4(b * L + l)) - mx);
+    if (sw) {
+      for (let l = 0; l < L; l++) {
+        store<f32>(sw + idx4(b * L + l), <f32>(scale * Math.exp(<f64>load<f32>(lw + idx4(b * L + l)) - mx) / s));
+      }
+    }
+    if (dmu) {
+      for (let j = 0; j < Z; j++) {
+        const o = idx4(b * Z + j);
+        store<f32>(dmu + o, 0);
+        store<f32>(dlogvar + o, <f32>(-0.5 * scale) * inRange(load<f32>(logvar + o)));
+      }
+    }
+    loss -= mx + Math.log(s / <f64>L);
   }
+  return loss;
 }

@@ -140,11 +140,6 @@ export function f32_find_nonfinite(x: usize, n: i32): i32 {
   return -1;
 }
 
-/** x (n) *= s. */
-export function f32_scale(x: usize, n: i32, s: f32): void {
-  for (let i = 0; i < n; i++) store<f32>(x + idx4(i), load<f32>(x + idx4(i)) * s);
-}
-
 /** x (n) = v (memory.fill for 0). */
 export function f32_fill(x: usize, n: i32, v: f32): void {
   if (v == 0) { memory.fill(x, 0, <usize>n << 2); return; }

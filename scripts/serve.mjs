@@ -44,10 +44,16 @@ export function startServer(opts = {}) {
   const index = opts.index ?? '/demo/';
   const server = createServer(async (req, res) => {
     const send = (status, body, headers = {}) => {
-      res.writeHead(status, { ...ISOLATION_HEADERS, 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+      res.writeHead(status, {
+        ...ISOLATION_HEADERS,
+        'Cache-Control': 'no-store',
+        'Content-Type': 'text/plain; charset=utf-8',
+        ...headers,
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
     let path;
     try {
       path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -89,7 +95,11 @@ export function startServer(opts = {}) {
         server,
         port,
         url: `http://${host}:${port}/`,
-        close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r(undefined)); }),
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections?.();
+            server.close(() => r(undefined));
+          }),
       });
     });
   });
@@ -97,7 +107,10 @@ export function startServer(opts = {}) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const arg = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+  const arg = (name) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const port = Number(arg('--port') ?? process.env.PORT ?? 8080);
   const { url } = await startServer({ port, root: arg('--root'), log: args.includes('--log') });
   console.log(`wasm-vae demo: ${url}demo/  (Ctrl-C to stop)`);

@@ -1,14 +1,24 @@
 /**
- * The one arena: every tensor the model touches lives in the kernels' linear memory, laid out once
- * by a plan — header (RNG states) | params | grads | optimizer state | activations | grad
- * activations | scratch. Every tensor starts 16-byte aligned; groups start 64-byte aligned and the
+ * The one arena: every tensor the model touches lives in the kernels' linear memory, laid out by a
+ * plan — header (RNG states) | params | grads | optimizer state | activations | grad activations |
+ * data order | scratch. Every tensor starts 16-byte aligned; groups start 64-byte aligned and the
  * arena ends with slack for SIMD tail reads. Params, grads and each optimizer-state slot share one
  * layout, so "the gradient of a parameter" is its offset plus a constant, and zero-grad and the
  * optimizers are single flat loops. This table is the single source of offsets.
+ *
+ * Planning is pure data (`planArena`: sizes in, offsets out — a layout can be posted to a worker);
+ * allocation is the owner's act (`allocate`: grow the memory to the layout's end; the network
+ * zeroes its parameters, gradients and optimizer state once, when it is made). Activations and
+ * scratch are never zeroed: every float of them is written before it is read.
  */
 import type { Kernels } from './wasm.js';
 
-export interface Slot { name: string; offset: number; floats: number; shape: number[] }
+export interface Slot {
+  name: string;
+  offset: number;
+  floats: number;
+  shape: number[];
+}
 
 const TENSOR_ALIGN = 16;
 const GROUP_ALIGN = 64;
@@ -35,56 +45,98 @@ export class GroupPlan {
   }
 }
 
+/** What an arena is planned from. */
+export interface ArenaSpec {
+  /** First free byte of the module's memory (Kernels.heapBase). */
+  heapBase: number;
+  headerBytes: number;
+  params: GroupPlan;
+  /** Optimizer-state copies of the parameter layout. */
+  stateSlots: number;
+  acts: GroupPlan;
+  dacts: GroupPlan;
+  /** u32 words of the data-order buffer (the epoch's permutation). */
+  orderWords: number;
+  scratchBytes: number;
+}
+
+/** Absolute byte offsets of each group's start, and the end of the arena. */
 export interface ArenaLayout {
-  /** Absolute byte offsets of each group's start. */
-  header: number; params: number; grads: number; state: number[]; acts: number; dacts: number; scratch: number;
-  paramBytes: number; actBytes: number; dactBytes: number; scratchBytes: number;
+  header: number;
+  params: number;
+  grads: number;
+  state: number[];
+  acts: number;
+  dacts: number;
+  order: number;
+  scratch: number;
+  paramBytes: number;
+  actBytes: number;
+  dactBytes: number;
+  orderBytes: number;
+  scratchBytes: number;
   end: number;
 }
 
 /**
- * Places the groups after the module's static data. Params, grads and `stateSlots` optimizer-state
- * copies come first and never move; activations and scratch follow and may be re-planned for a
- * larger batch (`replanActivations`) without touching the parameters.
+ * Places the groups after the module's static data. Params, grads and the optimizer state come
+ * first and depend only on the parameters, so a re-plan for a larger batch (same params, larger
+ * activations) never moves them.
  */
-export function planArena(k: Kernels, headerBytes: number, params: GroupPlan, stateSlots: number,
-                          acts: GroupPlan, dacts: GroupPlan, scratchBytes: number): ArenaLayout {
-  let p = align(k.heapBase, GROUP_ALIGN);
-  const header = p; p = align(p + headerBytes, GROUP_ALIGN);
-  const paramBytes = align(params.bytes, GROUP_ALIGN);
-  const pOff = p; p += paramBytes;
-  const gOff = p; p += paramBytes;
+export function planArena(s: ArenaSpec): ArenaLayout {
+  let p = align(s.heapBase, GROUP_ALIGN);
+  const header = p;
+  p = align(p + s.headerBytes, GROUP_ALIGN);
+  const paramBytes = align(s.params.bytes, GROUP_ALIGN);
+  const params = p;
+  p += paramBytes;
+  const grads = p;
+  p += paramBytes;
   const state: number[] = [];
-  for (let i = 0; i < stateSlots; i++) { state.push(p); p += paramBytes; }
-  return placeActivations(k, { header, params: pOff, grads: gOff, state, paramBytes }, p, acts, dacts, scratchBytes);
+  for (let i = 0; i < s.stateSlots; i++) {
+    state.push(p);
+    p += paramBytes;
+  }
+  const actBytes = align(s.acts.bytes, GROUP_ALIGN),
+    dactBytes = align(s.dacts.bytes, GROUP_ALIGN);
+  const orderBytes = align(s.orderWords * 4, GROUP_ALIGN),
+    scratchBytes = align(s.scratchBytes, GROUP_ALIGN);
+  const acts = p;
+  p += actBytes;
+  const dacts = p;
+  p += dactBytes;
+  const order = p;
+  p += orderBytes;
+  const scratch = p;
+  p += scratchBytes;
+  return {
+    header,
+    params,
+    grads,
+    state,
+    acts,
+    dacts,
+    order,
+    scratch,
+    paramBytes,
+    actBytes,
+    dactBytes,
+    orderBytes,
+    scratchBytes,
+    end: p + SLACK,
+  };
 }
 
-function placeActivations(k: Kernels, fixed: Pick<ArenaLayout, 'header' | 'params' | 'grads' | 'state' | 'paramBytes'>, start: number,
-                          acts: GroupPlan, dacts: GroupPlan, scratchBytes: number): ArenaLayout {
-  let p = align(start, GROUP_ALIGN);
-  const actBytes = align(acts.bytes, GROUP_ALIGN), dactBytes = align(dacts.bytes, GROUP_ALIGN);
-  const a = p; p += actBytes;
-  const d = p; p += dactBytes;
-  const s = p; p += align(scratchBytes, GROUP_ALIGN);
-  const end = p + SLACK;
-  ensureMemory(k, end);
-  return { ...fixed, acts: a, dacts: d, scratch: s, actBytes, dactBytes, scratchBytes, end };
-}
-
-/** Re-places activations and scratch after the fixed groups (params stay where they are). */
-export function replanActivations(k: Kernels, layout: ArenaLayout, acts: GroupPlan, dacts: GroupPlan, scratchBytes: number): ArenaLayout {
-  const fixedEnd = layout.state.length ? layout.state[layout.state.length - 1] + layout.paramBytes : layout.grads + layout.paramBytes;
-  return placeActivations(k, layout, fixedEnd, acts, dacts, scratchBytes);
-}
-
-/** Grows the memory so `bytes` fit. Views on the old buffer are detached: rebuild them after. */
-export function ensureMemory(k: Kernels, bytes: number): void {
+/** Grows the memory so the layout fits. Views on the old buffer are detached: rebuild them after. */
+export function allocate(k: Kernels, layout: ArenaLayout): void {
   const have = k.memory.buffer.byteLength;
-  if (bytes <= have) return;
-  const pages = Math.ceil((bytes - have) / 65536);
+  if (layout.end <= have) return;
+  const pages = Math.ceil((layout.end - have) / 65536);
   try {
     k.memory.grow(pages);
   } catch (e) {
-    throw new RangeError(`cannot grow wasm memory to ${(bytes / 2 ** 20).toFixed(1)} MiB: ${(e as Error).message}`);
+    throw new RangeError(
+      `cannot grow wasm memory to ${(layout.end / 2 ** 20).toFixed(1)} MiB: ${(e as Error).message}`,
+    );
   }
 }

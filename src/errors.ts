@@ -13,37 +13,60 @@ export class VaeError extends Error {
 
 /** A tensor or data set has the wrong size or dimensionality. */
 export class ShapeError extends VaeError {
-  constructor(message: string) { super('E_SHAPE', message); }
+  constructor(message: string) {
+    super('E_SHAPE', message);
+  }
 }
 
 /** Input data contains NaN or ±Infinity, is empty, or is out of the likelihood's support. */
 export class DataError extends VaeError {
-  constructor(message: string) { super('E_DATA', message); }
+  constructor(message: string) {
+    super('E_DATA', message);
+  }
 }
 
 /** An option is unknown, of the wrong type, or out of range. */
 export class ConfigError extends VaeError {
-  constructor(message: string) { super('E_CONFIG', message); }
+  constructor(message: string) {
+    super('E_CONFIG', message);
+  }
 }
 
 /** A model or data file is truncated, malformed or inconsistent. */
 export class FormatError extends VaeError {
-  constructor(message: string) { super('E_FORMAT', message); }
+  constructor(message: string) {
+    super('E_FORMAT', message);
+  }
 }
 
 /** The training loss became NaN or infinite. `step` is the optimizer step that produced it. */
 export class DivergenceError extends VaeError {
   readonly step: number;
-  constructor(step: number, message: string) { super('E_DIVERGED', message); this.step = step; }
+  constructor(step: number, message: string) {
+    super('E_DIVERGED', message);
+    this.step = step;
+  }
 }
 
 /** The WebAssembly kernels could not be loaded or the requested build is unsupported. */
 export class WasmError extends VaeError {
-  constructor(message: string) { super('E_WASM', message); }
+  constructor(message: string) {
+    super('E_WASM', message);
+  }
 }
 
-/** Rejects option objects that are not objects or that carry a key outside `known`, naming it. */
-export function checkKeys(o: object, known: readonly string[], what: string): void {
-  if (!o || typeof o !== 'object') throw new ConfigError(`${what} options must be an object`);
-  for (const key of Object.keys(o)) if (!known.includes(key)) throw new ConfigError(`unknown ${what} option "${key}"; known: ${known.join(', ')}`);
+/** Every error class the library throws, by name: the worker protocol rebuilds them from this table. */
+export const ERROR_TYPES = { ShapeError, DataError, ConfigError, FormatError, WasmError } as const;
+
+/** Rebuilds one of the library's typed errors (or a plain Error of that name) from its parts. */
+export function reviveError(name: string, message: string, code?: string, step?: number): Error {
+  if (name === 'DivergenceError') return new DivergenceError(step ?? 0, message);
+  const E = (ERROR_TYPES as Record<string, new (m: string) => Error>)[name];
+  if (E) return new E(message);
+  if (name === 'RangeError') return new RangeError(message);
+  if (name === 'TypeError') return new TypeError(message);
+  if (code) return new VaeError(code, message);
+  const e = new Error(message);
+  e.name = name;
+  return e;
 }

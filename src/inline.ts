@@ -15,14 +15,16 @@ declare const __WASM_VAE_INLINE_WASM__: Record<BuildName, string>;
 declare const __WASM_VAE_WORKER_SOURCE__: string;
 
 function decodeBase64(b64: string): Uint8Array {
-  const bin = atob(b64), out = new Uint8Array(bin.length);
+  const bin = atob(b64),
+    out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
 
 if (typeof __WASM_VAE_INLINE_WASM__ !== 'undefined') {
   const wasm = __WASM_VAE_INLINE_WASM__;
-  const resolver: WasmSourceResolver = (_file, build, shared) => (shared ? undefined : decodeBase64(wasm[build]));
+  const resolver: WasmSourceResolver = (_file, build, shared) =>
+    shared ? undefined : decodeBase64(wasm[build]);
   setDefaultSource(resolver);
   let workerUrl: string | null = null;
   setWorkerFactory((): WorkerLike => {

@@ -1,218 +1,592 @@
 /**
- * The MLP VAE on the wasm kernels: parameters, forward, fused ELBO, backward — llm.c style, a
- * straight list of kernel calls over precomputed pointers, then the same list in reverse.
- * fp32; single-threaded; no allocation (JS or wasm) per step after construction.
+ * The VAE on the wasm kernels as a table of layers, llm.c style: forward is a straight walk over
+ * the table with precomputed pointers, the objective seeds the chain rule in one place, backward
+ * is the same walk in reverse. fp32; single-threaded; no allocation (JS or wasm) per step.
  *
  * Encoder: x (B,D) → [Linear → act]* → μ head (B,Z), log σ² head (B,Z).
- * z = μ + σ ⊙ ε for L samples per datapoint, rows b·L + l.
+ * Reparameterisation: z = μ + σ ⊙ ε for L samples per datapoint, rows b·L + l.
  * Decoder: z (BL,Z) → [Linear → act]* → output head (BL,D): Bernoulli logits or Gaussian means,
  * plus a log σ² head (BL,D) for the learned-variance Gaussian.
- * Loss per minibatch = scale · Σ_b [ −(1/L) Σ_l log p(x_b|z_bl) + β·KL_b ]  (summed, not averaged).
+ * Loss per minibatch = scale · Σ_b [ −(1/L) Σ_l log p(x_b|z_bl) + β·KL_b ]  (summed, not averaged),
+ * or the IWAE bound; see `Objective`.
+ *
+ * A layer kind is one class implementing `Layer`: its parameter slots, the activations it reads
+ * and writes, its scratch, and its forward and backward kernel calls. The walk knows nothing else.
+ * Backward passes write each gradient tensor once and accumulate into it after: which of the two a
+ * layer does is derived from the table when it is built, never flagged by hand.
  */
-import { GroupPlan, planArena, replanActivations, type ArenaLayout, type Slot } from './arena.js';
-import type { Kernels } from './wasm.js';
+import { GroupPlan, allocate, planArena, type ArenaLayout, type Slot } from './arena.js';
+import type { Kernels, KernelExports } from './wasm.js';
+import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError, ShapeError } from './errors.js';
+import type { NetworkConfig } from './config.js';
 
-export type Activation = 'identity' | 'relu' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid' | 'softplus';
-export type Likelihood = 'bernoulli' | 'gaussian' | 'gaussian-learned';
-export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'leaky_relu', 'elu', 'tanh', 'sigmoid', 'softplus'];
-export const LIKELIHOODS: readonly Likelihood[] = ['bernoulli', 'gaussian', 'gaussian-learned'];
+export type { Activation, Likelihood, NetworkConfig } from './config.js';
+export { ACTIVATIONS, LIKELIHOODS } from './config.js';
 
-export interface NetworkConfig {
-  inputDim: number;
-  encoder: number[];
-  latentDim: number;
-  decoder: number[];
-  activation: Activation;
-  /** leaky_relu negative slope (default 0.01) or elu α (default 1). */
-  activationAlpha?: number;
-  likelihood: Likelihood;
-  /** σ of the fixed-variance Gaussian likelihood (default 1). */
-  sigma?: number;
+/** What a loss computes. ELBO: β-weighted KL, optional free bits (nats per latent dimension). IWAE: the k-sample bound with k = L. */
+export type Objective = { readonly kind: 'elbo'; beta: number; freeBits: number } | { readonly kind: 'iwae' };
+export const elbo = (beta = 1, freeBits = 0): Objective => ({ kind: 'elbo', beta, freeBits });
+export const IWAE: Objective = Object.freeze({ kind: 'iwae' });
+const ELBO: Objective = Object.freeze(elbo());
+
+/**
+ * Rows the arena holds: datapoint rows (x, the encoder, μ, log σ²) and sample rows (ε, z, the
+ * decoder — datapoints × samples), each up to its own figure, and the data-order buffer's length.
+ */
+export interface Capacity {
+  dataRows: number;
+  sampleRows: number;
+  orderRows?: number;
 }
 
-export interface Capacity { batch: number; samples: number }
-
-/** One linear layer: weight (out, in) and bias (out) slots in the params group. */
-export interface LinearLayer { name: string; inDim: number; outDim: number; weight: Slot; bias: Slot }
-
-/** RNG state slots in the header: ε / sampling, and data order / binarization. */
+/** The RNG streams in the header: ε and sampling; data order and binarization. 16 bytes each. */
 export const RNG_TRAIN = 0;
-export const RNG_DATA = 16;
-const HEADER_BYTES = 32;
+export const RNG_DATA = 1;
+export const RNG_STREAMS = 2;
+export const RNG_WORDS = 4;
+const HEADER_BYTES = RNG_STREAMS * RNG_WORDS * 4;
 
-export interface LossParts { loss: number; rec: number; kl: number }
-
-/** Absolute byte offsets of every activation and activation gradient, rebuilt when the layout changes. */
-interface Pointers {
-  x: number; mu: number; logvar: number; eps: number; z: number; out: number; outlv: number;
-  rec: number; kl: number; recs: number; sw: number; lw: number;
-  dmu: number; dlogvar: number; dz: number; dout: number; doutlv: number;
-  encPre: number[]; encH: number[]; encDh: number[]; decPre: number[]; decH: number[]; decDh: number[];
+/** Seeds of the streams derived from a model seed: the high word is xored with the stream's salt. */
+export const SEED_SALT = { train: 0, data: 0x5bd1e995, staticBinarization: 0x57a71c } as const;
+/** A 53-bit seed as the RNG's two key words, with an optional salt on the high word. */
+export function seedWords(seed: number, salt = 0): [number, number] {
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new ConfigError(`seed must be a non-negative safe integer, got ${seed}`);
+  return [seed >>> 0, (Math.floor(seed / 2 ** 32) ^ salt) >>> 0];
 }
 
-const isPosInt = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
+export interface LossParts {
+  loss: number;
+  rec: number;
+  kl: number;
+}
 
-export function validateNetworkConfig(c: NetworkConfig): void {
-  if (!isPosInt(c.inputDim)) throw new ConfigError(`inputDim must be a positive integer, got ${c.inputDim}`);
-  if (!isPosInt(c.latentDim)) throw new ConfigError(`latentDim must be a positive integer, got ${c.latentDim}`);
-  for (const side of ['encoder', 'decoder'] as const) {
-    if (!Array.isArray(c[side]) || !c[side].every(isPosInt)) throw new ConfigError(`${side} must be an array of positive integer widths, got ${JSON.stringify(c[side])}`);
+/** Rows a layer runs over: one per datapoint, or one per sample. */
+type Rows = 'data' | 'sample';
+
+/** The state one walk shares with every layer: sizes, and the objective's extra pointers. Reused, never reallocated. */
+interface Walk {
+  B: number;
+  BL: number;
+  L: number;
+  accumulate: boolean;
+  iwaeWeights: number;
+}
+
+/** The arena as a layer sees it when its pointers are bound. */
+interface Arena {
+  e: KernelExports;
+  act(name: string): number;
+  dact(name: string): number;
+  param(s: Slot): number;
+  grad(s: Slot): number;
+  scratch: number;
+}
+
+/** A tensor of `width` floats per row. */
+export interface Tensor {
+  name: string;
+  width: number;
+  rows: Rows;
+}
+
+/** One entry of the layer table. */
+export interface Layer {
+  readonly kind: string;
+  readonly rows: Rows;
+  /** Activation tensors it writes. */
+  readonly outputs: readonly Tensor[];
+  /** Gradient tensors it reads (its outputs' gradients) and writes (its inputs'; null: none, for the data). */
+  readonly gradIn: readonly string[];
+  readonly gradOut: readonly (Tensor | null)[];
+  /** Scratch floats for `rows` rows. */
+  scratchFloats(e: KernelExports, rows: number): number;
+  /** Told, once, which of its gradient outputs an earlier backward call already wrote. */
+  accumulateInto(written: ReadonlySet<string>): void;
+  bind(a: Arena): void;
+  forward(w: Walk): void;
+  backward(w: Walk): void;
+}
+
+const rowsOf = (rows: Rows, w: Walk) => (rows === 'data' ? w.B : w.BL);
+
+/** out (R, OC) = inp (R, C) · Wᵀ + b, W (OC, C) in PyTorch's layout. */
+export class Linear implements Layer {
+  readonly kind = 'linear';
+  readonly outputs: Tensor[];
+  readonly gradIn: string[];
+  readonly gradOut: (Tensor | null)[];
+  private accDinp = false;
+  private e!: KernelExports;
+  private pOut = 0;
+  private pInp = 0;
+  private pW = 0;
+  private pB = 0;
+  private pDw = 0;
+  private pDb = 0;
+  private pDout = 0;
+  private pDinp = 0;
+  private pScratch = 0;
+
+  constructor(
+    readonly name: string,
+    readonly inDim: number,
+    readonly outDim: number,
+    readonly rows: Rows,
+    readonly weight: Slot,
+    readonly bias: Slot,
+    private readonly inp: string,
+    private readonly out: string,
+    dinp: string | null,
+    dout: string,
+  ) {
+    this.outputs = [{ name: out, width: outDim, rows }];
+    this.gradIn = [dout];
+    this.gradOut = [dinp === null ? null : { name: dinp, width: inDim, rows }];
   }
-  if (!ACTIVATIONS.includes(c.activation)) throw new ConfigError(`unknown activation "${c.activation}"; expected one of ${ACTIVATIONS.join(', ')}`);
-  if (!LIKELIHOODS.includes(c.likelihood)) throw new ConfigError(`unknown likelihood "${c.likelihood}"; expected one of ${LIKELIHOODS.join(', ')}`);
-  if (c.sigma !== undefined && !(c.sigma > 0 && Number.isFinite(c.sigma))) throw new ConfigError(`sigma must be a positive finite number, got ${c.sigma}`);
-  if (c.activationAlpha !== undefined && !Number.isFinite(c.activationAlpha)) throw new ConfigError(`activationAlpha must be finite, got ${c.activationAlpha}`);
+  scratchFloats(e: KernelExports, R: number) {
+    return e.linear_scratch_floats(R, this.inDim, this.outDim);
+  }
+  accumulateInto(written: ReadonlySet<string>) {
+    this.accDinp = this.gradOut[0] !== null && written.has(this.gradOut[0].name);
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.pScratch = a.scratch;
+    this.pOut = a.act(this.out);
+    this.pInp = a.act(this.inp);
+    this.pW = a.param(this.weight);
+    this.pB = a.param(this.bias);
+    this.pDw = a.grad(this.weight);
+    this.pDb = a.grad(this.bias);
+    this.pDout = a.dact(this.gradIn[0]);
+    this.pDinp = this.gradOut[0] === null ? 0 : a.dact(this.gradOut[0].name);
+  }
+  forward(w: Walk) {
+    this.e.linear_forward(
+      this.pOut,
+      this.pInp,
+      this.pW,
+      this.pB,
+      this.pScratch,
+      rowsOf(this.rows, w),
+      this.inDim,
+      this.outDim,
+    );
+  }
+  backward(w: Walk) {
+    this.e.linear_backward(
+      this.pDinp,
+      this.pDw,
+      this.pDb,
+      this.pDout,
+      this.pInp,
+      this.pW,
+      this.pScratch,
+      rowsOf(this.rows, w),
+      this.inDim,
+      this.outDim,
+      this.accDinp,
+      w.accumulate,
+    );
+  }
+}
+
+/** h = f(pre), elementwise; backward forms dpre = dh ⊙ f'(pre) in place, in dh's buffer. */
+export class ActivationLayer implements Layer {
+  readonly kind = 'activation';
+  readonly outputs: Tensor[];
+  readonly gradIn: string[];
+  readonly gradOut: Tensor[];
+  private e!: KernelExports;
+  private pInp = 0;
+  private pOut = 0;
+  private pD = 0;
+
+  constructor(
+    readonly width: number,
+    readonly rows: Rows,
+    readonly fn: number,
+    readonly alpha: number,
+    private readonly inp: string,
+    private readonly out: string,
+    grad: string,
+  ) {
+    this.outputs = [{ name: out, width, rows }];
+    this.gradIn = [grad];
+    this.gradOut = [{ name: grad, width, rows }];
+  }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto() {
+    /* in place: it rewrites the gradient its consumer wrote */
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.pInp = a.act(this.inp);
+    this.pOut = a.act(this.out);
+    this.pD = a.dact(this.gradIn[0]);
+  }
+  forward(w: Walk) {
+    this.e.act_forward(this.pOut, this.pInp, rowsOf(this.rows, w) * this.width, this.fn, this.alpha);
+  }
+  backward(w: Walk) {
+    this.e.act_backward(
+      this.pD,
+      this.pD,
+      this.pInp,
+      this.pOut,
+      rowsOf(this.rows, w) * this.width,
+      this.fn,
+      this.alpha,
+    );
+  }
+}
+
+/**
+ * z (B·L, Z) = μ + σ ⊙ ε; backward adds the path through z to dμ and dlog σ² (which the objective
+ * seeded with the KL's gradient), and IWAE's ½‖z‖² term when the walk carries importance weights.
+ */
+export class Reparameterize implements Layer {
+  readonly kind = 'reparameterize';
+  readonly rows = 'sample';
+  readonly outputs: Tensor[];
+  readonly gradIn = ['dz'];
+  readonly gradOut: Tensor[];
+  private e!: KernelExports;
+  private p = { z: 0, mu: 0, logvar: 0, eps: 0, dz: 0, dmu: 0, dlogvar: 0 };
+
+  constructor(readonly Z: number) {
+    this.outputs = [{ name: 'z', width: Z, rows: 'sample' }];
+    this.gradOut = [
+      { name: 'dmu', width: Z, rows: 'data' },
+      { name: 'dlogvar', width: Z, rows: 'data' },
+    ];
+  }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto() {
+    /* always adds: the objective seeded dμ and dlog σ² */
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.p = {
+      z: a.act('z'),
+      mu: a.act('mu'),
+      logvar: a.act('logvar'),
+      eps: a.act('eps'),
+      dz: a.dact('dz'),
+      dmu: a.dact('dmu'),
+      dlogvar: a.dact('dlogvar'),
+    };
+  }
+  forward(w: Walk) {
+    this.e.reparam_forward(this.p.z, this.p.mu, this.p.logvar, this.p.eps, w.B, w.L, this.Z);
+  }
+  backward(w: Walk) {
+    const p = this.p;
+    this.e.reparam_backward(p.dmu, p.dlogvar, p.dz, p.logvar, p.eps, p.z, w.iwaeWeights, w.B, w.L, this.Z);
+  }
 }
 
 export class Network {
   readonly k: Kernels;
-  readonly config: Required<NetworkConfig>;
-  readonly encoder: LinearLayer[] = [];
-  readonly muHead: LinearLayer;
-  readonly logvarHead: LinearLayer;
-  readonly decoder: LinearLayer[] = [];
-  readonly outHead: LinearLayer;
-  readonly outLogvarHead: LinearLayer | null;
+  readonly config: NetworkConfig;
+  /** Linear layers in parameter order (the order of the params group, the file and initialisation). */
+  readonly linears: Linear[] = [];
+  readonly muHead: Linear;
+  readonly logvarHead: Linear;
+  readonly outHead: Linear;
+  readonly outLogvarHead: Linear | null;
+  /** The layer table: forward walks it in order, backward in reverse. */
+  readonly table: Layer[] = [];
+  /** table[latent] is the reparameterisation: encode walks the table before it, decode after it. */
+  private readonly latent: number;
   readonly params = new GroupPlan();
-  layout: ArenaLayout;
-  capacity: Capacity;
+  private readonly seeds: Tensor[];
+  layout!: ArenaLayout;
+  capacity!: Required<Capacity>;
   private acts!: GroupPlan;
   private dacts!: GroupPlan;
-  private scratchBytes = 0;
-  private readonly actKind: number;
+  private readonly stateSlots: number;
   private readonly likKind: number;
-  private readonly alpha: number;
+  private readonly walk: Walk = { B: 0, BL: 0, L: 0, accumulate: false, iwaeWeights: 0 };
+  private readonly parts: LossParts = { loss: 0, rec: 0, kl: 0 };
+  /** Absolute pointers of the tensors the objective and the data movers use. */
+  private p = {
+    x: 0,
+    mu: 0,
+    logvar: 0,
+    eps: 0,
+    z: 0,
+    out: 0,
+    outlv: 0,
+    rec: 0,
+    kl: 0,
+    recs: 0,
+    sw: 0,
+    lw: 0,
+    dmu: 0,
+    dlogvar: 0,
+    dout: 0,
+    doutlv: 0,
+  };
 
+  /** `config` must be complete (resolveModelConfig); it is not checked again here. */
   constructor(k: Kernels, config: NetworkConfig, capacity: Capacity, stateSlots = 2) {
-    validateNetworkConfig(config);
     this.k = k;
-    const act = config.activation;
-    this.config = {
-      ...config,
-      encoder: [...config.encoder],
-      decoder: [...config.decoder],
-      activationAlpha: config.activationAlpha ?? (act === 'elu' ? 1 : 0.01),
-      sigma: config.sigma ?? 1,
+    this.config = config;
+    this.stateSlots = stateSlots;
+    this.likKind = LIKELIHOOD_KINDS[config.likelihood];
+    const { inputDim: D, latentDim: Z } = config;
+    const fn = ACTIVATION_KINDS[config.activation],
+      alpha = config.activationAlpha;
+    const lin = (
+      name: string,
+      i: number,
+      o: number,
+      rows: Rows,
+      inp: string,
+      out: string,
+      dinp: string | null,
+      dout: string,
+    ) => {
+      const l = new Linear(
+        name,
+        i,
+        o,
+        rows,
+        this.params.add(`${name}.weight`, [o, i]),
+        this.params.add(`${name}.bias`, [o]),
+        inp,
+        out,
+        dinp,
+        dout,
+      );
+      this.linears.push(l);
+      return l;
     };
-    this.actKind = k.constants.act[act];
-    this.likKind = k.constants.lik[config.likelihood];
-    this.alpha = this.config.activationAlpha;
-    const { inputDim: D, latentDim: Z } = this.config;
-    const lin = (name: string, i: number, o: number): LinearLayer =>
-      ({ name, inDim: i, outDim: o, weight: this.params.add(`${name}.weight`, [o, i]), bias: this.params.add(`${name}.bias`, [o]) });
-    let w = D;
-    this.config.encoder.forEach((h, i) => { this.encoder.push(lin(`encoder.${i}`, w, h)); w = h; });
-    this.muHead = lin('fc_mu', w, Z);
-    this.logvarHead = lin('fc_logvar', w, Z);
+    // parameters are created in file order (encoder, fc_mu, fc_logvar, decoder, fc_out, fc_out_logvar)
+    const enc: Layer[] = [];
+    let w = D,
+      h = 'x',
+      dh: string | null = null;
+    config.encoder.forEach((width, i) => {
+      enc.push(lin(`encoder.${i}`, w, width, 'data', h, `enc.pre.${i}`, dh, `enc.dh.${i}`));
+      enc.push(new ActivationLayer(width, 'data', fn, alpha, `enc.pre.${i}`, `enc.h.${i}`, `enc.dh.${i}`));
+      w = width;
+      h = `enc.h.${i}`;
+      dh = `enc.dh.${i}`;
+    });
+    this.muHead = lin('fc_mu', w, Z, 'data', h, 'mu', dh, 'dmu');
+    this.logvarHead = lin('fc_logvar', w, Z, 'data', h, 'logvar', dh, 'dlogvar');
+    const dec: Layer[] = [];
     w = Z;
-    this.config.decoder.forEach((h, i) => { this.decoder.push(lin(`decoder.${i}`, w, h)); w = h; });
-    this.outHead = lin('fc_out', w, D);
-    this.outLogvarHead = config.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', w, D) : null;
-    this.capacity = this.checkCapacity(capacity);
-    this.planActivations(this.capacity);
-    this.layout = planArena(k, HEADER_BYTES, this.params, stateSlots, this.acts, this.dacts, this.scratchBytes);
-    k.exports.f32_fill(this.layout.params, (this.layout.end - this.layout.params) >> 2, 0);
-    this.p = this.bindPointers();
-  }
-
-  /** The precomputed pointers the forward and backward lists run over. */
-  p: Pointers;
-
-  private bindPointers(): Pointers {
-    const a = (n: string) => this.act(n), d = (n: string) => this.dact(n), lv = !!this.outLogvarHead;
-    return {
-      x: a('x'), mu: a('mu'), logvar: a('logvar'), eps: a('eps'), z: a('z'), out: a('out'), outlv: lv ? a('outlv') : 0,
-      rec: a('rec'), kl: a('kl'), recs: a('recs'), sw: a('sw'), lw: a('lw'),
-      dmu: d('dmu'), dlogvar: d('dlogvar'), dz: d('dz'), dout: d('dout'), doutlv: lv ? d('doutlv') : 0,
-      encPre: this.encoder.map((_, i) => a(`enc.pre.${i}`)), encH: this.encoder.map((_, i) => a(`enc.h.${i}`)), encDh: this.encoder.map((_, i) => d(`enc.dh.${i}`)),
-      decPre: this.decoder.map((_, i) => a(`dec.pre.${i}`)), decH: this.decoder.map((_, i) => a(`dec.h.${i}`)), decDh: this.decoder.map((_, i) => d(`dec.dh.${i}`)),
-    };
-  }
-
-  private checkCapacity(c: Capacity): Capacity {
-    if (!isPosInt(c.batch)) throw new ConfigError(`batch capacity must be a positive integer, got ${c.batch}`);
-    if (!isPosInt(c.samples)) throw new ConfigError(`samples per datapoint (L) must be a positive integer, got ${c.samples}`);
-    return { batch: c.batch, samples: c.samples };
-  }
-
-  get layers(): LinearLayer[] {
-    return [...this.encoder, this.muHead, this.logvarHead, ...this.decoder, this.outHead, ...(this.outLogvarHead ? [this.outLogvarHead] : [])];
+    h = 'z';
+    dh = 'dz';
+    config.decoder.forEach((width, i) => {
+      dec.push(lin(`decoder.${i}`, w, width, 'sample', h, `dec.pre.${i}`, dh, `dec.dh.${i}`));
+      dec.push(new ActivationLayer(width, 'sample', fn, alpha, `dec.pre.${i}`, `dec.h.${i}`, `dec.dh.${i}`));
+      w = width;
+      h = `dec.h.${i}`;
+      dh = `dec.dh.${i}`;
+    });
+    this.outHead = lin('fc_out', w, D, 'sample', h, 'out', dh, 'dout');
+    this.outLogvarHead =
+      config.likelihood === 'gaussian-learned'
+        ? lin('fc_out_logvar', w, D, 'sample', h, 'outlv', dh, 'doutlv')
+        : null;
+    // Heads sharing an input are listed so that the backward walk meets fc_mu (fc_out) first: it
+    // writes the shared input's gradient and the other head adds to it.
+    this.table.push(...enc, this.logvarHead, this.muHead);
+    this.latent = this.table.length;
+    this.table.push(
+      new Reparameterize(Z),
+      ...dec,
+      ...(this.outLogvarHead ? [this.outLogvarHead] : []),
+      this.outHead,
+    );
+    // the gradients the objective seeds (see loss()); then which gradients each backward call finds already written
+    this.seeds = [
+      { name: 'dout', width: D, rows: 'sample' },
+      ...(this.outLogvarHead ? [{ name: 'doutlv', width: D, rows: 'sample' } as Tensor] : []),
+      { name: 'dmu', width: Z, rows: 'data' },
+      { name: 'dlogvar', width: Z, rows: 'data' },
+    ];
+    const written = new Set(this.seeds.map((t) => t.name));
+    for (let i = this.table.length - 1; i >= 0; i--) {
+      const l = this.table[i];
+      l.accumulateInto(written);
+      for (const g of l.gradOut) if (g) written.add(g.name);
+    }
+    this.reserve(capacity);
+    // the owner zeroes, once, what persists across steps: parameters (their padding stays 0 under
+    // every optimizer rule), gradients and optimizer state. The memory may have held another model.
+    const L = this.layout,
+      persistent = (L.acts - L.params) >> 2;
+    k.exports.f32_fill(L.params, persistent, 0);
   }
 
   /** Floats in the params group (including alignment padding): the length of every flat loop. */
-  get paramFloats(): number { return this.layout.paramBytes >> 2; }
-
-  private planActivations(c: Capacity): void {
-    const { inputDim: D, latentDim: Z } = this.config;
-    const B = c.batch, BL = c.batch * c.samples;
-    const a = new GroupPlan(), d = new GroupPlan();
-    a.add('x', [B, D]);
-    this.encoder.forEach((l, i) => { a.add(`enc.pre.${i}`, [B, l.outDim]); a.add(`enc.h.${i}`, [B, l.outDim]); d.add(`enc.dh.${i}`, [B, l.outDim]); });
-    a.add('mu', [B, Z]); a.add('logvar', [B, Z]); a.add('eps', [BL, Z]); a.add('z', [BL, Z]);
-    d.add('dmu', [B, Z]); d.add('dlogvar', [B, Z]); d.add('dz', [BL, Z]);
-    this.decoder.forEach((l, i) => { a.add(`dec.pre.${i}`, [BL, l.outDim]); a.add(`dec.h.${i}`, [BL, l.outDim]); d.add(`dec.dh.${i}`, [BL, l.outDim]); });
-    a.add('out', [BL, D]); d.add('dout', [BL, D]);
-    if (this.outLogvarHead) { a.add('outlv', [BL, D]); d.add('doutlv', [BL, D]); }
-    a.add('rec', [B]); a.add('kl', [B]); a.add('recs', [BL]); a.add('sw', [BL]); a.add('lw', [BL]);
-    let scratch = 0;
-    const sf = this.k.exports.linear_scratch_floats;
-    for (const l of [...this.encoder, this.muHead, this.logvarHead]) scratch = Math.max(scratch, sf(B, l.inDim, l.outDim));
-    for (const l of [...this.decoder, this.outHead]) scratch = Math.max(scratch, sf(BL, l.inDim, l.outDim));
-    this.acts = a; this.dacts = d; this.scratchBytes = scratch * 4;
+  get paramFloats(): number {
+    return this.layout.paramBytes >> 2;
+  }
+  /** Every parameter tensor, in file order. */
+  get paramSlots(): Slot[] {
+    return this.params.slots;
   }
 
-  /** Makes room for a larger batch or more samples (explicitly; never inside a step). */
+  /**
+   * Plans the arena for at least this capacity and grows the memory to it (explicitly; never
+   * inside a step). Capacity only grows; parameters, gradients and optimizer state never move.
+   */
   reserve(c: Capacity): void {
-    c = this.checkCapacity(c);
-    if (c.batch <= this.capacity.batch && c.samples <= this.capacity.samples && c.batch * c.samples <= this.capacity.batch * this.capacity.samples) return;
-    const next = { batch: Math.max(c.batch, this.capacity.batch), samples: Math.max(c.samples, this.capacity.samples) };
-    this.planActivations(next);
-    this.layout = replanActivations(this.k, this.layout, this.acts, this.dacts, this.scratchBytes);
+    for (const key of ['dataRows', 'sampleRows'] as const) {
+      if (!(Number.isSafeInteger(c[key]) && c[key] > 0))
+        throw new ConfigError(`${key} capacity must be a positive integer, got ${c[key]}`);
+    }
+    const now = this.capacity;
+    const next = {
+      dataRows: Math.max(c.dataRows, now?.dataRows ?? 0),
+      sampleRows: Math.max(c.sampleRows, now?.sampleRows ?? 0),
+      orderRows: Math.max(c.orderRows ?? 0, now?.orderRows ?? 0),
+    };
+    if (
+      now &&
+      next.dataRows === now.dataRows &&
+      next.sampleRows === now.sampleRows &&
+      next.orderRows === now.orderRows
+    )
+      return;
+    const { inputDim: D, latentDim: Z } = this.config;
+    const a = new GroupPlan(),
+      d = new GroupPlan();
+    const rows = (r: Rows) => (r === 'data' ? next.dataRows : next.sampleRows);
+    const add = (g: GroupPlan, t: Tensor) => {
+      if (!g.slots.some((s) => s.name === t.name)) g.add(t.name, [rows(t.rows), t.width]);
+    };
+    add(a, { name: 'x', width: D, rows: 'data' });
+    add(a, { name: 'eps', width: Z, rows: 'sample' });
+    for (const t of this.seeds) add(d, t);
+    let scratch = 0;
+    for (const l of this.table) {
+      for (const t of l.outputs) add(a, t);
+      for (const t of l.gradOut) if (t) add(d, t);
+      scratch = Math.max(scratch, l.scratchFloats(this.k.exports, rows(l.rows)));
+    }
+    a.add('rec', [next.dataRows]);
+    a.add('kl', [next.dataRows]);
+    a.add('recs', [next.sampleRows]);
+    a.add('sw', [next.sampleRows]);
+    a.add('lw', [next.sampleRows]);
+    this.acts = a;
+    this.dacts = d;
+    const old = this.layout;
+    this.layout = planArena({
+      heapBase: this.k.heapBase,
+      headerBytes: HEADER_BYTES,
+      params: this.params,
+      stateSlots: this.stateSlots,
+      acts: a,
+      dacts: d,
+      orderWords: next.orderRows,
+      scratchBytes: scratch * 4,
+    });
+    allocate(this.k, this.layout);
+    // the data order is the one tensor that lives across steps: keep it where it moves
+    if (old && now.orderRows)
+      new Uint32Array(this.k.memory.buffer).copyWithin(
+        this.layout.order >> 2,
+        old.order >> 2,
+        (old.order >> 2) + now.orderRows,
+      );
     this.capacity = next;
-    this.p = this.bindPointers();
+    this.bind();
   }
 
-  /** Absolute byte offset of an activation ('x', 'mu', 'enc.h.0', …) or its gradient ('dmu', …). */
-  act(name: string): number { return this.layout.acts + this.acts.get(name).offset; }
-  dact(name: string): number { return this.layout.dacts + this.dacts.get(name).offset; }
-  param(slot: Slot): number { return this.layout.params + slot.offset; }
-  grad(slot: Slot): number { return this.layout.grads + slot.offset; }
-  get scratch(): number { return this.layout.scratch; }
-  rngState(which: number): number { return this.layout.header + which; }
+  private bind(): void {
+    const L = this.layout;
+    const arena: Arena = {
+      e: this.k.exports,
+      act: (n) => L.acts + this.acts.get(n).offset,
+      dact: (n) => L.dacts + this.dacts.get(n).offset,
+      param: (s) => L.params + s.offset,
+      grad: (s) => L.grads + s.offset,
+      scratch: L.scratch,
+    };
+    for (const l of this.table) l.bind(arena);
+    const a = arena.act,
+      d = arena.dact,
+      lv = !!this.outLogvarHead;
+    this.p = {
+      x: a('x'),
+      mu: a('mu'),
+      logvar: a('logvar'),
+      eps: a('eps'),
+      z: a('z'),
+      out: a('out'),
+      outlv: lv ? a('outlv') : 0,
+      rec: a('rec'),
+      kl: a('kl'),
+      recs: a('recs'),
+      sw: a('sw'),
+      lw: a('lw'),
+      dmu: d('dmu'),
+      dlogvar: d('dlogvar'),
+      dout: d('dout'),
+      doutlv: lv ? d('doutlv') : 0,
+    };
+  }
 
   private checkRows(B: number, L: number): void {
-    if (!isPosInt(B) || B > this.capacity.batch) throw new ShapeError(`batch of ${B} rows does not fit the reserved capacity of ${this.capacity.batch}; call reserve() first`);
-    if (!isPosInt(L) || L * B > this.capacity.batch * this.capacity.samples || L > this.capacity.samples) throw new ShapeError(`L = ${L} samples per datapoint exceeds the reserved capacity of ${this.capacity.samples}`);
+    if (!Number.isSafeInteger(B) || B < 1 || B > this.capacity.dataRows)
+      throw new ShapeError(
+        `batch of ${B} rows does not fit the reserved capacity of ${this.capacity.dataRows}; call reserve() first`,
+      );
+    if (!Number.isSafeInteger(L) || L < 1 || B * L > this.capacity.sampleRows)
+      throw new ShapeError(
+        `${B} rows × L = ${L} samples do not fit the reserved capacity of ${this.capacity.sampleRows} sample rows; call reserve() first`,
+      );
+  }
+
+  private setWalk(B: number, L: number, accumulate: boolean, iwaeWeights: number): Walk {
+    const w = this.walk;
+    w.B = B;
+    w.L = L;
+    w.BL = B * L;
+    w.accumulate = accumulate;
+    w.iwaeWeights = iwaeWeights;
+    return w;
   }
 
   /** Encoder forward for B rows already in 'x': fills mu and logvar. */
   encode(B: number): void {
-    const e = this.k.exports, p = this.p;
-    let h = p.x;
-    for (let i = 0; i < this.encoder.length; i++) {
-      const l = this.encoder[i];
-      e.linear_forward(p.encPre[i], h, this.param(l.weight), this.param(l.bias), this.scratch, B, l.inDim, l.outDim);
-      e.act_forward(p.encH[i], p.encPre[i], B * l.outDim, this.actKind, this.alpha);
-      h = p.encH[i];
-    }
-    e.linear_forward(p.mu, h, this.param(this.muHead.weight), this.param(this.muHead.bias), this.scratch, B, this.muHead.inDim, this.muHead.outDim);
-    e.linear_forward(p.logvar, h, this.param(this.logvarHead.weight), this.param(this.logvarHead.bias), this.scratch, B, this.logvarHead.inDim, this.logvarHead.outDim);
+    this.checkRows(B, 1);
+    const w = this.setWalk(B, 1, false, 0);
+    for (let i = 0; i < this.latent; i++) this.table[i].forward(w);
   }
 
-  /** Decoder forward for R rows of z at `zPtr` (default 'z'): fills 'out' (and 'outlv'). */
-  decode(R: number, zPtr = this.p.z): void {
-    const e = this.k.exports, p = this.p;
-    let g = zPtr;
-    for (let i = 0; i < this.decoder.length; i++) {
-      const l = this.decoder[i];
-      e.linear_forward(p.decPre[i], g, this.param(l.weight), this.param(l.bias), this.scratch, R, l.inDim, l.outDim);
-      e.act_forward(p.decH[i], p.decPre[i], R * l.outDim, this.actKind, this.alpha);
-      g = p.decH[i];
-    }
-    e.linear_forward(p.out, g, this.param(this.outHead.weight), this.param(this.outHead.bias), this.scratch, R, this.outHead.inDim, this.outHead.outDim);
-    const lv = this.outLogvarHead;
-    if (lv) e.linear_forward(p.outlv, g, this.param(lv.weight), this.param(lv.bias), this.scratch, R, lv.inDim, lv.outDim);
+  /** Decoder forward for R rows of z already in 'z': fills 'out' (and 'outlv'). */
+  decode(R: number): void {
+    this.checkRows(1, R);
+    const w = this.setWalk(1, R, false, 0);
+    for (let i = this.latent + 1; i < this.table.length; i++) this.table[i].forward(w);
+  }
+
+  /** z for B rows and L samples from 'mu', 'logvar' and 'eps' (the reparameterisation alone). */
+  reparameterize(B: number, L: number): void {
+    this.checkRows(B, L);
+    this.table[this.latent].forward(this.setWalk(B, L, false, 0));
+  }
+
+  /** z = μ for B rows (the posterior means, one sample each). */
+  meanLatent(B: number): void {
+    this.checkRows(B, 1);
+    const o = this.p.mu >> 2;
+    this.heap.copyWithin(this.p.z >> 2, o, o + B * this.config.latentDim);
   }
 
   /** Draws ε ~ N(0, I) for B·L rows from the training RNG stream. */
@@ -221,175 +595,229 @@ export class Network {
   }
 
   /**
-   * Forward pass and loss for B rows in 'x' with ε already in 'eps'. With `grad`, also the full
-   * backward pass, which writes the gradient group (or, with `accumulate`, adds to it — then zero
-   * it first with zeroGrad()).
-   *  - objective 'elbo': loss = scale · Σ_b [rec_b + β·Σ_j max(kl_bj, λ-rule)], where free bits
-   *    λ > 0 (nats per latent dimension) stop the KL gradient of dimensions whose minibatch-mean
-   *    KL is below λ and count λ for them instead (Kingma et al. 2016).
-   *  - objective 'iwae': loss = −scale · Σ_b log (1/L) Σ_l w_bl, w = p(x|z)p(z)/q(z|x), the L-sample
-   *    importance-weighted bound (Burda et al. 2016); β and free bits do not apply.
-   * Returns the unscaled batch sums: `loss` of the objective, and rec / kl of the ELBO (in an
-   * object reused by the next call: copy the numbers to keep them).
+   * Forward pass and loss for B rows in 'x' with ε already in 'eps'; with `grad`, also the
+   * backward pass, which writes the gradient group (or, with `accumulate`, adds to it).
+   *  - ELBO: loss = scale · Σ_b [rec_b + β·Σ_j kl_bj], with free bits λ > 0 (nats per latent
+   *    dimension) counting λ·B for a dimension whose minibatch KL is below it, with no gradient.
+   *  - IWAE: loss = −scale · Σ_b log (1/L) Σ_l w_bl, w = p(x|z)p(z)/q(z|x) (Burda et al. 2016).
+   * Returns the unscaled batch sums: `loss` of the objective, and rec / kl of the ELBO, in an
+   * object the next call reuses (copy the numbers to keep them).
    */
-  lossAndGrad(B: number, L: number, opts: { beta?: number; scale?: number; grad?: boolean; accumulate?: boolean; freeBits?: number; objective?: 'elbo' | 'iwae' } = {}): LossParts {
+  loss(
+    B: number,
+    L: number,
+    objective: Objective = ELBO,
+    scale = 1,
+    grad = true,
+    accumulate = false,
+  ): LossParts {
     this.checkRows(B, L);
-    const e = this.k.exports;
-    const { latentDim: Z, inputDim: D } = this.config;
-    const beta = opts.beta ?? 1, scale = opts.scale ?? 1, grad = opts.grad ?? true;
-    const freeBits = opts.freeBits ?? 0, iwae = opts.objective === 'iwae';
-    const BL = B * L;
-    this.encode(B);
-    e.reparam_forward(this.p.z, this.p.mu, this.p.logvar, this.p.eps, B, L, Z);
-    this.decode(BL);
-    const lv = this.outLogvarHead;
-    let sw = 0;
-    let total = 0;
+    const e = this.k.exports,
+      p = this.p,
+      { latentDim: Z, inputDim: D, sigma } = this.config;
+    const iwae = objective.kind === 'iwae';
+    const w = this.setWalk(B, L, accumulate, grad && iwae ? p.sw : 0);
+    for (const l of this.table) l.forward(w);
+    // the chain rule is seeded here: dout (doutlv), dmu, dlogvar — the decoder's and the KL's gradients
+    let total: number;
     if (iwae) {
-      total = this.iwaeWeights(B, L, scale);
-      sw = this.p.sw;
+      e.elbo_forward_backward(
+        p.rec,
+        p.kl,
+        p.recs,
+        0,
+        0,
+        0,
+        0,
+        p.out,
+        p.outlv,
+        p.x,
+        p.mu,
+        p.logvar,
+        0,
+        B,
+        L,
+        D,
+        Z,
+        this.likKind,
+        sigma,
+        0,
+        1,
+      );
+      total = e.iwae_weights(
+        p.lw,
+        p.sw,
+        grad ? p.dmu : 0,
+        grad ? p.dlogvar : 0,
+        p.recs,
+        p.z,
+        p.eps,
+        p.logvar,
+        B,
+        L,
+        Z,
+        scale,
+      );
+      // 'sw' holds scale · w̃: the kernel must not scale the decoder gradient again
+      if (grad)
+        e.elbo_forward_backward(
+          p.rec,
+          p.kl,
+          0,
+          p.dout,
+          p.doutlv,
+          0,
+          0,
+          p.out,
+          p.outlv,
+          p.x,
+          p.mu,
+          p.logvar,
+          p.sw,
+          B,
+          L,
+          D,
+          Z,
+          this.likKind,
+          sigma,
+          0,
+          1,
+        );
+    } else {
+      total = e.elbo_forward_backward(
+        p.rec,
+        p.kl,
+        p.recs,
+        grad ? p.dout : 0,
+        grad ? p.doutlv : 0,
+        grad ? p.dmu : 0,
+        grad ? p.dlogvar : 0,
+        p.out,
+        p.outlv,
+        p.x,
+        p.mu,
+        p.logvar,
+        0,
+        B,
+        L,
+        D,
+        Z,
+        this.likKind,
+        sigma,
+        objective.beta,
+        scale,
+      );
+      if (objective.freeBits > 0)
+        total += e.kl_free_bits(
+          grad ? p.dmu : 0,
+          p.dlogvar,
+          p.mu,
+          p.logvar,
+          B,
+          Z,
+          objective.freeBits,
+          objective.beta,
+        );
     }
-    const elbo = e.elbo_forward_backward(this.p.rec, this.p.kl, this.p.recs,
-      grad ? this.p.dout : 0, grad && lv ? this.p.doutlv : 0,
-      grad ? this.p.dmu : 0, grad ? this.p.dlogvar : 0,
-      this.p.out, lv ? this.p.outlv : 0, this.p.x, this.p.mu, this.p.logvar, sw,
-      // IWAE: 'sw' already holds scale · w̃, so the kernel must not scale the decoder gradient again
-      B, L, D, Z, this.likKind, this.config.sigma, iwae ? 0 : beta, iwae ? 1 : scale);
-    if (!iwae) total = elbo;
-    const rec = this.sumOf(this.p.rec, B), kl = this.sumOf(this.p.kl, B);
-    if (!iwae && freeBits > 0) total += this.applyFreeBits(B, freeBits, beta, grad);
-    if (grad) this.backward(B, L, iwae ? scale : 0, opts.accumulate ? 1 : 0);
-    // one result object reused across steps: no allocation per training step
+    if (grad) for (let i = this.table.length - 1; i >= 0; i--) this.table[i].backward(w);
     const parts = this.parts;
-    parts.loss = total; parts.rec = rec; parts.kl = kl;
+    parts.loss = total;
+    parts.rec = this.sum(p.rec, B);
+    parts.kl = this.sum(p.kl, B);
     return parts;
-  }
-
-  private readonly parts: LossParts = { loss: 0, rec: 0, kl: 0 };
-
-  private perDimKl: Float64Array | null = null;
-
-  /** Free bits: returns the loss correction; zeroes the KL gradient of dimensions under the floor. */
-  private applyFreeBits(B: number, lambda: number, beta: number, grad: boolean): number {
-    const Z = this.config.latentDim, h = this.heap;
-    const mu = this.p.mu >> 2, lv = this.p.logvar >> 2;
-    const kd = (this.perDimKl && this.perDimKl.length === Z) ? this.perDimKl.fill(0) : (this.perDimKl = new Float64Array(Z));
-    const lo = this.k.constants.logvarMin, hi = this.k.constants.logvarMax;
-    for (let b = 0; b < B; b++) for (let j = 0; j < Z; j++) {
-      const v = Math.min(Math.max(h[lv + b * Z + j], lo), hi), m = h[mu + b * Z + j];
-      kd[j] += -0.5 * (1 + v - m * m - Math.exp(v));
-    }
-    let correction = 0;
-    const dmu = this.p.dmu >> 2, dlv = this.p.dlogvar >> 2;
-    for (let j = 0; j < Z; j++) {
-      if (kd[j] / B >= lambda) continue;
-      correction += beta * (lambda * B - kd[j]); // Σ_b λ replaces Σ_b kl_bj
-      if (grad) for (let b = 0; b < B; b++) { h[dmu + b * Z + j] = 0; h[dlv + b * Z + j] = 0; }
-    }
-    return correction;
-  }
-
-  /**
-   * IWAE: log w_bl = −nll_bl + log p(z) − log q(z|x) into 'lw', normalised weights times scale into
-   * 'sw'; returns −Σ_b log (1/L) Σ_l w_bl.
-   */
-  private iwaeWeights(B: number, L: number, scale: number): number {
-    const e = this.k.exports, { latentDim: Z, inputDim: D } = this.config;
-    const lv = this.outLogvarHead;
-    e.elbo_forward_backward(this.p.rec, this.p.kl, this.p.recs, 0, 0, 0, 0,
-      this.p.out, lv ? this.p.outlv : 0, this.p.x, this.p.mu, this.p.logvar, 0,
-      B, L, D, Z, this.likKind, this.config.sigma, 0, 1);
-    e.log_prior_ratio(this.p.lw, this.p.z, this.p.eps, this.p.logvar, B, L, Z);
-    const h = this.heap, recs = this.p.recs >> 2, lw = this.p.lw >> 2, sw = this.p.sw >> 2;
-    let loss = 0;
-    for (let b = 0; b < B; b++) {
-      let mx = -Infinity;
-      for (let l = 0; l < L; l++) { const i = b * L + l; h[lw + i] -= h[recs + i]; if (h[lw + i] > mx) mx = h[lw + i]; }
-      let s = 0;
-      for (let l = 0; l < L; l++) s += Math.exp(h[lw + b * L + l] - mx);
-      for (let l = 0; l < L; l++) h[sw + b * L + l] = scale * Math.exp(h[lw + b * L + l] - mx) / s;
-      loss -= mx + Math.log(s / L);
-    }
-    return loss;
   }
 
   private heapView: Float32Array | null = null;
   /** A Float32Array over the whole memory, rebuilt only when the memory has grown (no per-step allocation). */
   get heap(): Float32Array {
-    if (!this.heapView || this.heapView.buffer !== this.k.memory.buffer) this.heapView = new Float32Array(this.k.memory.buffer);
+    if (!this.heapView || this.heapView.buffer !== this.k.memory.buffer)
+      this.heapView = new Float32Array(this.k.memory.buffer);
     return this.heapView;
   }
 
-  private sumOf(ptr: number, n: number): number {
-    const f = this.heap, o = ptr >> 2;
+  private sum(ptr: number, n: number): number {
+    const f = this.heap,
+      o = ptr >> 2;
     let s = 0;
     for (let i = 0; i < n; i++) s += f[o + i];
     return s;
   }
 
-  /** The backward pass: the forward list in reverse. Parameter gradients are written (acc = 0) or accumulated (acc = 1). */
-  private backward(B: number, L: number, iwaeScale: number, acc: number): void {
-    const e = this.k.exports;
-    const { latentDim: Z } = this.config;
-    const BL = B * L, nd = this.decoder.length, ne = this.encoder.length;
-    const p = this.p;
-    // decoder heads: d(top hidden) = dout · W_out (+ doutlv · W_outlv)
-    const gTop = nd ? p.decH[nd - 1] : p.z;
-    const dgTop = nd ? p.decDh[nd - 1] : p.dz;
-    const o = this.outHead;
-    e.linear_backward(dgTop, this.grad(o.weight), this.grad(o.bias), p.dout, gTop, this.param(o.weight), this.scratch, BL, o.inDim, o.outDim, 0, acc);
-    const lv = this.outLogvarHead;
-    if (lv) e.linear_backward(dgTop, this.grad(lv.weight), this.grad(lv.bias), p.doutlv, gTop, this.param(lv.weight), this.scratch, BL, lv.inDim, lv.outDim, 1, acc);
-    // decoder hidden layers, last to first; the activation gradient is formed in place
-    for (let i = nd - 1; i >= 0; i--) {
-      const l = this.decoder[i];
-      const dh = p.decDh[i];
-      e.act_backward(dh, dh, p.decPre[i], p.decH[i], BL * l.outDim, this.actKind, this.alpha);
-      const inp = i ? p.decH[i - 1] : p.z;
-      const dinp = i ? p.decDh[i - 1] : p.dz;
-      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, BL, l.inDim, l.outDim, 0, acc);
-    }
-    if (iwaeScale) this.iwaeLatentGrad(B, L, iwaeScale);
-    // the path through z into μ and log σ² (the KL part is already there)
-    e.reparam_backward(p.dmu, p.dlogvar, p.dz, p.logvar, p.eps, B, L, Z);
-    // encoder heads
-    const hTop = ne ? p.encH[ne - 1] : p.x;
-    const dhTop = ne ? p.encDh[ne - 1] : 0;
-    const m = this.muHead, v = this.logvarHead;
-    e.linear_backward(dhTop, this.grad(m.weight), this.grad(m.bias), p.dmu, hTop, this.param(m.weight), this.scratch, B, m.inDim, m.outDim, 0, acc);
-    e.linear_backward(dhTop, this.grad(v.weight), this.grad(v.bias), p.dlogvar, hTop, this.param(v.weight), this.scratch, B, v.inDim, v.outDim, 1, acc);
-    for (let i = ne - 1; i >= 0; i--) {
-      const l = this.encoder[i];
-      const dh = p.encDh[i];
-      e.act_backward(dh, dh, p.encPre[i], p.encH[i], B * l.outDim, this.actKind, this.alpha);
-      const inp = i ? p.encH[i - 1] : p.x;
-      const dinp = i ? p.encDh[i - 1] : 0; // no gradient for the data
-      e.linear_backward(dinp, this.grad(l.weight), this.grad(l.bias), dh, inp, this.param(l.weight), this.scratch, B, l.inDim, l.outDim, 0, acc);
-    }
+  zeroGrad(): void {
+    this.k.exports.f32_fill(this.layout.grads, this.paramFloats, 0);
   }
 
-  /**
-   * IWAE's latent terms: −log w contains ½‖z‖² − ½‖ε‖² − ½ Σ log σ², so with weights w̃ (in 'sw',
-   * times scale) dz += w̃·z and dlog σ² −= ½·scale (Σ_l w̃ = 1; zero where log σ² is clamped).
-   */
-  private iwaeLatentGrad(B: number, L: number, scale: number): void {
-    const Z = this.config.latentDim, h = this.heap, p = this.p;
-    const dz = p.dz >> 2, z = p.z >> 2, sw = p.sw >> 2, dlv = p.dlogvar >> 2, lv = p.logvar >> 2;
-    for (let r = 0; r < B * L; r++) for (let j = 0; j < Z; j++) h[dz + r * Z + j] += h[sw + r] * h[z + r * Z + j];
-    const lo = this.k.constants.logvarMin, hi = this.k.constants.logvarMax;
-    for (let i = 0; i < B * Z; i++) if (h[lv + i] >= lo && h[lv + i] <= hi) h[dlv + i] -= 0.5 * scale;
+  /** Byte offset of an activation or gradient tensor: for kernels that fill it directly (e.g. the RNG). */
+  ptr(name: 'x' | 'z' | 'eps' | 'out' | 'mu' | 'logvar' | 'order'): number {
+    return name === 'order' ? this.layout.order : this.p[name];
   }
 
-  zeroGrad(): void { this.k.exports.f32_fill(this.layout.grads, this.paramFloats, 0); }
-
-  /** A view of a parameter (or, with grad, its gradient). Valid until the memory grows. */
-  view(slot: Slot, which: 'param' | 'grad' = 'param'): Float32Array {
-    return new Float32Array(this.k.memory.buffer, which === 'param' ? this.param(slot) : this.grad(slot), slot.floats);
+  /** Copies n floats from src[srcOff…] into a tensor ('x', 'z', 'eps'). A plain loop: no allocation. */
+  put(name: 'x' | 'z' | 'eps', src: ArrayLike<number>, srcOff: number, n: number): void {
+    const h = this.heap,
+      o = this.p[name] >> 2;
+    for (let i = 0; i < n; i++) h[o + i] = src[srcOff + i];
   }
 
-  /** A view of an activation slot ('x', 'mu', 'out', …). Valid until the memory grows. */
+  /** Copies n floats of a tensor into dst[dstOff…]. */
+  get(name: 'x' | 'mu' | 'logvar' | 'out' | 'eps' | 'z', dst: Float32Array, dstOff: number, n: number): void {
+    const h = this.heap,
+      o = this.p[name] >> 2;
+    for (let i = 0; i < n; i++) dst[dstOff + i] = h[o + i];
+  }
+
+  /** The data-order buffer (u32 row indices), valid until the memory grows. */
+  orderView(n: number): Uint32Array {
+    return new Uint32Array(this.k.memory.buffer, this.layout.order, n);
+  }
+
+  /** Byte offset of an RNG stream's state (RNG_TRAIN, RNG_DATA). */
+  rngState(stream: number): number {
+    return this.layout.header + stream * RNG_WORDS * 4;
+  }
+  /** Seeds a stream from a model seed (see SEED_SALT). */
+  seedStream(stream: number, seed: number, salt = 0): void {
+    const [lo, hi] = seedWords(seed, salt);
+    this.k.exports.rng_seed(this.rngState(stream), lo, hi);
+  }
+  /** A stream's state words (a copy), or, given words, sets them. */
+  rngWords(stream: number, set?: ArrayLike<number>): Uint32Array {
+    const v = new Uint32Array(this.k.memory.buffer, this.rngState(stream), RNG_WORDS);
+    if (set) v.set(set);
+    return v.slice();
+  }
+
+  /** A view of a parameter, its gradient, or optimizer-state slot `which` (a number). Valid until the memory grows. */
+  view(slot: Slot, which: 'param' | 'grad' | number = 'param'): Float32Array {
+    const L = this.layout,
+      base = which === 'param' ? L.params : which === 'grad' ? L.grads : L.state[which];
+    if (base === undefined) throw new Error(`internal: no optimizer-state slot ${which}`);
+    return new Float32Array(this.k.memory.buffer, base + slot.offset, slot.floats);
+  }
+
+  /** A view of an activation tensor ('x', 'mu', 'out', 'rec', …). Valid until the memory grows. */
   actView(name: string, floats?: number): Float32Array {
     const s = this.acts.get(name);
     return new Float32Array(this.k.memory.buffer, this.layout.acts + s.offset, floats ?? s.floats);
+  }
+
+  /** A copy of every parameter (the params group, padding included) and of the RNG states. */
+  snapshot(): { params: Float32Array; rng: Uint32Array } {
+    const p = this.layout.params >> 2;
+    return {
+      params: this.heap.slice(p, p + this.paramFloats),
+      rng: new Uint32Array(this.k.memory.buffer, this.layout.header, RNG_STREAMS * RNG_WORDS).slice(),
+    };
+  }
+
+  /** Restores what snapshot() took (the RNG states only when given). */
+  restore(s: { params: Float32Array; rng?: Uint32Array }): void {
+    if (s.params.length !== this.paramFloats || (s.rng && s.rng.length !== RNG_STREAMS * RNG_WORDS)) {
+      throw new ConfigError(
+        `a snapshot of ${s.params.length} parameter floats and ${s.rng?.length ?? 0} RNG words does not fit this model (${this.paramFloats}, ${RNG_STREAMS * RNG_WORDS})`,
+      );
+    }
+    this.heap.set(s.params, this.layout.params >> 2);
+    if (s.rng) new Uint32Array(this.k.memory.buffer, this.layout.header, RNG_STREAMS * RNG_WORDS).set(s.rng);
   }
 }

@@ -22,6 +22,9 @@ export async function loadModel(path: string, opts?: Parameters<typeof VAE.load>
 }
 
 /** Loads a trainer (model + optimizer + RNG state) written by saveModel(path, trainer). */
-export async function resumeTrainer(path: string, opts?: Parameters<typeof Trainer.resume>[1]): Promise<Trainer> {
+export async function resumeTrainer(
+  path: string,
+  opts?: Parameters<typeof Trainer.resume>[1],
+): Promise<Trainer> {
   return Trainer.resume(await readFileBytes(path), opts);
 }

@@ -14,61 +14,37 @@
  */
 import { instantiate } from '@assemblyscript/loader';
 import { WasmError } from './errors.js';
+import { checkKeys } from './options.js';
+import {
+  ACTIVATION_KINDS,
+  BUILD_KINDS,
+  KERNEL_CONSTANTS,
+  LIKELIHOOD_KINDS,
+  LOGVAR_MAX,
+  LOGVAR_MIN,
+  type KernelExports,
+} from './abi.js';
 
-export type BuildName = 'relaxed' | 'simd' | 'scalar';
-export const BUILDS: readonly BuildName[] = ['relaxed', 'simd', 'scalar'];
+export type { KernelExports } from './abi.js';
 
-/** Raw kernel exports: every pointer is a byte offset into `memory`. See assembly/index.ts. */
-export interface KernelExports {
-  f32_gemm_nt(c: number, a: number, b: number, bias: number, pack: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_nn(c: number, a: number, b: number, bias: number, pack: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_tn(c: number, a: number, b: number, pack: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_nt_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_nn_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, acc: number): void;
-  f32_gemm_tn_ref(c: number, a: number, b: number, M: number, N: number, K: number, acc: number): void;
-  f32_transpose(dst: number, src: number, R: number, C: number): void;
-  f32_colsum(out: number, inp: number, M: number, N: number, acc: number): void;
-  gemm_pack_a_floats(M: number, K: number): number;
-  gemm_nt_scratch_floats(M: number, N: number, K: number): number;
-  act_forward(out: number, inp: number, n: number, kind: number, alpha: number): void;
-  act_backward(dinp: number, dout: number, inp: number, out: number, n: number, kind: number, alpha: number): void;
-  vmath_eval(out: number, inp: number, n: number, f: number): void;
-  reparam_forward(z: number, mu: number, logvar: number, eps: number, B: number, L: number, Z: number): void;
-  reparam_backward(dmu: number, dlogvar: number, dz: number, logvar: number, eps: number, B: number, L: number, Z: number): void;
-  elbo_forward_backward(rec: number, kl: number, recs: number, dout: number, doutlv: number, dmu: number, dlogvar: number,
-    out: number, outlv: number, x: number, mu: number, logvar: number, sw: number,
-    B: number, L: number, D: number, Z: number, lik: number, sigma: number, beta: number, scale: number): number;
-  log_prior_ratio(out: number, z: number, eps: number, logvar: number, B: number, L: number, Z: number): void;
-  adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
-    eps: number, wd: number, stepSize: number, bc2Sqrt: number, gs: number, decoupled: number): void;
-  adagrad_step(param: number, grad: number, sum: number, n: number, clr: number, eps: number, wd: number, gs: number): void;
-  sgd_step(param: number, grad: number, buf: number, n: number, lr: number, momentum: number, dampening: number,
-    wd: number, nesterov: number, first: number, gs: number): void;
-  f32_sumsq(x: number, n: number): number;
-  f32_find_nonfinite(x: number, n: number): number;
-  f32_scale(x: number, n: number, s: number): void;
-  f32_fill(x: number, n: number, v: number): void;
-  rng_seed(state: number, lo: number, hi: number): void;
-  rng_u32(out: number, n: number, state: number): void;
-  rng_uniform(out: number, n: number, state: number, lo: number, hi: number): void;
-  rng_normal(out: number, n: number, state: number, mean: number, std: number): void;
-  rng_permutation(out: number, n: number, state: number): void;
-  rng_binarize(dst: number, src: number, n: number, state: number): void;
-  linear_forward(out: number, inp: number, w: number, b: number, scratch: number, B: number, C: number, OC: number): void;
-  linear_backward(dinp: number, dw: number, db: number, dout: number, inp: number, w: number, scratch: number,
-    B: number, C: number, OC: number, accDinp: number, accParams: number): void;
-  linear_scratch_floats(B: number, C: number, OC: number): number;
-  heap_base(): number;
-  build_kind(): number;
-}
+export type BuildName = (typeof BUILD_KINDS)[number];
+/** Builds, best first. */
+export const BUILDS: readonly BuildName[] = [...BUILD_KINDS].reverse();
 
-/** Enumerations read from the module's exported globals (the single source of truth). */
+/** The kinds and ranges the kernels are compiled with (from the generated ABI, src/abi.ts). */
 export interface KernelConstants {
-  act: Record<'identity' | 'relu' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid' | 'softplus', number>;
-  lik: Record<'bernoulli' | 'gaussian' | 'gaussian-learned', number>;
+  act: typeof ACTIVATION_KINDS;
+  lik: typeof LIKELIHOOD_KINDS;
   logvarMin: number;
   logvarMax: number;
 }
+
+const CONSTANTS: KernelConstants = {
+  act: ACTIVATION_KINDS,
+  lik: LIKELIHOOD_KINDS,
+  logvarMin: LOGVAR_MIN,
+  logvarMax: LOGVAR_MAX,
+};
 
 export interface Kernels {
   readonly exports: KernelExports;
@@ -83,13 +59,18 @@ export interface Kernels {
 }
 
 /** One wasm file: a URL (string or URL), a Response (or a promise of one), its bytes, or a compiled module. */
-export type WasmSource = string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+export type WasmSource =
+  string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
 /** A kernel file's name: `<build>.wasm` or `<build>-shared.wasm`. */
 export type WasmFile = `${BuildName}.wasm` | `${BuildName}-shared.wasm`;
 /** Sources by build (`relaxed`, `simd`, `scalar`, and the `-shared` variants); builds left out load from the default place. */
 export type WasmSourceMap = Partial<Record<BuildName | `${BuildName}-shared`, WasmSource>>;
 /** Maps a file to its source, e.g. `(file) => `https://cdn.example/wasm-vae@0.1.0/build/${file}``; undefined = default place. */
-export type WasmSourceResolver = (file: WasmFile, build: BuildName, shared: boolean) => WasmSource | undefined | null;
+export type WasmSourceResolver = (
+  file: WasmFile,
+  build: BuildName,
+  shared: boolean,
+) => WasmSource | undefined | null;
 /**
  * Where the kernels come from. A single WasmSource is one build: which one is read from the
  * module itself (when `build` is also given, they must agree). A map or a resolver serves every
@@ -110,23 +91,44 @@ export interface LoadOptions {
 
 // Tiny probe modules (the wasm-feature-detect probes): SIMD uses i8x16.popcnt, relaxed SIMD uses
 // i8x16.relaxed_swizzle.
-const SIMD_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-const RELAXED_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
+const SIMD_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98,
+  11,
+]);
+const RELAXED_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2,
+  253, 15, 253, 128, 2, 11,
+]);
 
-export interface Features { simd: boolean; relaxedSimd: boolean; sharedMemory: boolean }
+export interface Features {
+  simd: boolean;
+  relaxedSimd: boolean;
+  sharedMemory: boolean;
+}
 
 export function detectFeatures(): Features {
-  const v = (b: Uint8Array<ArrayBuffer>) => { try { return WebAssembly.validate(b); } catch { return false; } };
+  const v = (b: Uint8Array<ArrayBuffer>) => {
+    try {
+      return WebAssembly.validate(b);
+    } catch {
+      return false;
+    }
+  };
   let sharedMemory = false;
   try {
-    sharedMemory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
-  } catch { /* not cross-origin isolated, or no threads */ }
+    sharedMemory =
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    /* not cross-origin isolated, or no threads */
+  }
   return { simd: v(SIMD_PROBE), relaxedSimd: v(RELAXED_PROBE), sharedMemory };
 }
 
 /** The builds this runtime can run, best first. */
 export function availableBuilds(f: Features = detectFeatures()): BuildName[] {
-  return BUILDS.filter((b) => b === 'scalar' || (b === 'simd' && f.simd) || (b === 'relaxed' && f.relaxedSimd));
+  return BUILDS.filter(
+    (b) => b === 'scalar' || (b === 'simd' && f.simd) || (b === 'relaxed' && f.relaxedSimd),
+  );
 }
 
 const MAX_SHARED_PAGES = 16384; // 1 GiB, as compiled into the *-shared builds (asconfig.json)
@@ -161,7 +163,10 @@ export function setUrlReader(reader: UrlReader | null): void {
   urlReader = reader;
 }
 
-interface Defaults { source?: SourceSpec; build?: BuildName }
+interface Defaults {
+  source?: SourceSpec;
+  build?: BuildName;
+}
 let defaults: Defaults = {};
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
 
@@ -196,8 +201,9 @@ export interface InitResult {
  */
 export async function init(opts: InitOptions = {}): Promise<InitResult> {
   if (!opts || typeof opts !== 'object') throw new WasmError('init expects an options object');
-  for (const key of Object.keys(opts)) if (key !== 'source' && key !== 'build') throw new WasmError(`unknown init option "${key}"; known: source, build`);
-  if (opts.build !== undefined && !BUILDS.includes(opts.build)) throw new WasmError(`unknown build "${String(opts.build)}"; expected one of ${BUILDS.join(', ')}`);
+  checkKeys(opts, ['source', 'build'], 'init', WasmError);
+  if (opts.build !== undefined && !BUILDS.includes(opts.build))
+    throw new WasmError(`unknown build "${String(opts.build)}"; expected one of ${BUILDS.join(', ')}`);
   const features = detectFeatures();
   const available = availableBuilds(features);
   const source = opts.source !== undefined ? opts.source : defaults.source;
@@ -215,11 +221,23 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
 }
 
 function isSingle(s: SourceSpec): s is WasmSource {
-  return typeof s === 'string' || s instanceof URL || s instanceof WebAssembly.Module || s instanceof ArrayBuffer || ArrayBuffer.isView(s) ||
-    (typeof Response === 'function' && s instanceof Response) || typeof (s as PromiseLike<unknown>).then === 'function';
+  return (
+    typeof s === 'string' ||
+    s instanceof URL ||
+    s instanceof WebAssembly.Module ||
+    s instanceof ArrayBuffer ||
+    ArrayBuffer.isView(s) ||
+    (typeof Response === 'function' && s instanceof Response) ||
+    typeof (s as PromiseLike<unknown>).then === 'function'
+  );
 }
 
-function pick(spec: SourceSpec | undefined, file: WasmFile, build: BuildName, shared: boolean): WasmSource | undefined {
+function pick(
+  spec: SourceSpec | undefined,
+  file: WasmFile,
+  build: BuildName,
+  shared: boolean,
+): WasmSource | undefined {
   if (spec === undefined) return undefined;
   if (isSingle(spec)) return spec;
   if (typeof spec === 'function') return (spec as WasmSourceResolver)(file, build, shared) ?? undefined;
@@ -237,18 +255,24 @@ async function readFileUrl(url: URL): Promise<ArrayBuffer | ArrayBufferView> {
   // Node without the Node entry (e.g. this file imported directly): the runtime's own fs, looked
   // up at run time so that no bundler ever sees a Node import (process.getBuiltinModule, Node ≥ 20.16)
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const fs = typeof proc?.getBuiltinModule === 'function' ? proc.getBuiltinModule('fs') as { promises: { readFile(u: URL): Promise<Uint8Array> } } : undefined;
+  const fs =
+    typeof proc?.getBuiltinModule === 'function'
+      ? (proc.getBuiltinModule('fs') as { promises: { readFile(u: URL): Promise<Uint8Array> } })
+      : undefined;
   if (fs) return fs.promises.readFile(url);
-  throw new WasmError(`cannot read ${url.href}: no file reader is registered (in Node import 'wasm-vae' through its Node entry, or pass source to init())`);
+  throw new WasmError(
+    `cannot read ${url.href}: no file reader is registered (in Node import 'wasm-vae' through its Node entry, or pass source to init())`,
+  );
 }
 
 async function compileFrom(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source as BufferSource);
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
+    return WebAssembly.compile(source as BufferSource);
   let res: Response;
   if (typeof source === 'string' || source instanceof URL) {
     const url = typeof source === 'string' ? new URL(source, baseHref()) : source;
-    if (url.protocol === 'file:') return WebAssembly.compile(await readFileUrl(url) as BufferSource);
+    if (url.protocol === 'file:') return WebAssembly.compile((await readFileUrl(url)) as BufferSource);
     try {
       res = await fetch(url);
     } catch (e) {
@@ -257,8 +281,14 @@ async function compileFrom(source: WasmSource): Promise<WebAssembly.Module> {
   } else {
     res = await source;
   }
-  if (!res.ok) throw new WasmError(`could not fetch the wasm kernels: HTTP ${res.status} ${res.statusText} for ${res.url}`);
-  if (typeof WebAssembly.compileStreaming === 'function' && res.headers.get('content-type')?.split(';')[0].trim() === 'application/wasm') {
+  if (!res.ok)
+    throw new WasmError(
+      `could not fetch the wasm kernels: HTTP ${res.status} ${res.statusText} for ${res.url}`,
+    );
+  if (
+    typeof WebAssembly.compileStreaming === 'function' &&
+    res.headers.get('content-type')?.split(';')[0].trim() === 'application/wasm'
+  ) {
     return WebAssembly.compileStreaming(res);
   }
   return WebAssembly.compile(await res.arrayBuffer());
@@ -267,18 +297,23 @@ async function compileFrom(source: WasmSource): Promise<WebAssembly.Module> {
 function describeCompileError(e: unknown, what: string): WasmError {
   if (e instanceof WasmError) return e;
   const msg = (e as Error)?.message ?? String(e);
-  const csp = /content.security.policy|unsafe-eval|CSP/i.test(msg) ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')" : '';
+  const csp = /content.security.policy|unsafe-eval|CSP/i.test(msg)
+    ? " (the page's Content-Security-Policy must allow 'wasm-unsafe-eval')"
+    : '';
   return new WasmError(`could not compile ${what}: ${msg}${csp}`);
 }
 
-function readGlobal(exports: Record<string, unknown>, name: string): number {
-  const g = exports[name];
-  if (g instanceof WebAssembly.Global) return Number(g.value);
-  if (typeof g === 'number') return g;
-  throw new WasmError(`wasm kernels lack the exported constant ${name}; rebuild with npm run build`);
+/** A module built from other sources than src/abi.ts was generated from fails here, not later. */
+function checkConstants(exports: Record<string, unknown>): void {
+  for (const [name, want] of Object.entries(KERNEL_CONSTANTS)) {
+    const g = exports[name];
+    const have = g instanceof WebAssembly.Global ? Number(g.value) : undefined;
+    if (have !== want)
+      throw new WasmError(
+        `the wasm kernels' constant ${name} is ${have}, src/abi.ts says ${want}: rebuild with npm run build`,
+      );
+  }
 }
-
-const KIND_NAMES: readonly BuildName[] = ['scalar', 'simd', 'relaxed'];
 
 /** Instantiates one build of the kernels with a fresh memory. */
 export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
@@ -287,23 +322,34 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
   const explicit = opts.source !== undefined;
   const spec = explicit ? opts.source : defaults.source;
   const asked = opts.build ?? (explicit ? undefined : defaults.build);
-  if (asked !== undefined && !BUILDS.includes(asked)) throw new WasmError(`unknown build "${String(asked)}"; expected one of ${BUILDS.join(', ')}`);
+  if (asked !== undefined && !BUILDS.includes(asked))
+    throw new WasmError(`unknown build "${String(asked)}"; expected one of ${BUILDS.join(', ')}`);
   if (asked !== undefined && !avail.includes(asked)) {
-    throw new WasmError(`this runtime cannot run the ${asked} build (it validates: ${avail.join(', ')})` +
-      (asked === 'relaxed' && isNode ? '; in Node start it with --experimental-wasm-relaxed-simd' : ''));
+    throw new WasmError(
+      `this runtime cannot run the ${asked} build (it validates: ${avail.join(', ')})` +
+        (asked === 'relaxed' && isNode ? '; in Node start it with --experimental-wasm-relaxed-simd' : ''),
+    );
   }
   const shared = opts.shared ?? false;
-  if (shared && !features.sharedMemory) throw new WasmError('shared memory is not available (in browsers it needs cross-origin isolation: COOP/COEP headers)');
+  if (shared && !features.sharedMemory)
+    throw new WasmError(
+      'shared memory is not available (in browsers it needs cross-origin isolation: COOP/COEP headers)',
+    );
   if (spec !== undefined && isSingle(spec)) {
     let module: WebAssembly.Module;
-    try { module = await compileFrom(spec); } catch (e) { throw describeCompileError(e, `the ${asked ?? 'given'} wasm kernels`); }
+    try {
+      module = await compileFrom(spec);
+    } catch (e) {
+      throw describeCompileError(e, `the ${asked ?? 'given'} wasm kernels`);
+    }
     return instantiateKernels(module, asked, shared, opts.initialPages);
   }
   const build = asked ?? avail[0];
   const file = `${build}${shared ? '-shared' : ''}.wasm` as WasmFile;
   const resolve = (): WasmSource => {
     const src = pick(spec, file, build, shared) ?? defaultUrl(build, shared);
-    if (src === null) throw new WasmError(`this single-file build carries no ${file}; pass its source to init({ source })`);
+    if (src === null)
+      throw new WasmError(`this single-file build carries no ${file}; pass its source to init({ source })`);
     return src;
   };
   let modP: Promise<WebAssembly.Module>;
@@ -323,17 +369,18 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
   return instantiateKernels(module, build, shared, opts.initialPages);
 }
 
-async function instantiateKernels(module: WebAssembly.Module, build: BuildName | undefined, shared: boolean, initialPages?: number): Promise<Kernels> {
+async function instantiateKernels(
+  module: WebAssembly.Module,
+  build: BuildName | undefined,
+  shared: boolean,
+  initialPages?: number,
+): Promise<Kernels> {
   const initial = initialPages ?? 16;
-  const memory = new WebAssembly.Memory(shared ? { initial, maximum: MAX_SHARED_PAGES, shared: true } : { initial });
-  const imports = {
-    env: {
-      memory,
-      abort(msg: number, file: number, line: number, col: number) {
-        throw new WasmError(`wasm kernel aborted at ${line}:${col}`);
-      },
-    },
-  };
+  const memory = new WebAssembly.Memory(
+    shared ? { initial, maximum: MAX_SHARED_PAGES, shared: true } : { initial },
+  );
+  // the kernels are compiled with `use: abort=` (asconfig.json): memory is their only import
+  const imports = { env: { memory } };
   let exports: Record<string, unknown>;
   try {
     // Instantiated through @assemblyscript/loader; the kernels are then called through the raw
@@ -341,28 +388,21 @@ async function instantiateKernels(module: WebAssembly.Module, build: BuildName |
     // loader's demangled wrappers would add a rest-argument allocation to every kernel call.
     exports = (await instantiate(module, imports)).instance.exports as Record<string, unknown>;
   } catch (e) {
-    throw new WasmError(`could not instantiate the ${build ?? 'given'} wasm kernels${shared ? ' with a shared memory' : ''}: ${(e as Error).message}` +
-      ' (the -shared builds need shared: true, the others shared: false)');
+    throw new WasmError(
+      `could not instantiate the ${build ?? 'given'} wasm kernels${shared ? ' with a shared memory' : ''}: ${(e as Error).message}` +
+        ' (the -shared builds need shared: true, the others shared: false)',
+    );
   }
   const ex = exports as unknown as KernelExports & Record<string, unknown>;
-  if (typeof ex.build_kind !== 'function') throw new WasmError('the given wasm module is not the wasm-vae kernels (no build_kind export)');
+  if (typeof ex.build_kind !== 'function')
+    throw new WasmError('the given wasm module is not the wasm-vae kernels (no build_kind export)');
   const kind = ex.build_kind();
-  const actual = KIND_NAMES[kind];
+  const actual = BUILD_KINDS[kind];
   if (!actual) throw new WasmError(`the wasm kernels report an unknown build kind ${kind}`);
-  if (build !== undefined && actual !== build) throw new WasmError(`the wasm file for the ${build} build reports build kind ${kind} (${actual})`);
-  const constants: KernelConstants = {
-    act: {
-      identity: readGlobal(ex, 'ACT_IDENTITY'), relu: readGlobal(ex, 'ACT_RELU'), leaky_relu: readGlobal(ex, 'ACT_LEAKY_RELU'),
-      elu: readGlobal(ex, 'ACT_ELU'), tanh: readGlobal(ex, 'ACT_TANH'), sigmoid: readGlobal(ex, 'ACT_SIGMOID'),
-      softplus: readGlobal(ex, 'ACT_SOFTPLUS'),
-    },
-    lik: {
-      bernoulli: readGlobal(ex, 'LIK_BERNOULLI'), gaussian: readGlobal(ex, 'LIK_GAUSSIAN'),
-      'gaussian-learned': readGlobal(ex, 'LIK_GAUSSIAN_LEARNED'),
-    },
-    logvarMin: readGlobal(ex, 'LOGVAR_MIN'),
-    logvarMax: readGlobal(ex, 'LOGVAR_MAX'),
-  };
+  if (build !== undefined && actual !== build)
+    throw new WasmError(`the wasm file for the ${build} build reports build kind ${kind} (${actual})`);
+  checkConstants(exports);
+  const constants = CONSTANTS;
   const heapBase = (ex.heap_base() + 63) & ~63;
   return { exports: ex, memory, build: actual, shared, constants, heapBase, module };
 }

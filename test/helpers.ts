@@ -1,7 +1,13 @@
 // Test helpers: a bump allocator over a kernels instance's memory, seeded inputs, and the
 // comparison every numeric test uses: |a − r| ≤ max(atol, rtol·|r|) elementwise.
 import { expect } from 'vitest';
-import { availableBuilds, loadKernels, BUILDS as ALL_BUILDS, type BuildName, type Kernels } from '../src/wasm.js';
+import {
+  availableBuilds,
+  loadKernels,
+  BUILDS as ALL_BUILDS,
+  type BuildName,
+  type Kernels,
+} from '../src/wasm.js';
 import type { Network } from '../src/network.js';
 import type { Params } from './ref.js';
 
@@ -18,9 +24,15 @@ export function isCI(env: Record<string, string | undefined> = process.env): boo
 export function expectedBuilds(env: Record<string, string | undefined> = process.env): BuildName[] {
   const list = env.WASM_VAE_EXPECT_BUILDS?.trim();
   if (list) {
-    const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const names = list
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     for (const b of names) {
-      if (!(ALL_BUILDS as readonly string[]).includes(b)) throw new Error(`WASM_VAE_EXPECT_BUILDS: unknown build "${b}"; expected a comma-separated list of ${ALL_BUILDS.join(', ')}`);
+      if (!(ALL_BUILDS as readonly string[]).includes(b))
+        throw new Error(
+          `WASM_VAE_EXPECT_BUILDS: unknown build "${b}"; expected a comma-separated list of ${ALL_BUILDS.join(', ')}`,
+        );
     }
     return names as BuildName[];
   }
@@ -31,12 +43,18 @@ function checkedBuilds(): BuildName[] {
   const available = availableBuilds();
   const missing = expectedBuilds().filter((b) => !available.includes(b));
   if (missing.length > 0) {
-    const why = process.env.WASM_VAE_EXPECT_BUILDS?.trim() ? `WASM_VAE_EXPECT_BUILDS=${process.env.WASM_VAE_EXPECT_BUILDS}` : `CI=${process.env.CI} (all builds expected)`;
-    const how = missing.map((b) => b === 'relaxed'
-      ? 'relaxed needs Node started with --experimental-wasm-relaxed-simd (vitest.config.ts passes it to the test forks via execArgv: run the tests with `npm test` or `npx vitest run` so that config is used)'
-      : `${b} needs a runtime with WebAssembly SIMD`);
-    throw new Error(`the ${missing.join(', ')} build${missing.length > 1 ? 's are' : ' is'} expected (${why}) but this runtime can only run ${available.join(', ')}: ${how.join('; ')}; ` +
-      'or set WASM_VAE_EXPECT_BUILDS to the builds this runtime must cover');
+    const why = process.env.WASM_VAE_EXPECT_BUILDS?.trim()
+      ? `WASM_VAE_EXPECT_BUILDS=${process.env.WASM_VAE_EXPECT_BUILDS}`
+      : `CI=${process.env.CI} (all builds expected)`;
+    const how = missing.map((b) =>
+      b === 'relaxed'
+        ? 'relaxed needs Node started with --experimental-wasm-relaxed-simd (vitest.config.ts passes it to the test forks via execArgv: run the tests with `npm test` or `npx vitest run` so that config is used)'
+        : `${b} needs a runtime with WebAssembly SIMD`,
+    );
+    throw new Error(
+      `the ${missing.join(', ')} build${missing.length > 1 ? 's are' : ' is'} expected (${why}) but this runtime can only run ${available.join(', ')}: ${how.join('; ')}; ` +
+        'or set WASM_VAE_EXPECT_BUILDS to the builds this runtime must cover',
+    );
   }
   return available;
 }
@@ -49,7 +67,9 @@ export const BUILDS: BuildName[] = checkedBuilds();
 
 export class Heap {
   private top: number;
-  constructor(readonly k: Kernels) { this.top = k.heapBase; }
+  constructor(readonly k: Kernels) {
+    this.top = k.heapBase;
+  }
   /** 16-byte aligned region of n floats (zeroed), growing memory as needed. */
   alloc(n: number): number {
     const p = Math.ceil(this.top / 16) * 16;
@@ -64,9 +84,15 @@ export class Heap {
     this.f32(p, data.length).set(data);
     return p;
   }
-  f32(p: number, n: number): Float32Array { return new Float32Array(this.k.memory.buffer, p, n); }
-  get(p: number, n: number): Float32Array { return this.f32(p, n).slice(); }
-  reset(): void { this.top = this.k.heapBase; }
+  f32(p: number, n: number): Float32Array {
+    return new Float32Array(this.k.memory.buffer, p, n);
+  }
+  get(p: number, n: number): Float32Array {
+    return this.f32(p, n).slice();
+  }
+  reset(): void {
+    this.top = this.k.heapBase;
+  }
 }
 
 export async function kernels(build: BuildName): Promise<Kernels> {
@@ -100,27 +126,39 @@ export function randn(n: number, seed: number): Float64Array {
 }
 
 /** Asserts |actual − ref| ≤ max(atol, rtol·|ref|) everywhere (NaN matches NaN); names the worst index. */
-export function expectClose(actual: ArrayLike<number>, ref: ArrayLike<number>, tol: { atol: number; rtol: number }, label = ''): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  tol: { atol: number; rtol: number },
+  label = '',
+): void {
   expect(actual.length, `${label}: length`).toBe(ref.length);
-  let worst = -1, worstRatio = 0;
+  let worst = -1,
+    worstRatio = 0;
   for (let i = 0; i < ref.length; i++) {
-    const a = actual[i], r = ref[i];
+    const a = actual[i],
+      r = ref[i];
     if (Number.isNaN(r) && Number.isNaN(a)) continue;
     if (r === a) continue;
     const bound = Math.max(tol.atol, tol.rtol * Math.abs(r));
     const err = Math.abs(a - r);
     const ratio = Number.isNaN(err) ? Infinity : err / bound;
-    if (ratio > worstRatio) { worstRatio = ratio; worst = i; }
+    if (ratio > worstRatio) {
+      worstRatio = ratio;
+      worst = i;
+    }
   }
   if (worstRatio > 1) {
-    expect.fail(`${label}: index ${worst}: got ${actual[worst]}, expected ${ref[worst]} (error ${Math.abs(actual[worst] - ref[worst]).toExponential(3)} > tolerance ${Math.max(tol.atol, tol.rtol * Math.abs(ref[worst])).toExponential(3)})`);
+    expect.fail(
+      `${label}: index ${worst}: got ${actual[worst]}, expected ${ref[worst]} (error ${Math.abs(actual[worst] - ref[worst]).toExponential(3)} > tolerance ${Math.max(tol.atol, tol.rtol * Math.abs(ref[worst])).toExponential(3)})`,
+    );
   }
 }
 
 /** Every parameter tensor of a network as f64 copies, by PyTorch name (for the f64 references). */
 export function paramsOf(net: Network): Params {
   const p: Params = {};
-  for (const l of net.layers) for (const s of [l.weight, l.bias]) p[s.name] = Float64Array.from(net.view(s));
+  for (const s of net.paramSlots) p[s.name] = Float64Array.from(net.view(s));
   return p;
 }
 
@@ -128,18 +166,31 @@ export function paramsOf(net: Network): Params {
  * Central differences (h = 1e-6, f64) of the reference loss f at 6 sampled coordinates of every
  * parameter tensor against the kernels' gradient, which must equal scale · ∂f.
  */
-export function checkGrad(net: Network, params: Params, f: () => number, scale: number, label: string, seed = 99): void {
-  const r = rand(seed), h = 1e-6;
-  for (const l of net.layers) for (const s of [l.weight, l.bias]) {
+export function checkGrad(
+  net: Network,
+  params: Params,
+  f: () => number,
+  scale: number,
+  label: string,
+  seed = 99,
+): void {
+  const r = rand(seed),
+    h = 1e-6;
+  for (const s of net.paramSlots) {
     const g = net.view(s, 'grad');
     const idx = Array.from({ length: Math.min(6, s.floats) }, () => Math.floor(r() * s.floats));
-    const fd: number[] = [], an: number[] = [];
+    const fd: number[] = [],
+      an: number[] = [];
     for (const i of idx) {
-      const p = params[s.name], old = p[i];
-      p[i] = old + h; const up = f();
-      p[i] = old - h; const dn = f();
+      const p = params[s.name],
+        old = p[i];
+      p[i] = old + h;
+      const up = f();
+      p[i] = old - h;
+      const dn = f();
       p[i] = old;
-      fd.push(scale * (up - dn) / (2 * h)); an.push(g[i]);
+      fd.push((scale * (up - dn)) / (2 * h));
+      an.push(g[i]);
     }
     expectClose(an, fd, { atol: 5e-4 * scale, rtol: 2e-3 }, `${label} ${s.name} [${idx.join(',')}]`);
   }

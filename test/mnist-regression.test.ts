@@ -22,14 +22,23 @@ describe('MNIST regression (1 epoch, 20000 train / 2000 test images)', () => {
     const D = train.cols;
     const trainX = train.x.subarray(0, TRAIN_ROWS * D);
     const testX = test.x.subarray(0, TEST_ROWS * D);
-    const vae = await VAE.create({ inputDim: D, encoder: [400], latentDim: 20, activation: 'relu', likelihood: 'bernoulli', seed: 1 });
+    const vae = await VAE.create({
+      inputDim: D,
+      encoder: [400],
+      latentDim: 20,
+      activation: 'relu',
+      likelihood: 'bernoulli',
+      seed: 1,
+    });
     const trainer = new Trainer(vae, { optimizer: { name: 'adam', lr: 1e-3 }, batchSize: 128 });
     const t0 = performance.now();
     const history = await trainer.fit(trainX, { epochs: 1 });
     const seconds = (performance.now() - t0) / 1000;
     const ev = vae.evaluate(testX, { samples: 1, seed: 1 });
-    console.log(`[mnist-regression] ${vae.build} build: train −ELBO ${history.epochs[0].loss.toFixed(2)}, ` +
-      `test −ELBO ${ev.loss.toFixed(2)} (rec ${ev.reconstruction.toFixed(2)}, KL ${ev.kl.toFixed(2)}), ${seconds.toFixed(1)} s`);
+    console.log(
+      `[mnist-regression] ${vae.build} build: train −ELBO ${history.epochs[0].loss.toFixed(2)}, ` +
+        `test −ELBO ${ev.loss.toFixed(2)} (rec ${ev.reconstruction.toFixed(2)}, KL ${ev.kl.toFixed(2)}), ${seconds.toFixed(1)} s`,
+    );
     expect(history.epochs).toHaveLength(1);
     expect(Number.isFinite(history.epochs[0].loss)).toBe(true);
     expect(ev.rows).toBe(TEST_ROWS);

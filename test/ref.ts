@@ -1,16 +1,25 @@
 // Independent f64 references, written plainly from the math (not from the kernels).
-export function gemmRef(a: ArrayLike<number>, b: ArrayLike<number>, bias: ArrayLike<number> | null, c0: ArrayLike<number> | null,
-                        M: number, N: number, K: number, layout: 'nt' | 'nn' | 'tn'): Float64Array {
+export function gemmRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  c0: ArrayLike<number> | null,
+  M: number,
+  N: number,
+  K: number,
+  layout: 'nt' | 'nn' | 'tn',
+): Float64Array {
   const c = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-    let s = (c0 ? c0[m * N + n] : 0) + (bias ? bias[n] : 0);
-    for (let k = 0; k < K; k++) {
-      const av = layout === 'tn' ? a[k * M + m] : a[m * K + k];
-      const bv = layout === 'nt' ? b[n * K + k] : b[k * N + n];
-      s += av * bv;
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = (c0 ? c0[m * N + n] : 0) + (bias ? bias[n] : 0);
+      for (let k = 0; k < K; k++) {
+        const av = layout === 'tn' ? a[k * M + m] : a[m * K + k];
+        const bv = layout === 'nt' ? b[n * K + k] : b[k * N + n];
+        s += av * bv;
+      }
+      c[m * N + n] = s;
     }
-    c[m * N + n] = s;
-  }
   return c;
 }
 
@@ -18,25 +27,43 @@ export type Act = 'identity' | 'relu' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid
 
 export function actRef(x: number, kind: Act, alpha: number): number {
   switch (kind) {
-    case 'relu': return Number.isNaN(x) ? NaN : Math.max(x, 0);
-    case 'leaky_relu': return x > 0 ? x : alpha * x;
-    case 'elu': return x > 0 ? x : alpha * Math.expm1(x);
-    case 'tanh': return Math.tanh(x);
-    case 'sigmoid': return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-    case 'softplus': return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    default: return x;
+    case 'relu':
+      return Number.isNaN(x) ? NaN : Math.max(x, 0);
+    case 'leaky_relu':
+      return x > 0 ? x : alpha * x;
+    case 'elu':
+      return x > 0 ? x : alpha * Math.expm1(x);
+    case 'tanh':
+      return Math.tanh(x);
+    case 'sigmoid':
+      return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    case 'softplus':
+      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    default:
+      return x;
   }
 }
 
 export function dactRef(x: number, kind: Act, alpha: number): number {
   switch (kind) {
-    case 'relu': return Number.isNaN(x) ? NaN : x > 0 ? 1 : 0;
-    case 'leaky_relu': return Number.isNaN(x) ? NaN : x > 0 ? 1 : alpha;
-    case 'elu': return x > 0 ? 1 : alpha * Math.exp(x);
-    case 'tanh': { const t = Math.tanh(x); return 1 - t * t; }
-    case 'sigmoid': { const s = actRef(x, 'sigmoid', 0); return s * (1 - s); }
-    case 'softplus': return actRef(x, 'sigmoid', 0);
-    default: return 1;
+    case 'relu':
+      return Number.isNaN(x) ? NaN : x > 0 ? 1 : 0;
+    case 'leaky_relu':
+      return Number.isNaN(x) ? NaN : x > 0 ? 1 : alpha;
+    case 'elu':
+      return x > 0 ? 1 : alpha * Math.exp(x);
+    case 'tanh': {
+      const t = Math.tanh(x);
+      return 1 - t * t;
+    }
+    case 'sigmoid': {
+      const s = actRef(x, 'sigmoid', 0);
+      return s * (1 - s);
+    }
+    case 'softplus':
+      return actRef(x, 'sigmoid', 0);
+    default:
+      return 1;
   }
 }
 
@@ -45,66 +72,109 @@ export type Lik = 'bernoulli' | 'gaussian' | 'gaussian-learned';
 /** −log p(x|out) for one element. */
 export function nllRef(out: number, x: number, lik: Lik, sigma: number, outlv = 0): number {
   if (lik === 'bernoulli') return Math.max(out, 0) - out * x + Math.log1p(Math.exp(-Math.abs(out)));
-  if (lik === 'gaussian') return 0.5 * ((x - out) / sigma) ** 2 + Math.log(sigma) + 0.5 * Math.log(2 * Math.PI);
+  if (lik === 'gaussian')
+    return 0.5 * ((x - out) / sigma) ** 2 + Math.log(sigma) + 0.5 * Math.log(2 * Math.PI);
   return 0.5 * (x - out) ** 2 * Math.exp(-outlv) + 0.5 * outlv + 0.5 * Math.log(2 * Math.PI);
 }
 
 export interface RefConfig {
-  inputDim: number; encoder: number[]; latentDim: number; decoder: number[];
-  activation: Act; activationAlpha?: number; likelihood: Lik; sigma?: number;
+  inputDim: number;
+  encoder: number[];
+  latentDim: number;
+  decoder: number[];
+  activation: Act;
+  activationAlpha?: number;
+  likelihood: Lik;
+  sigma?: number;
 }
 export type Params = Record<string, Float64Array>;
 
 /** The f64 forward pass: posterior parameters, z, and −log p(x_b|z_bl) per sample row. */
-export interface Forward { mu: Float64Array; lv: Float64Array; z: Float64Array; nll: Float64Array }
+export interface Forward {
+  mu: Float64Array;
+  lv: Float64Array;
+  z: Float64Array;
+  nll: Float64Array;
+}
 
-export function forwardRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: ArrayLike<number>, B: number, L: number): Forward {
+export function forwardRef(
+  cfg: RefConfig,
+  p: Params,
+  x: ArrayLike<number>,
+  eps: ArrayLike<number>,
+  B: number,
+  L: number,
+): Forward {
   const alpha = cfg.activationAlpha ?? (cfg.activation === 'elu' ? 1 : 0.01);
   const sigma = cfg.sigma ?? 1;
   const lin = (name: string, inp: Float64Array, rows: number) => {
-    const W = p[`${name}.weight`], b = p[`${name}.bias`], o = b.length, i = W.length / o, out = new Float64Array(rows * o);
-    for (let r = 0; r < rows; r++) for (let j = 0; j < o; j++) {
-      let s = b[j];
-      for (let k = 0; k < i; k++) s += inp[r * i + k] * W[j * i + k];
-      out[r * o + j] = s;
-    }
+    const W = p[`${name}.weight`],
+      b = p[`${name}.bias`],
+      o = b.length,
+      i = W.length / o,
+      out = new Float64Array(rows * o);
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < o; j++) {
+        let s = b[j];
+        for (let k = 0; k < i; k++) s += inp[r * i + k] * W[j * i + k];
+        out[r * o + j] = s;
+      }
     return out;
   };
   const act = (a: Float64Array) => a.map((v) => actRef(v, cfg.activation, alpha));
-  const D = cfg.inputDim, Z = cfg.latentDim;
+  const D = cfg.inputDim,
+    Z = cfg.latentDim;
   let h = Float64Array.from(x);
-  cfg.encoder.forEach((_, i) => { h = act(lin(`encoder.${i}`, h, B)); });
-  const mu = lin('fc_mu', h, B), lv = lin('fc_logvar', h, B);
+  cfg.encoder.forEach((_, i) => {
+    h = act(lin(`encoder.${i}`, h, B));
+  });
+  const mu = lin('fc_mu', h, B),
+    lv = lin('fc_logvar', h, B);
   const z = new Float64Array(B * L * Z);
-  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let j = 0; j < Z; j++) {
-    z[(b * L + l) * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[(b * L + l) * Z + j];
-  }
+  for (let b = 0; b < B; b++)
+    for (let l = 0; l < L; l++)
+      for (let j = 0; j < Z; j++) {
+        z[(b * L + l) * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[(b * L + l) * Z + j];
+      }
   let g = z;
-  cfg.decoder.forEach((_, i) => { g = act(lin(`decoder.${i}`, g, B * L)); });
+  cfg.decoder.forEach((_, i) => {
+    g = act(lin(`decoder.${i}`, g, B * L));
+  });
   const out = lin('fc_out', g, B * L);
   const olv = cfg.likelihood === 'gaussian-learned' ? lin('fc_out_logvar', g, B * L) : null;
   const nll = new Float64Array(B * L);
-  for (let r = 0; r < B * L; r++) for (let d = 0; d < D; d++) {
-    const o = r * D + d;
-    nll[r] += nllRef(out[o], x[Math.floor(r / L) * D + d], cfg.likelihood, sigma, olv ? olv[o] : 0);
-  }
+  for (let r = 0; r < B * L; r++)
+    for (let d = 0; d < D; d++) {
+      const o = r * D + d;
+      nll[r] += nllRef(out[o], x[Math.floor(r / L) * D + d], cfg.likelihood, sigma, olv ? olv[o] : 0);
+    }
   return { mu, lv, z, nll };
 }
 
 /** The whole model's loss Σ_b [rec_b + β kl_b] in f64, for finite differences and parity. */
-export function modelLossRef(cfg: RefConfig, p: Params, x: ArrayLike<number>, eps: ArrayLike<number>, B: number, L: number, beta: number):
-  { loss: number; rec: number[]; kl: number[] } {
+export function modelLossRef(
+  cfg: RefConfig,
+  p: Params,
+  x: ArrayLike<number>,
+  eps: ArrayLike<number>,
+  B: number,
+  L: number,
+  beta: number,
+): { loss: number; rec: number[]; kl: number[] } {
   const { mu, lv, nll } = forwardRef(cfg, p, x, eps, B, L);
   const Z = cfg.latentDim;
-  const rec: number[] = [], kl: number[] = [];
+  const rec: number[] = [],
+    kl: number[] = [];
   let loss = 0;
   for (let b = 0; b < B; b++) {
     let r = 0;
     for (let l = 0; l < L; l++) r += nll[b * L + l];
     r /= L;
     let k = 0;
-    for (let j = 0; j < Z; j++) k += -0.5 * (1 + lv[b * Z + j] - mu[b * Z + j] ** 2 - Math.exp(lv[b * Z + j]));
-    rec.push(r); kl.push(k);
+    for (let j = 0; j < Z; j++)
+      k += -0.5 * (1 + lv[b * Z + j] - mu[b * Z + j] ** 2 - Math.exp(lv[b * Z + j]));
+    rec.push(r);
+    kl.push(k);
     loss += r + beta * k;
   }
   return { loss, rec, kl };

@@ -4,12 +4,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  tensorF32,
-  type TensorEntry,
-} from '../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, tensorF32, type TensorEntry } from '../src/io/safetensors.js';
 import { readFileBytes, writeFileAtomic } from '../src/io/node.js';
 import { ConfigError, FormatError, ShapeError } from '../src/errors.js';
 
@@ -22,7 +17,9 @@ function file(
   opts: { declaredLen?: bigint } = {},
 ): Uint8Array {
   const h =
-    header instanceof Uint8Array ? header : enc.encode(typeof header === 'string' ? header : JSON.stringify(header));
+    header instanceof Uint8Array
+      ? header
+      : enc.encode(typeof header === 'string' ? header : JSON.stringify(header));
   const out = new Uint8Array(8 + h.length + data.length);
   new DataView(out.buffer).setBigUint64(0, opts.declaredLen ?? BigInt(h.length), true);
   out.set(h, 8);
@@ -118,10 +115,27 @@ describe('encode/decode round trip', () => {
     expect(json.length).toBe(131);
     // 131 bytes of JSON padded with 5 spaces to 136 = 0x88, so the data starts at 8 + 136 = 144.
     const expected = [
-      0x88, 0, 0, 0, 0, 0, 0, 0,
-      ...enc.encode(json), 0x20, 0x20, 0x20, 0x20, 0x20,
-      1, 2, 3,
-      0x00, 0x00, 0x80, 0x3f, // 1.0f little-endian
+      0x88,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      ...enc.encode(json),
+      0x20,
+      0x20,
+      0x20,
+      0x20,
+      0x20,
+      1,
+      2,
+      3,
+      0x00,
+      0x00,
+      0x80,
+      0x3f, // 1.0f little-endian
     ];
     expect(bytes.length).toBe(151);
     expect(Array.from(bytes)).toEqual(expected);
@@ -159,7 +173,9 @@ describe('interop fixture (test/fixtures/tiny.safetensors, made by scripts/make_
 
 describe('encode validation', () => {
   it('throws ShapeError when data length does not match the shape', () => {
-    expect(() => encodeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: f32(1, 2, 3) } })).toThrow(ShapeError);
+    expect(() => encodeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: f32(1, 2, 3) } })).toThrow(
+      ShapeError,
+    );
     expect(() => encodeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: f32(1, 2, 3) } })).toThrow(
       /"w".*length 3.*\[2,2\]/,
     );
@@ -177,7 +193,9 @@ describe('encode validation', () => {
     expect(() =>
       encodeSafetensors({ w: { dtype: 'BF16' as 'F32', shape: [1], data: new Float32Array(1) } }),
     ).toThrow(/unsupported dtype "BF16"/);
-    expect(() => encodeSafetensors({ '': { dtype: 'U8', shape: [0], data: new Uint8Array(0) } })).toThrow(ConfigError);
+    expect(() => encodeSafetensors({ '': { dtype: 'U8', shape: [0], data: new Uint8Array(0) } })).toThrow(
+      ConfigError,
+    );
     expect(() =>
       encodeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }),
     ).toThrow(/reserved/);
@@ -239,7 +257,10 @@ describe('decode rejects hostile input with FormatError', () => {
     expectFormatError(() => decodeSafetensors(file('null')), /must be a JSON object/);
     expectFormatError(() => decodeSafetensors(file(' {}')), /must be a JSON object starting with '\{'/);
     expectFormatError(() => decodeSafetensors(file('')), /must be a JSON object/);
-    expectFormatError(() => decodeSafetensors(file({ w: [1] })), /tensor "w": entry must be an object, got array/);
+    expectFormatError(
+      () => decodeSafetensors(file({ w: [1] })),
+      /tensor "w": entry must be an object, got array/,
+    );
   });
 
   it('unknown dtype', () => {
@@ -263,12 +284,21 @@ describe('decode rejects hostile input with FormatError', () => {
 
   it('negative, non-integer or non-array shape', () => {
     const bad = (shape: unknown) => file({ w: { dtype: 'F32', shape, data_offsets: [0, 8] } }, eight);
-    expectFormatError(() => decodeSafetensors(bad([-2])), /tensor "w": shape dimension -2 is not a non-negative integer/);
+    expectFormatError(
+      () => decodeSafetensors(bad([-2])),
+      /tensor "w": shape dimension -2 is not a non-negative integer/,
+    );
     expectFormatError(() => decodeSafetensors(bad([1.5, 2])), /tensor "w": shape dimension 1.5 is not/);
     expectFormatError(() => decodeSafetensors(bad(['2'])), /tensor "w": shape dimension "2" is not/);
-    expectFormatError(() => decodeSafetensors(bad([2 ** 53])), /tensor "w": shape dimension 9007199254740992 is not/);
+    expectFormatError(
+      () => decodeSafetensors(bad([2 ** 53])),
+      /tensor "w": shape dimension 9007199254740992 is not/,
+    );
     expectFormatError(() => decodeSafetensors(bad(2)), /tensor "w": shape must be an array, got number/);
-    expectFormatError(() => decodeSafetensors(file('{"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,8]}}', eight)), /shape dimension null is not/);
+    expectFormatError(
+      () => decodeSafetensors(file('{"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,8]}}', eight)),
+      /shape dimension null is not/,
+    );
   });
 
   it('shape whose element count overflows', () => {
@@ -285,13 +315,29 @@ describe('decode rejects hostile input with FormatError', () => {
   });
 
   it('malformed or out-of-bounds data_offsets', () => {
-    const bad = (data_offsets: unknown, data = eight) => file({ w: { dtype: 'F32', shape: [2], data_offsets } }, data);
-    expectFormatError(() => decodeSafetensors(bad([0, 16])), /tensor "w": data_offsets \[0,16\] out of bounds of the 8-byte data section/);
+    const bad = (data_offsets: unknown, data = eight) =>
+      file({ w: { dtype: 'F32', shape: [2], data_offsets } }, data);
+    expectFormatError(
+      () => decodeSafetensors(bad([0, 16])),
+      /tensor "w": data_offsets \[0,16\] out of bounds of the 8-byte data section/,
+    );
     expectFormatError(() => decodeSafetensors(bad([8, 0])), /tensor "w": data_offsets begin 8 > end 0/);
-    expectFormatError(() => decodeSafetensors(bad([-8, 0])), /tensor "w": data_offsets must be non-negative integers/);
-    expectFormatError(() => decodeSafetensors(bad([0.5, 8.5])), /tensor "w": data_offsets must be non-negative integers/);
-    expectFormatError(() => decodeSafetensors(bad([0, 4, 8])), /tensor "w": data_offsets must be an array of two integers/);
-    expectFormatError(() => decodeSafetensors(bad('0-8')), /tensor "w": data_offsets must be an array of two integers/);
+    expectFormatError(
+      () => decodeSafetensors(bad([-8, 0])),
+      /tensor "w": data_offsets must be non-negative integers/,
+    );
+    expectFormatError(
+      () => decodeSafetensors(bad([0.5, 8.5])),
+      /tensor "w": data_offsets must be non-negative integers/,
+    );
+    expectFormatError(
+      () => decodeSafetensors(bad([0, 4, 8])),
+      /tensor "w": data_offsets must be an array of two integers/,
+    );
+    expectFormatError(
+      () => decodeSafetensors(bad('0-8')),
+      /tensor "w": data_offsets must be an array of two integers/,
+    );
   });
 
   it('overlapping offsets', () => {
@@ -299,13 +345,19 @@ describe('decode rejects hostile input with FormatError', () => {
       a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
       b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
     };
-    expectFormatError(() => decodeSafetensors(file(h, new Array(12).fill(0))), /tensor "b": data_offsets \[4,12\] overlap tensor "a" \[0,8\]/);
+    expectFormatError(
+      () => decodeSafetensors(file(h, new Array(12).fill(0))),
+      /tensor "b": data_offsets \[4,12\] overlap tensor "a" \[0,8\]/,
+    );
     // Two tensors claiming the same bytes.
     const same = { a: good.w, b: good.w };
     expectFormatError(() => decodeSafetensors(file(same, eight)), /overlap/);
     // A zero-size tensor inside another tensor's range.
     const inside = { a: good.w, z: { dtype: 'U8', shape: [0], data_offsets: [4, 4] } };
-    expectFormatError(() => decodeSafetensors(file(inside, eight)), /tensor "z": data_offsets \[4,4\] overlap tensor "a" \[0,8\]/);
+    expectFormatError(
+      () => decodeSafetensors(file(inside, eight)),
+      /tensor "z": data_offsets \[4,4\] overlap tensor "a" \[0,8\]/,
+    );
   });
 
   it('a gap between tensors', () => {
@@ -313,21 +365,33 @@ describe('decode rejects hostile input with FormatError', () => {
       a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] },
       b: { dtype: 'U8', shape: [2], data_offsets: [3, 5] },
     };
-    expectFormatError(() => decodeSafetensors(file(h, [1, 2, 0, 3, 4])), /tensor "b": gap of 1 bytes before data_offsets begin 3/);
+    expectFormatError(
+      () => decodeSafetensors(file(h, [1, 2, 0, 3, 4])),
+      /tensor "b": gap of 1 bytes before data_offsets begin 3/,
+    );
     const lead = { b: { dtype: 'U8', shape: [2], data_offsets: [2, 4] } };
     expectFormatError(() => decodeSafetensors(file(lead, [0, 0, 1, 2])), /tensor "b": gap of 2 bytes/);
   });
 
   it('trailing bytes not covered by any tensor', () => {
-    expectFormatError(() => decodeSafetensors(file(good, new Array(11).fill(0))), /3 trailing bytes not covered/);
+    expectFormatError(
+      () => decodeSafetensors(file(good, new Array(11).fill(0))),
+      /3 trailing bytes not covered/,
+    );
     expectFormatError(() => decodeSafetensors(file({}, [0])), /1 trailing bytes not covered/);
   });
 
   it('byte length that does not match shape × dtype size', () => {
     const h = { w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } };
-    expectFormatError(() => decodeSafetensors(file(h, eight)), /tensor "w": byte length 8 does not match shape \[3\] × F32 = 12 bytes/);
+    expectFormatError(
+      () => decodeSafetensors(file(h, eight)),
+      /tensor "w": byte length 8 does not match shape \[3\] × F32 = 12 bytes/,
+    );
     const i64 = { w: { dtype: 'I64', shape: [], data_offsets: [0, 4] } };
-    expectFormatError(() => decodeSafetensors(file(i64, [0, 0, 0, 0])), /tensor "w": byte length 4 does not match shape \[\] × I64 = 8 bytes/);
+    expectFormatError(
+      () => decodeSafetensors(file(i64, [0, 0, 0, 0])),
+      /tensor "w": byte length 4 does not match shape \[\] × I64 = 8 bytes/,
+    );
   });
 
   it('bad __metadata__', () => {
@@ -335,9 +399,18 @@ describe('decode rejects hostile input with FormatError', () => {
       () => decodeSafetensors(file({ __metadata__: { a: 'x', epochs: 3 } })),
       /__metadata__ value for key "epochs" must be a string, got number/,
     );
-    expectFormatError(() => decodeSafetensors(file({ __metadata__: { n: null } })), /key "n" must be a string, got null/);
-    expectFormatError(() => decodeSafetensors(file({ __metadata__: ['a'] })), /__metadata__ must be an object of strings, got array/);
-    expectFormatError(() => decodeSafetensors(file({ __metadata__: 'x' })), /__metadata__ must be an object of strings, got string/);
+    expectFormatError(
+      () => decodeSafetensors(file({ __metadata__: { n: null } })),
+      /key "n" must be a string, got null/,
+    );
+    expectFormatError(
+      () => decodeSafetensors(file({ __metadata__: ['a'] })),
+      /__metadata__ must be an object of strings, got array/,
+    );
+    expectFormatError(
+      () => decodeSafetensors(file({ __metadata__: 'x' })),
+      /__metadata__ must be an object of strings, got string/,
+    );
   });
 
   it('keeps a "__proto__" metadata key as plain data', () => {
@@ -362,7 +435,9 @@ describe('decode rejects hostile input with FormatError', () => {
   });
 
   it('treats a tensor named "__proto__" as an ordinary name', () => {
-    const { tensors } = decodeSafetensors(file('{"__proto__":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [42]));
+    const { tensors } = decodeSafetensors(
+      file('{"__proto__":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [42]),
+    );
     expect(Array.from(tensors.get('__proto__')!.data as Uint8Array)).toEqual([42]);
   });
 
@@ -407,7 +482,8 @@ describe('decode rejects hostile input with FormatError', () => {
       try {
         decodeSafetensors(b);
       } catch (e) {
-        if (!(e instanceof FormatError)) throw new Error(`non-FormatError at iteration ${iter}: ${String(e)}`);
+        if (!(e instanceof FormatError))
+          throw new Error(`non-FormatError at iteration ${iter}: ${String(e)}`);
         rejected++;
       }
     }

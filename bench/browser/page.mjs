@@ -20,9 +20,15 @@ async function benchWasmVae(build, opts) {
   for (const batch of opts.batches) {
     const { net, optim } = makeReference(lib, k, batch);
     const s = stepFn(net, optim, batch);
-    const r = measure(s.fn, { seconds: opts.seconds, warmSeconds: opts.warmup, minSampleMs: 20, minSamples: 3 });
+    const r = measure(s.fn, {
+      seconds: opts.seconds,
+      warmSeconds: opts.warmup,
+      minSampleMs: 20,
+      minSamples: 3,
+    });
     const sps = rate(r, batch);
-    if (!Number.isFinite(s.lastLoss())) throw new Error(`wasm-vae ${build}: non-finite loss at batch ${batch}`);
+    if (!Number.isFinite(s.lastLoss()))
+      throw new Error(`wasm-vae ${build}: non-finite loss at batch ${batch}`);
     log(`  wasm-vae-${build} batch ${batch}: ${sps.median} samples/s [${sps.p10}–${sps.p90}]`);
     step.push({ batch, samplesPerSec: sps, lastLossPerSample: s.lastLoss() / batch });
     await tick();
@@ -48,7 +54,12 @@ async function useBackend(name) {
     info.simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     info.multithread = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
     info.threads = tfwasm.getThreadsCount();
-    info.binary = info.multithread && info.simd ? 'tfjs-backend-wasm-threaded-simd.wasm' : info.simd ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm';
+    info.binary =
+      info.multithread && info.simd
+        ? 'tfjs-backend-wasm-threaded-simd.wasm'
+        : info.simd
+          ? 'tfjs-backend-wasm-simd.wasm'
+          : 'tfjs-backend-wasm.wasm';
   }
   return info;
 }
@@ -61,23 +72,30 @@ async function benchTfjs(backend, opts) {
   const xc = tf.tensor2d(uniform(X_SEED, 32 * 784), [32, 784]);
   const losses = [];
   for (let i = 0; i < 4; i++) losses.push(trainStep(mc, xc, 32, true));
-  xc.dispose(); disposeModel(mc);
+  xc.dispose();
+  disposeModel(mc);
   const step = [];
   for (const batch of opts.batches) {
     const m = makeModel('in-out');
     const x = tf.tensor2d(uniform(X_SEED, batch * 784), [batch, 784]);
     let last = NaN;
-    const fn = () => { last = trainStep(m, x, batch); };
+    const fn = () => {
+      last = trainStep(m, x, batch);
+    };
     fn();
     const r = measure(fn, {
-      seconds: opts.seconds, warmSeconds: opts.warmup, minSampleMs: 20, minSamples: 3,
+      seconds: opts.seconds,
+      warmSeconds: opts.warmup,
+      minSampleMs: 20,
+      minSamples: 3,
       maxSeconds: backend === 'cpu' ? opts.maxCpuStepSeconds : Infinity,
     });
     const sps = rate(r, batch);
     if (!Number.isFinite(last)) throw new Error(`tfjs-${backend}: non-finite loss at batch ${batch}`);
     log(`  tfjs-${backend} batch ${batch}: ${sps.median} samples/s [${sps.p10}–${sps.p90}]`);
     step.push({ batch, samplesPerSec: sps, lastLossPerSample: last / batch });
-    x.dispose(); disposeModel(m);
+    x.dispose();
+    disposeModel(m);
     await tick();
   }
   return { system: `tfjs-${backend}`, ...info, check: { batch: 32, eps: 0, lossPerStep: losses }, step };
@@ -88,16 +106,30 @@ window.runBench = async (opts) => {
   const features = lib.detectFeatures();
   const builds = lib.availableBuilds(features).filter((b) => opts.builds.includes(b));
   const out = {
-    userAgent: navigator.userAgent, crossOriginIsolated: self.crossOriginIsolated,
-    hardwareConcurrency: navigator.hardwareConcurrency, features, availableBuilds: lib.availableBuilds(features),
-    systems: [], errors: [],
+    userAgent: navigator.userAgent,
+    crossOriginIsolated: self.crossOriginIsolated,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    features,
+    availableBuilds: lib.availableBuilds(features),
+    systems: [],
+    errors: [],
   };
   log(`  page: crossOriginIsolated=${out.crossOriginIsolated} builds=${out.availableBuilds.join(',')}`);
   for (const b of builds) {
-    try { out.systems.push(await benchWasmVae(b, opts)); } catch (e) { out.errors.push(`wasm-vae-${b}: ${e.stack ?? e}`); log(`  wasm-vae-${b} failed: ${e}`); }
+    try {
+      out.systems.push(await benchWasmVae(b, opts));
+    } catch (e) {
+      out.errors.push(`wasm-vae-${b}: ${e.stack ?? e}`);
+      log(`  wasm-vae-${b} failed: ${e}`);
+    }
   }
   for (const backend of opts.tfjsBackends) {
-    try { out.systems.push(await benchTfjs(backend, opts)); } catch (e) { out.errors.push(`tfjs-${backend}: ${e.stack ?? e}`); log(`  tfjs-${backend} failed: ${e}`); }
+    try {
+      out.systems.push(await benchTfjs(backend, opts));
+    } catch (e) {
+      out.errors.push(`tfjs-${backend}: ${e.stack ?? e}`);
+      log(`  tfjs-${backend} failed: ${e}`);
+    }
   }
   out.wallSeconds = (performance.now() - t0) / 1000;
   return out;

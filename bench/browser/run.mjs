@@ -11,16 +11,34 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic'];
-const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm', '.json': 'application/json', '.map': 'application/json' };
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.map': 'application/json',
+};
 
 async function bundle() {
   const esbuild = await import('esbuild');
   const r = await esbuild.build({
     entryPoints: [join(root, 'bench/browser/page.mjs')],
-    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'error',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'error',
     external: ['node:*'], // in case a universal module keeps a guarded dynamic import('node:…')
     define: { 'process.env.NODE_ENV': '"production"' },
   });
@@ -28,19 +46,32 @@ async function bundle() {
 }
 
 function serve(pageJs) {
-  const html = '<!doctype html><meta charset="utf-8"><title>wasm-vae bench</title><script type="module" src="/__bench/page.js"></script>';
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>wasm-vae bench</title><script type="module" src="/__bench/page.js"></script>';
   const server = createServer(async (req, res) => {
     const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-store',
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'Cache-Control': 'no-store',
     };
     try {
       const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-      if (path === '/' || path === '/__bench/index.html') { res.writeHead(200, { ...headers, 'Content-Type': MIME['.html'] }); return res.end(html); }
-      if (path === '/favicon.ico') { res.writeHead(204, headers); return res.end(); }
-      if (path === '/__bench/page.js') { res.writeHead(200, { ...headers, 'Content-Type': MIME['.js'] }); return res.end(pageJs); }
+      if (path === '/' || path === '/__bench/index.html') {
+        res.writeHead(200, { ...headers, 'Content-Type': MIME['.html'] });
+        return res.end(html);
+      }
+      if (path === '/favicon.ico') {
+        res.writeHead(204, headers);
+        return res.end();
+      }
+      if (path === '/__bench/page.js') {
+        res.writeHead(200, { ...headers, 'Content-Type': MIME['.js'] });
+        return res.end(pageJs);
+      }
       const file = normalize(join(root, path));
-      if (!file.startsWith(root.endsWith(sep) ? root : root + sep) || !(await stat(file)).isFile()) throw new Error('not found');
+      if (!file.startsWith(root.endsWith(sep) ? root : root + sep) || !(await stat(file)).isFile())
+        throw new Error('not found');
       const body = await readFile(file);
       res.writeHead(200, { ...headers, 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
@@ -59,12 +90,19 @@ function serve(pageJs) {
  */
 export async function runBrowserBench(opts) {
   const log = opts.log ?? console.log;
-  if (!existsSync(CHROMIUM)) return { available: false, note: `${CHROMIUM} is missing: browser figures skipped (apt-get install chromium)` };
+  if (!existsSync(CHROMIUM))
+    return {
+      available: false,
+      note: `${CHROMIUM} is missing: browser figures skipped (apt-get install chromium)`,
+    };
   let chromium;
   try {
     ({ chromium } = await import('playwright-core'));
   } catch (e) {
-    return { available: false, note: `playwright-core is not installed (npm i -D playwright-core): ${e.message}` };
+    return {
+      available: false,
+      note: `playwright-core is not installed (npm i -D playwright-core): ${e.message}`,
+    };
   }
   const t0 = performance.now();
   const pageJs = await bundle();
@@ -81,13 +119,31 @@ export async function runBrowserBench(opts) {
     await page.goto(url);
     await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
     const pageOpts = {
-      batches: opts.batches, seconds: opts.seconds, warmup: opts.warmup, builds: opts.builds,
-      tfjsBackends: opts.tfjsBackends, maxCpuStepSeconds: opts.maxCpuStepSeconds,
+      batches: opts.batches,
+      seconds: opts.seconds,
+      warmup: opts.warmup,
+      builds: opts.builds,
+      tfjsBackends: opts.tfjsBackends,
+      maxCpuStepSeconds: opts.maxCpuStepSeconds,
     };
     let timer;
-    const timeout = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`browser bench exceeded ${opts.timeoutSeconds} s`)), opts.timeoutSeconds * 1000); });
-    const result = await Promise.race([page.evaluate((o) => window.runBench(o), pageOpts), timeout]).finally(() => clearTimeout(timer));
-    return { available: true, chromium: version, launchArgs: ARGS, url, ...result, runnerSeconds: (performance.now() - t0) / 1000 };
+    const timeout = new Promise((_, rej) => {
+      timer = setTimeout(
+        () => rej(new Error(`browser bench exceeded ${opts.timeoutSeconds} s`)),
+        opts.timeoutSeconds * 1000,
+      );
+    });
+    const result = await Promise.race([page.evaluate((o) => window.runBench(o), pageOpts), timeout]).finally(
+      () => clearTimeout(timer),
+    );
+    return {
+      available: true,
+      chromium: version,
+      launchArgs: ARGS,
+      url,
+      ...result,
+      runnerSeconds: (performance.now() - t0) / 1000,
+    };
   } finally {
     await browser?.close().catch(() => {});
     server.close();
@@ -98,9 +154,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
   const i = process.argv.indexOf('--json');
   const r = await runBrowserBench({
-    batches: [32, 128, 512], seconds: quick ? 0.5 : 2, warmup: quick ? 0.2 : 1, builds: ['relaxed', 'simd', 'scalar'],
-    tfjsBackends: ['cpu', 'wasm'], maxCpuStepSeconds: quick ? 2 : 6, timeoutSeconds: 600,
+    batches: [32, 128, 512],
+    seconds: quick ? 0.5 : 2,
+    warmup: quick ? 0.2 : 1,
+    builds: ['relaxed', 'simd', 'scalar'],
+    tfjsBackends: ['cpu', 'wasm'],
+    maxCpuStepSeconds: quick ? 2 : 6,
+    timeoutSeconds: 600,
   });
   const text = JSON.stringify(r, null, 2);
-  if (i > 0) writeFileSync(process.argv[i + 1], text); else console.log(text);
+  if (i > 0) writeFileSync(process.argv[i + 1], text);
+  else console.log(text);
 }

@@ -13,25 +13,58 @@ export function runJsonChild(cmd, args, { cwd, env, timeoutSeconds = 600, prefix
       resolve({ ok: false, error: `could not start ${cmd}: ${e.message}`, seconds: 0 });
       return;
     }
-    let out = '', errTail = '', partial = '', timedOut = false;
-    child.stdout.on('data', (d) => { out += d; });
+    let out = '',
+      errTail = '',
+      partial = '',
+      timedOut = false;
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
     child.stderr.on('data', (d) => {
       const text = partial + d;
       const lines = text.split('\n');
       partial = lines.pop();
-      for (const l of lines) { process.stdout.write(`${prefix}${l}\n`); errTail = (errTail + l + '\n').slice(-4000); }
+      for (const l of lines) {
+        process.stdout.write(`${prefix}${l}\n`);
+        errTail = (errTail + l + '\n').slice(-4000);
+      }
     });
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutSeconds * 1000);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutSeconds * 1000);
     child.on('error', (e) => {
       clearTimeout(timer);
-      resolve({ ok: false, error: `could not start ${cmd}: ${e.message}`, seconds: (performance.now() - t0) / 1000 });
+      resolve({
+        ok: false,
+        error: `could not start ${cmd}: ${e.message}`,
+        seconds: (performance.now() - t0) / 1000,
+      });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (partial) { process.stdout.write(`${prefix}${partial}\n`); errTail += partial; }
+      if (partial) {
+        process.stdout.write(`${prefix}${partial}\n`);
+        errTail += partial;
+      }
       const seconds = (performance.now() - t0) / 1000;
-      if (timedOut) return resolve({ ok: false, code, error: `killed after the ${timeoutSeconds} s time limit`, seconds, stderr: errTail });
-      if (code !== 0) return resolve({ ok: false, code, signal, error: `exited with code ${code}${signal ? ` (${signal})` : ''}`, seconds, stderr: errTail });
+      if (timedOut)
+        return resolve({
+          ok: false,
+          code,
+          error: `killed after the ${timeoutSeconds} s time limit`,
+          seconds,
+          stderr: errTail,
+        });
+      if (code !== 0)
+        return resolve({
+          ok: false,
+          code,
+          signal,
+          error: `exited with code ${code}${signal ? ` (${signal})` : ''}`,
+          seconds,
+          stderr: errTail,
+        });
       try {
         resolve({ ok: true, code, json: JSON.parse(out), seconds });
       } catch (e) {

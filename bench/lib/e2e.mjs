@@ -18,9 +18,12 @@ export async function benchEpoch({ seed = 1, log } = {}) {
   const tReady = now();
   const h = await trainer.fit(data.train.x, { epochs: 1 });
   const tEnd = now();
-  const rows = data.train.rows, rec = h.epochs[0];
+  const rows = data.train.rows,
+    rec = h.epochs[0];
   const out = {
-    build: vae.build, rows, batchSize: 128,
+    build: vae.build,
+    rows,
+    batchSize: 128,
     loadSeconds: r4((tLoad - t0) / 1000),
     setupSeconds: r4((tReady - tLoad) / 1000),
     fitSeconds: r4((tEnd - tReady) / 1000),
@@ -29,8 +32,10 @@ export async function benchEpoch({ seed = 1, log } = {}) {
     samplesPerSecWithLoading: Math.round(rows / ((tEnd - t0) / 1000)),
     trainLoss: r4(rec.loss),
   };
-  log?.(`  one epoch (${vae.build}): load ${out.loadSeconds} s + fit ${out.fitSeconds} s = ${out.wallSeconds} s wall; ` +
-    `${out.samplesPerSec} samples/s in fit, ${out.samplesPerSecWithLoading} with loading; train loss ${out.trainLoss}`);
+  log?.(
+    `  one epoch (${vae.build}): load ${out.loadSeconds} s + fit ${out.fitSeconds} s = ${out.wallSeconds} s wall; ` +
+      `${out.samplesPerSec} samples/s in fit, ${out.samplesPerSecWithLoading} with loading; train loss ${out.trainLoss}`,
+  );
   vae.dispose?.();
   return { result: out, data };
 }
@@ -46,12 +51,20 @@ export async function benchTimeToTarget(data, { target = 106, cap = 15, seed = 1
     const rec = h.epochs[h.epochs.length - 1];
     const elapsed = (now() - t0) / 1000;
     epochs.push({ epoch: ep, trainLoss: r4(rec.loss), testLoss: r4(rec.valLoss), seconds: r4(elapsed) });
-    log?.(`  epoch ${String(ep).padStart(2)}: train ${rec.loss.toFixed(2)}  test −ELBO ${rec.valLoss.toFixed(2)}  (${elapsed.toFixed(1)} s)`);
-    if (rec.valLoss <= target) { reached = { epochs: ep, seconds: r4(elapsed), testLoss: r4(rec.valLoss) }; break; }
+    log?.(
+      `  epoch ${String(ep).padStart(2)}: train ${rec.loss.toFixed(2)}  test −ELBO ${rec.valLoss.toFixed(2)}  (${elapsed.toFixed(1)} s)`,
+    );
+    if (rec.valLoss <= target) {
+      reached = { epochs: ep, seconds: r4(elapsed), testLoss: r4(rec.valLoss) };
+      break;
+    }
   }
   vae.dispose?.();
   return {
-    build: vae.build, target, cap, reached,
+    build: vae.build,
+    target,
+    cap,
+    reached,
     finalTestLoss: epochs[epochs.length - 1].testLoss,
     seconds: epochs[epochs.length - 1].seconds,
     epochs,

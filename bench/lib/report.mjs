@@ -8,69 +8,143 @@ const fmt = (v, d = 3) => {
   if (Math.abs(v) >= 1000) return fmtInt(v);
   return Number(v.toPrecision(d)).toString();
 };
-const fig = (s, d = 3) => (s ? `${fmt(s.median, d)} [${fmt(s.p10 ?? s.min, d)}–${fmt(s.p90 ?? s.max, d)}]` : '–');
-const ratioText = (r) => (r == null || !Number.isFinite(r) ? '–' : r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`);
+const fig = (s, d = 3) =>
+  s ? `${fmt(s.median, d)} [${fmt(s.p10 ?? s.min, d)}–${fmt(s.p90 ?? s.max, d)}]` : '–';
+const ratioText = (r) =>
+  r == null || !Number.isFinite(r) ? '–' : r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
 
 export const SYSTEM_LABELS = {
-  'wasm-vae-relaxed': 'wasm-vae relaxed SIMD', 'wasm-vae-simd': 'wasm-vae SIMD', 'wasm-vae-scalar': 'wasm-vae scalar',
-  'ts-loop': 'plain TypeScript loop', 'tfjs-cpu': 'tfjs cpu', 'tfjs-wasm': 'tfjs-backend-wasm', pytorch: 'PyTorch (native)',
+  'wasm-vae-relaxed': 'wasm-vae relaxed SIMD',
+  'wasm-vae-simd': 'wasm-vae SIMD',
+  'wasm-vae-scalar': 'wasm-vae scalar',
+  'ts-loop': 'plain TypeScript loop',
+  'tfjs-cpu': 'tfjs cpu',
+  'tfjs-wasm': 'tfjs-backend-wasm',
+  pytorch: 'PyTorch (native)',
 };
 const ENV_LABELS = { node: 'Node', chromium: 'Chromium', native: 'CPython' };
-export const label = (system, env) => `${SYSTEM_LABELS[system] ?? system}${env && env !== 'native' ? ` (${ENV_LABELS[env] ?? env})` : ''}`;
+export const label = (system, env) =>
+  `${SYSTEM_LABELS[system] ?? system}${env && env !== 'native' ? ` (${ENV_LABELS[env] ?? env})` : ''}`;
 
 /** align: one character per column, 'l' or 'r' (default: first column left, the rest right). */
-const ORDER = ['wasm-vae-relaxed/node', 'wasm-vae-simd/node', 'wasm-vae-scalar/node', 'tfjs-wasm/node', 'tfjs-cpu/node', 'pytorch/native',
-  'wasm-vae-relaxed/chromium', 'wasm-vae-simd/chromium', 'wasm-vae-scalar/chromium', 'tfjs-wasm/chromium', 'tfjs-cpu/chromium'];
-const rank = (x) => { const i = ORDER.indexOf(`${x.system ?? x.peer}/${x.env}`); return i < 0 ? ORDER.length : i; };
+const ORDER = [
+  'wasm-vae-relaxed/node',
+  'wasm-vae-simd/node',
+  'wasm-vae-scalar/node',
+  'tfjs-wasm/node',
+  'tfjs-cpu/node',
+  'pytorch/native',
+  'wasm-vae-relaxed/chromium',
+  'wasm-vae-simd/chromium',
+  'wasm-vae-scalar/chromium',
+  'tfjs-wasm/chromium',
+  'tfjs-cpu/chromium',
+];
+const rank = (x) => {
+  const i = ORDER.indexOf(`${x.system ?? x.peer}/${x.env}`);
+  return i < 0 ? ORDER.length : i;
+};
 /** The distinct (system, env) pairs of step rows, in report order. */
 function stepSeries(R) {
   const out = [];
-  for (const s of R.step) if (!out.some((x) => x.system === s.system && x.env === s.env)) out.push({ system: s.system, env: s.env });
+  for (const s of R.step)
+    if (!out.some((x) => x.system === s.system && x.env === s.env))
+      out.push({ system: s.system, env: s.env });
   return out.sort((a, b) => rank(a) - rank(b));
 }
 
 function table(head, rows, align = null) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
   const a = (i) => (align ? align[i] : i === 0 ? 'l' : 'r');
-  return [line(head), line(head.map((h, i) => (a(i) === 'l' ? '---' : '---:'))), ...rows.map(line)].join('\n');
+  return [line(head), line(head.map((h, i) => (a(i) === 'l' ? '---' : '---:'))), ...rows.map(line)].join(
+    '\n',
+  );
 }
 
 export function markdown(R) {
   const out = [];
   const m = R.machine;
   out.push(`# wasm-vae benchmark (${R.mode} run)`, '');
-  out.push(`${R.date} · ${m.cpu}${m.cpuFlags?.length ? ` (${m.cpuFlags.join(', ')})` : ''}, ${m.cores} cores, ${m.memGiB} GiB · ${m.platform} · Node ${m.node} (V8 ${m.v8})` +
-    `${R.versions.chromium ? ` · Chromium ${R.versions.chromium}` : ''}${R.versions.torch ? ` · PyTorch ${R.versions.torch}` : ''}` +
-    `${R.versions.tfjs ? ` · tfjs ${R.versions.tfjs}` : ''} · load average ${m.loadStart} at start, ${m.loadEnd} at end · ` +
-    `whole run ${fmt(R.wallSeconds)} s.`, '');
-  out.push('Every figure: median over timed samples after warm-up, with [p10–p90] of the samples. Single thread everywhere. ' +
-    'Ratios divide medians of the same run.', '');
+  out.push(
+    `${R.date} · ${m.cpu}${m.cpuFlags?.length ? ` (${m.cpuFlags.join(', ')})` : ''}, ${m.cores} cores, ${m.memGiB} GiB · ${m.platform} · Node ${m.node} (V8 ${m.v8})` +
+      `${R.versions.chromium ? ` · Chromium ${R.versions.chromium}` : ''}${R.versions.torch ? ` · PyTorch ${R.versions.torch}` : ''}` +
+      `${R.versions.tfjs ? ` · tfjs ${R.versions.tfjs}` : ''} · load average ${m.loadStart} at start, ${m.loadEnd} at end · ` +
+      `whole run ${fmt(R.wallSeconds)} s.`,
+    '',
+  );
+  out.push(
+    'Every figure: median over timed samples after warm-up, with [p10–p90] of the samples. Single thread everywhere. ' +
+      'Ratios divide medians of the same run.',
+    '',
+  );
 
   // ---- training step
   const batches = R.config.batches;
   const bestNode = R.best;
   if (R.step.length) {
-    out.push('## Training step', '', 'Reference model 784-400-20 (PyTorch examples/vae): ReLU, Bernoulli likelihood on logits, loss summed over the batch, ' +
-      'Adam 1e-3; one step = draw ε + forward + loss + backward (writing the gradients) + Adam update, as Trainer.fit runs it. Samples/s:', '');
+    out.push(
+      '## Training step',
+      '',
+      'Reference model 784-400-20 (PyTorch examples/vae): ReLU, Bernoulli likelihood on logits, loss summed over the batch, ' +
+        'Adam 1e-3; one step = draw ε + forward + loss + backward (writing the gradients) + Adam update, as Trainer.fit runs it. Samples/s:',
+      '',
+    );
     const systems = stepSeries(R);
     const get = (sys, env, b) => R.step.find((s) => s.system === sys && s.env === env && s.batch === b);
-    out.push(table(['system', ...batches.map((b) => `batch ${b}`)],
-      systems.map(({ system, env }) => [`${label(system, env)}${system === bestNode && env === 'node' ? ' **◀**' : ''}`,
-        ...batches.map((b) => fig(get(system, env, b)?.samplesPerSec))])), '');
-    const multi = systems.filter(({ system, env }) => batches.some((b) => (get(system, env, b)?.rounds?.length ?? 0) > 1));
+    out.push(
+      table(
+        ['system', ...batches.map((b) => `batch ${b}`)],
+        systems.map(({ system, env }) => [
+          `${label(system, env)}${system === bestNode && env === 'node' ? ' **◀**' : ''}`,
+          ...batches.map((b) => fig(get(system, env, b)?.samplesPerSec)),
+        ]),
+      ),
+      '',
+    );
+    const multi = systems.filter(({ system, env }) =>
+      batches.some((b) => (get(system, env, b)?.rounds?.length ?? 0) > 1),
+    );
     if (multi.length) {
-      out.push(`Node and native figures are the best of ${Math.max(...R.step.map((s) => s.rounds?.length ?? 1))} alternating rounds; each round's median:`, '');
-      out.push(table(['system', ...batches.map((b) => `batch ${b}`)], multi.map(({ system, env }) => [label(system, env),
-        ...batches.map((b) => (get(system, env, b)?.rounds ?? []).map((v) => fmt(v)).join(' · ') || '–')])), '');
+      out.push(
+        `Node and native figures are the best of ${Math.max(...R.step.map((s) => s.rounds?.length ?? 1))} alternating rounds; each round's median:`,
+        '',
+      );
+      out.push(
+        table(
+          ['system', ...batches.map((b) => `batch ${b}`)],
+          multi.map(({ system, env }) => [
+            label(system, env),
+            ...batches.map((b) => (get(system, env, b)?.rounds ?? []).map((v) => fmt(v)).join(' · ') || '–'),
+          ]),
+        ),
+        '',
+      );
     }
     if (R.ratios.length) {
-      out.push('### Ratios', '', `wasm-vae samples/s ÷ peer samples/s: ${label(bestNode, 'node')} for the Node and native peers; ` +
-        `for the Chromium peers, ${R.bestChromium ? label(R.bestChromium, 'chromium') : 'wasm-vae in Chromium'} in the same page.`, '');
+      out.push(
+        '### Ratios',
+        '',
+        `wasm-vae samples/s ÷ peer samples/s: ${label(bestNode, 'node')} for the Node and native peers; ` +
+          `for the Chromium peers, ${R.bestChromium ? label(R.bestChromium, 'chromium') : 'wasm-vae in Chromium'} in the same page.`,
+        '',
+      );
       const peers = [];
-      for (const r of R.ratios) if (!peers.some((p) => p.peer === r.peer && p.env === r.env)) peers.push({ peer: r.peer, env: r.env });
+      for (const r of R.ratios)
+        if (!peers.some((p) => p.peer === r.peer && p.env === r.env))
+          peers.push({ peer: r.peer, env: r.env });
       peers.sort((a, b) => rank(a) - rank(b));
-      out.push(table(['peer', ...batches.map((b) => `batch ${b}`)],
-        peers.map(({ peer, env }) => [label(peer, env), ...batches.map((b) => ratioText(R.ratios.find((r) => r.peer === peer && r.env === env && r.batch === b)?.ratio))])), '');
+      out.push(
+        table(
+          ['peer', ...batches.map((b) => `batch ${b}`)],
+          peers.map(({ peer, env }) => [
+            label(peer, env),
+            ...batches.map((b) =>
+              ratioText(R.ratios.find((r) => r.peer === peer && r.env === env && r.batch === b)?.ratio),
+            ),
+          ]),
+        ),
+        '',
+      );
     }
   }
 
@@ -78,28 +152,68 @@ export function markdown(R) {
   if (R.targets.length) {
     out.push('## Targets (single thread, same run)', '');
     const rounds = R.targets.some((t) => t.perRound);
-    out.push(table(['target', 'measured', ...(rounds ? ['paired rounds'] : []), 'status'],
-      R.targets.map((t) => [t.name, t.got == null ? '–' : ratioText(t.got), ...(rounds ? [t.perRound ? t.perRound.map(ratioText).join(' · ') : '–'] : []), t.status]),
-      rounds ? 'lrrl' : 'lrl'), '');
-    if (rounds) out.push('Measured = best round ÷ best round; paired rounds = the ratio within each round (the two systems measured minutes apart in the same round).', '');
+    out.push(
+      table(
+        ['target', 'measured', ...(rounds ? ['paired rounds'] : []), 'status'],
+        R.targets.map((t) => [
+          t.name,
+          t.got == null ? '–' : ratioText(t.got),
+          ...(rounds ? [t.perRound ? t.perRound.map(ratioText).join(' · ') : '–'] : []),
+          t.status,
+        ]),
+        rounds ? 'lrrl' : 'lrl',
+      ),
+      '',
+    );
+    if (rounds)
+      out.push(
+        'Measured = best round ÷ best round; paired rounds = the ratio within each round (the two systems measured minutes apart in the same round).',
+        '',
+      );
     if (R.absoluteTargets?.length) {
       out.push('Earlier absolute targets (from the kernel work), for reference:', '');
-      out.push(table(['target', 'measured', 'status'], R.absoluteTargets.map((t) => [t.name, t.got, t.status]), 'lrl'), '');
+      out.push(
+        table(
+          ['target', 'measured', 'status'],
+          R.absoluteTargets.map((t) => [t.name, t.got, t.status]),
+          'lrl',
+        ),
+        '',
+      );
     }
   }
 
   // ---- kernels
   if (R.kernels.gemm.length) {
-    const sys = ['wasm-vae-relaxed', 'wasm-vae-simd', 'wasm-vae-scalar', 'ts-loop', 'tfjs-cpu', 'tfjs-wasm', 'pytorch']
-      .filter((s) => R.kernels.gemm.some((g) => g.system === s));
+    const sys = [
+      'wasm-vae-relaxed',
+      'wasm-vae-simd',
+      'wasm-vae-scalar',
+      'ts-loop',
+      'tfjs-cpu',
+      'tfjs-wasm',
+      'pytorch',
+    ].filter((s) => R.kernels.gemm.some((g) => g.system === s));
     const kb = R.config.gemmBatches;
-    out.push(`## Kernels (Node; PyTorch native)`, '', `GEMM GFLOP/s (2·M·N·K per call) for the three layouts of every reference layer at batch ${kb.join(', ')}: ` +
-      'nt = forward (inp·Wᵀ), nn = input gradient (dout·W), tn = weight gradient (doutᵀ·inp).', '');
+    out.push(
+      `## Kernels (Node; PyTorch native)`,
+      '',
+      `GEMM GFLOP/s (2·M·N·K per call) for the three layouts of every reference layer at batch ${kb.join(', ')}: ` +
+        'nt = forward (inp·Wᵀ), nn = input gradient (dout·W), tn = weight gradient (doutᵀ·inp).',
+      '',
+    );
     const rows = [];
     const keys = [];
-    for (const g of R.kernels.gemm) if (!keys.some((k) => k.layer === g.layer && k.layout === g.layout && k.batch === g.batch)) keys.push(g);
+    for (const g of R.kernels.gemm)
+      if (!keys.some((k) => k.layer === g.layer && k.layout === g.layout && k.batch === g.batch))
+        keys.push(g);
     for (const k of keys) {
-      const cell = (s) => fig(R.kernels.gemm.find((g) => g.system === s && g.layer === k.layer && g.layout === k.layout && g.batch === k.batch)?.gflops);
+      const cell = (s) =>
+        fig(
+          R.kernels.gemm.find(
+            (g) => g.system === s && g.layer === k.layer && g.layout === k.layout && g.batch === k.batch,
+          )?.gflops,
+        );
       rows.push([`${k.layer} ${k.in}→${k.out} ${k.layout} (${k.M}×${k.N}×${k.K})`, ...sys.map(cell)]);
     }
     out.push(table(['GEMM', ...sys.map((s) => SYSTEM_LABELS[s])], rows), '');
@@ -107,30 +221,52 @@ export function markdown(R) {
       const asys = sys.filter((s) => R.kernels.act.some((a) => a.system === s));
       out.push('Activations on 128×400, Gelem/s (backward = dout ⊙ f′):', '');
       const akeys = [];
-      for (const a of R.kernels.act) if (!akeys.some((k) => k.act === a.act && k.dir === a.dir)) akeys.push(a);
-      out.push(table(['activation', ...asys.map((s) => SYSTEM_LABELS[s])],
-        akeys.map((k) => [`${k.act} ${k.dir}`, ...asys.map((s) => fig(R.kernels.act.find((a) => a.system === s && a.act === k.act && a.dir === k.dir)?.gelems))])), '');
+      for (const a of R.kernels.act)
+        if (!akeys.some((k) => k.act === a.act && k.dir === a.dir)) akeys.push(a);
+      out.push(
+        table(
+          ['activation', ...asys.map((s) => SYSTEM_LABELS[s])],
+          akeys.map((k) => [
+            `${k.act} ${k.dir}`,
+            ...asys.map((s) =>
+              fig(R.kernels.act.find((a) => a.system === s && a.act === k.act && a.dir === k.dir)?.gelems),
+            ),
+          ]),
+        ),
+        '',
+      );
     }
   }
 
   // ---- end to end
   if (R.e2e?.epoch || R.e2e?.timeToTarget) {
-    const e = R.e2e.epoch, t = R.e2e.timeToTarget;
+    const e = R.e2e.epoch,
+      t = R.e2e.timeToTarget;
     out.push('## End to end (Node, MNIST, public API)', '');
     const rows = [];
     if (e) {
-      rows.push([`one epoch, data handling included (loadMnist + VAE.create + Trainer.fit, ${e.rows.toLocaleString('en-US')} rows, batch 128, ${e.build})`,
+      rows.push([
+        `one epoch, data handling included (loadMnist + VAE.create + Trainer.fit, ${e.rows.toLocaleString('en-US')} rows, batch 128, ${e.build})`,
         `${fmt(e.wallSeconds)} s wall (load ${fmt(e.loadSeconds)} s, fit ${fmt(e.fitSeconds)} s)`,
-        `${fmtInt(e.samplesPerSec)} samples/s in fit; ${fmtInt(e.samplesPerSecWithLoading)} with loading`]);
+        `${fmtInt(e.samplesPerSec)} samples/s in fit; ${fmtInt(e.samplesPerSecWithLoading)} with loading`,
+      ]);
     }
     if (t) {
-      const what = t.reached ? `${t.reached.epochs} epochs, ${fmt(t.reached.seconds)} s (test −ELBO ${fmt(t.reached.testLoss, 5)})`
+      const what = t.reached
+        ? `${t.reached.epochs} epochs, ${fmt(t.reached.seconds)} s (test −ELBO ${fmt(t.reached.testLoss, 5)})`
         : `not reached in ${t.epochs.length} epochs (${fmt(t.seconds)} s; last test −ELBO ${fmt(t.finalTestLoss, 5)})`;
-      rows.push([`time to test −ELBO ≤ ${t.target} (PyTorch example config, test set evaluated every epoch, cap ${t.cap} epochs${R.e2e.loadSeconds ? '; data already loaded' : ''})`,
-        what, 'PyTorch examples/vae: 105.7 after epoch 10']);
+      rows.push([
+        `time to test −ELBO ≤ ${t.target} (PyTorch example config, test set evaluated every epoch, cap ${t.cap} epochs${R.e2e.loadSeconds ? '; data already loaded' : ''})`,
+        what,
+        'PyTorch examples/vae: 105.7 after epoch 10',
+      ]);
     }
     out.push(table(['measurement', 'result', 'note'], rows, 'lll'), '');
-    if (t) out.push(`Test −ELBO per epoch: ${t.epochs.map((x) => `${x.epoch}: ${fmt(x.testLoss, 5)}`).join(', ')}.`, '');
+    if (t)
+      out.push(
+        `Test −ELBO per epoch: ${t.epochs.map((x) => `${x.epoch}: ${fmt(x.testLoss, 5)}`).join(', ')}.`,
+        '',
+      );
   }
 
   // ---- native reference
@@ -138,8 +274,11 @@ export function markdown(R) {
     out.push('## Native reference (PyTorch)', '');
     if (R.native.available) {
       const b = R.native.blas;
-      out.push(`PyTorch ${R.native.torchVersion} (Debian python3-torch, ${R.native.python ? `Python ${R.native.python}, ` : ''}${R.native.interpreter}), 1 thread, CPU capability ${R.native.cpuCapability ?? '?'}. ` +
-        `BLAS: **${b.kind}** — ${b.detail}. OPENBLAS_CORETYPE: **${b.coretype}**. OPENBLAS_NUM_THREADS=${b.numThreads}.`, '');
+      out.push(
+        `PyTorch ${R.native.torchVersion} (Debian python3-torch, ${R.native.python ? `Python ${R.native.python}, ` : ''}${R.native.interpreter}), 1 thread, CPU capability ${R.native.cpuCapability ?? '?'}. ` +
+          `BLAS: **${b.kind}** — ${b.detail}. OPENBLAS_CORETYPE: **${b.coretype}**. OPENBLAS_NUM_THREADS=${b.numThreads}.`,
+        '',
+      );
     } else {
       out.push(`**Not measured:** ${R.native.note}`, '');
     }
@@ -149,10 +288,14 @@ export function markdown(R) {
   if (R.browser) {
     out.push('## Browser', '');
     if (R.browser.available) {
-      out.push(`Headless Chromium ${R.browser.chromium} via playwright-core (${R.browser.crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'}), ` +
-        `wasm-vae from dist/index.js and tfjs ${R.versions.tfjs} in the same page; builds available: ${R.browser.availableBuilds.join(', ')}; ` +
-        `tfjs-wasm binary ${R.browser.tfjsWasmBinary ?? '?'} with ${R.browser.tfjsWasmThreads ?? '?'} thread(s). Figures are in the training-step table.`, '');
-      if (R.browser.errors?.length) out.push(`Errors: ${R.browser.errors.map((e) => e.split('\n')[0]).join('; ')}`, '');
+      out.push(
+        `Headless Chromium ${R.browser.chromium} via playwright-core (${R.browser.crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'}), ` +
+          `wasm-vae from dist/index.js and tfjs ${R.versions.tfjs} in the same page; builds available: ${R.browser.availableBuilds.join(', ')}; ` +
+          `tfjs-wasm binary ${R.browser.tfjsWasmBinary ?? '?'} with ${R.browser.tfjsWasmThreads ?? '?'} thread(s). Figures are in the training-step table.`,
+        '',
+      );
+      if (R.browser.errors?.length)
+        out.push(`Errors: ${R.browser.errors.map((e) => e.split('\n')[0]).join('; ')}`, '');
     } else {
       out.push(`**Not measured:** ${R.browser.note}`, '');
     }
@@ -162,7 +305,14 @@ export function markdown(R) {
   out.push(...checksSection(R));
 
   if (R.notes.length) out.push('## Notes', '', ...R.notes.map((n) => `- ${n}`), '');
-  out.push('Sections (seconds; 1-minute load average at the start): ' + Object.entries(R.sections).map(([k, v]) => `${k} ${fmt(v)} s (${R.sectionLoad?.[k]?.split(' ')[0] ?? '?'})`).join(', ') + '.', '');
+  out.push(
+    'Sections (seconds; 1-minute load average at the start): ' +
+      Object.entries(R.sections)
+        .map(([k, v]) => `${k} ${fmt(v)} s (${R.sectionLoad?.[k]?.split(' ')[0] ?? '?'})`)
+        .join(', ') +
+      '.',
+    '',
+  );
   return out.join('\n');
 }
 
@@ -171,17 +321,38 @@ export function checksSection(R) {
   if (!R.checks.length) return [];
   const { ref, rows } = lossDiffs(R.checks);
   const diff = new Map(rows.map((r) => [r.check, r.maxRel]));
-  return ['## Same model, same loss', '', `Deterministic check (batch 32, ε = 0, identical initial parameters and inputs): loss at init and before Adam steps 2–4, ` +
-    `and the largest relative difference to ${label(ref.system, ref.env)} (the bench stops, before timing, when one exceeds ${LOSS_RTOL}).`, '',
-  table(['system', 'losses', 'max rel. diff'], [...R.checks].sort((a, b) => rank(a) - rank(b)).map((c) => [label(c.system, c.env), c.lossPerStep.map((v) => v.toFixed(2)).join(', '),
-    c === ref ? '(reference)' : diff.get(c).toExponential(1)])), ''];
+  return [
+    '## Same model, same loss',
+    '',
+    `Deterministic check (batch 32, ε = 0, identical initial parameters and inputs): loss at init and before Adam steps 2–4, ` +
+      `and the largest relative difference to ${label(ref.system, ref.env)} (the bench stops, before timing, when one exceeds ${LOSS_RTOL}).`,
+    '',
+    table(
+      ['system', 'losses', 'max rel. diff'],
+      [...R.checks]
+        .sort((a, b) => rank(a) - rank(b))
+        .map((c) => [
+          label(c.system, c.env),
+          c.lossPerStep.map((v) => v.toFixed(2)).join(', '),
+          c === ref ? '(reference)' : diff.get(c).toExponential(1),
+        ]),
+    ),
+    '',
+  ];
 }
 
 // ---------------------------------------------------------------- SVG chart
 const COLORS = {
-  'wasm-vae-relaxed/node': '#1b5e20', 'wasm-vae-simd/node': '#43a047', 'wasm-vae-scalar/node': '#a5d6a7',
-  'wasm-vae-relaxed/chromium': '#0d47a1', 'wasm-vae-simd/chromium': '#42a5f5', 'wasm-vae-scalar/chromium': '#bbdefb',
-  'tfjs-wasm/node': '#e65100', 'tfjs-cpu/node': '#ffb74d', 'tfjs-wasm/chromium': '#ad1457', 'tfjs-cpu/chromium': '#f48fb1',
+  'wasm-vae-relaxed/node': '#1b5e20',
+  'wasm-vae-simd/node': '#43a047',
+  'wasm-vae-scalar/node': '#a5d6a7',
+  'wasm-vae-relaxed/chromium': '#0d47a1',
+  'wasm-vae-simd/chromium': '#42a5f5',
+  'wasm-vae-scalar/chromium': '#bbdefb',
+  'tfjs-wasm/node': '#e65100',
+  'tfjs-cpu/node': '#ffb74d',
+  'tfjs-wasm/chromium': '#ad1457',
+  'tfjs-cpu/chromium': '#f48fb1',
   'pytorch/native': '#424242',
 };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -189,50 +360,93 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function svgChart(R) {
   const batches = R.config.batches;
   const series = stepSeries(R);
-  const W = 980, H = 520, left = 70, right = 250, top = 50, bottom = 60;
-  const pw = W - left - right, ph = H - top - bottom;
-  const vals = R.step.flatMap((s) => [s.samplesPerSec.p10 ?? s.samplesPerSec.median, s.samplesPerSec.p90 ?? s.samplesPerSec.median]).filter((v) => v > 0);
+  const W = 980,
+    H = 520,
+    left = 70,
+    right = 250,
+    top = 50,
+    bottom = 60;
+  const pw = W - left - right,
+    ph = H - top - bottom;
+  const vals = R.step
+    .flatMap((s) => [
+      s.samplesPerSec.p10 ?? s.samplesPerSec.median,
+      s.samplesPerSec.p90 ?? s.samplesPerSec.median,
+    ])
+    .filter((v) => v > 0);
   // axis from the largest 1-2-5 value below min/1.5 (so the shortest bar stays visible) to the next decade
-  const floor125 = (v) => { const d = 10 ** Math.floor(Math.log10(v)); return [5, 2, 1].map((m) => m * d).find((x) => x <= v) ?? d; };
-  const lo = floor125(Math.min(...vals, 1000) / 1.5), hi = 10 ** Math.ceil(Math.log10(Math.max(...vals, 1000)));
-  const y = (v) => top + ph - (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * ph;
-  const gw = pw / batches.length, bw = Math.max(4, Math.min(24, (gw - 24) / Math.max(1, series.length)));
+  const floor125 = (v) => {
+    const d = 10 ** Math.floor(Math.log10(v));
+    return [5, 2, 1].map((m) => m * d).find((x) => x <= v) ?? d;
+  };
+  const lo = floor125(Math.min(...vals, 1000) / 1.5),
+    hi = 10 ** Math.ceil(Math.log10(Math.max(...vals, 1000)));
+  const y = (v) =>
+    top + ph - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
+  const gw = pw / batches.length,
+    bw = Math.max(4, Math.min(24, (gw - 24) / Math.max(1, series.length)));
   const o = [];
-  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  o.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   o.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  o.push(`<text x="${left}" y="22" font-size="15" font-weight="bold">Training step, 784-400-20 VAE, Adam: samples/s (log scale, median with p10–p90)</text>`);
-  o.push(`<text x="${left}" y="40" fill="#555">${esc(`${R.machine.cpu}, 1 thread · ${R.date.slice(0, 10)} · ${R.mode} run`)}</text>`);
+  o.push(
+    `<text x="${left}" y="22" font-size="15" font-weight="bold">Training step, 784-400-20 VAE, Adam: samples/s (log scale, median with p10–p90)</text>`,
+  );
+  o.push(
+    `<text x="${left}" y="40" fill="#555">${esc(`${R.machine.cpu}, 1 thread · ${R.date.slice(0, 10)} · ${R.mode} run`)}</text>`,
+  );
   for (let d = Math.floor(Math.log10(lo)); d <= Math.log10(hi) + 1e-9; d++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** d;
       if (v < lo * 0.999) continue;
       if (v > hi) break;
       const yy = y(v).toFixed(1);
-      o.push(`<line x1="${left}" x2="${left + pw}" y1="${yy}" y2="${yy}" stroke="${m === 1 ? '#ccc' : '#eee'}"/>`);
-      o.push(`<text x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#555">${v >= 1000 ? `${v / 1000}k` : v}</text>`);
+      o.push(
+        `<line x1="${left}" x2="${left + pw}" y1="${yy}" y2="${yy}" stroke="${m === 1 ? '#ccc' : '#eee'}"/>`,
+      );
+      o.push(
+        `<text x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#555">${v >= 1000 ? `${v / 1000}k` : v}</text>`,
+      );
     }
   }
-  o.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + ph}" stroke="#333"/><line x1="${left}" x2="${left + pw}" y1="${top + ph}" y2="${top + ph}" stroke="#333"/>`);
-  o.push(`<text transform="translate(18 ${top + ph / 2}) rotate(-90)" text-anchor="middle">samples / s</text>`);
+  o.push(
+    `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + ph}" stroke="#333"/><line x1="${left}" x2="${left + pw}" y1="${top + ph}" y2="${top + ph}" stroke="#333"/>`,
+  );
+  o.push(
+    `<text transform="translate(18 ${top + ph / 2}) rotate(-90)" text-anchor="middle">samples / s</text>`,
+  );
   batches.forEach((b, gi) => {
     const gx = left + gi * gw + (gw - bw * series.length) / 2;
-    o.push(`<text x="${left + gi * gw + gw / 2}" y="${top + ph + 22}" text-anchor="middle" font-weight="bold">batch ${b}</text>`);
+    o.push(
+      `<text x="${left + gi * gw + gw / 2}" y="${top + ph + 22}" text-anchor="middle" font-weight="bold">batch ${b}</text>`,
+    );
     series.forEach((s, si) => {
       const r = R.step.find((x) => x.system === s.system && x.env === s.env && x.batch === b);
       if (!r) return;
-      const v = r.samplesPerSec, x = gx + si * bw, col = COLORS[`${s.system}/${s.env}`] ?? '#888';
-      o.push(`<rect x="${x.toFixed(1)}" y="${y(v.median).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${(top + ph - y(v.median)).toFixed(1)}" fill="${col}"><title>${esc(`${label(s.system, s.env)}, batch ${b}: ${Math.round(v.median)} samples/s`)}</title></rect>`);
+      const v = r.samplesPerSec,
+        x = gx + si * bw,
+        col = COLORS[`${s.system}/${s.env}`] ?? '#888';
+      o.push(
+        `<rect x="${x.toFixed(1)}" y="${y(v.median).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${(top + ph - y(v.median)).toFixed(1)}" fill="${col}"><title>${esc(`${label(s.system, s.env)}, batch ${b}: ${Math.round(v.median)} samples/s`)}</title></rect>`,
+      );
       if (v.p10 != null && v.p90 != null) {
         const cx = (x + (bw - 1) / 2).toFixed(1);
-        o.push(`<line x1="${cx}" x2="${cx}" y1="${y(v.p90).toFixed(1)}" y2="${y(v.p10).toFixed(1)}" stroke="#000" stroke-width="1"/>`);
+        o.push(
+          `<line x1="${cx}" x2="${cx}" y1="${y(v.p90).toFixed(1)}" y2="${y(v.p10).toFixed(1)}" stroke="#000" stroke-width="1"/>`,
+        );
       }
       const ty = y(Math.max(v.median, v.p90 ?? 0)) - 4;
-      o.push(`<text transform="translate(${(x + bw / 2 + 3).toFixed(1)} ${ty.toFixed(1)}) rotate(-90)" font-size="9" fill="#333">${v.median >= 1000 ? `${(v.median / 1000).toFixed(1)}k` : Math.round(v.median)}</text>`);
+      o.push(
+        `<text transform="translate(${(x + bw / 2 + 3).toFixed(1)} ${ty.toFixed(1)}) rotate(-90)" font-size="9" fill="#333">${v.median >= 1000 ? `${(v.median / 1000).toFixed(1)}k` : Math.round(v.median)}</text>`,
+      );
     });
   });
   series.forEach((s, si) => {
     const ly = top + 10 + si * 20;
-    o.push(`<rect x="${left + pw + 20}" y="${ly - 9}" width="14" height="14" fill="${COLORS[`${s.system}/${s.env}`] ?? '#888'}"/>`);
+    o.push(
+      `<rect x="${left + pw + 20}" y="${ly - 9}" width="14" height="14" fill="${COLORS[`${s.system}/${s.env}`] ?? '#888'}"/>`,
+    );
     o.push(`<text x="${left + pw + 40}" y="${ly + 2}">${esc(label(s.system, s.env))}</text>`);
   });
   o.push('</svg>');

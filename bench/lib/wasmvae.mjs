@@ -4,18 +4,29 @@
 import { LAYERS, X_SEED, initLinear, uniform } from './refmodel.mjs';
 
 /** PyTorch examples/vae: 784-400-20-400-784, ReLU, Bernoulli likelihood on logits. */
-export const REF_CONFIG = { inputDim: 784, encoder: [400], latentDim: 20, decoder: [400], activation: 'relu', likelihood: 'bernoulli' };
+export const REF_CONFIG = {
+  inputDim: 784,
+  encoder: [400],
+  latentDim: 20,
+  decoder: [400],
+  activation: 'relu',
+  likelihood: 'bernoulli',
+};
 
 /**
  * A Network at capacity `batch` with the peers' initial parameters (bench/lib/refmodel.mjs), the
  * peers' input batch in 'x', an Adam(1e-3) optimizer, and the sampling stream seeded.
  */
 export function makeReference(lib, kernels, batch, seed = 1) {
-  const net = new lib.Network(kernels, REF_CONFIG, { batch, samples: 1 });
-  const layers = [net.encoder[0], net.muHead, net.logvarHead, net.decoder[0], net.outHead];
+  const net = new lib.Network(kernels, lib.resolveModelConfig(REF_CONFIG), {
+    dataRows: batch,
+    sampleRows: batch,
+  });
+  const layers = net.linears; // file order: fc1, fc21 (μ), fc22 (log σ²), fc3, fc4
   LAYERS.forEach(([name, fin, fout], k) => {
     const l = layers[k];
-    if (l.inDim !== fin || l.outDim !== fout) throw new Error(`layer ${name}: wasm-vae has ${l.inDim}→${l.outDim}, expected ${fin}→${fout}`);
+    if (l.inDim !== fin || l.outDim !== fout)
+      throw new Error(`layer ${name}: wasm-vae has ${l.inDim}→${l.outDim}, expected ${fin}→${fout}`);
     const { w, b } = initLinear(k, fin, fout);
     net.view(l.weight).set(w); // both (out, in)
     net.view(l.bias).set(b);
@@ -31,7 +42,7 @@ export function stepFn(net, optim, batch) {
   let last = NaN;
   const fn = () => {
     net.sampleEps(batch, 1);
-    last = net.lossAndGrad(batch, 1).loss;
+    last = net.loss(batch, 1).loss;
     optim.step();
   };
   return { fn, lastLoss: () => last };
@@ -45,7 +56,7 @@ export function checkLosses(lib, kernels) {
   for (let i = 0; i < 4; i++) {
     net.zeroGrad();
     net.actView('eps', batch * 20).fill(0);
-    losses.push(net.lossAndGrad(batch, 1).loss);
+    losses.push(net.loss(batch, 1).loss);
     optim.step();
   }
   return { batch, eps: 0, lossPerStep: losses, note: 'loss before Adam steps 1..4 (index 0 = at init)' };

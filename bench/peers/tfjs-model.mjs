@@ -52,10 +52,7 @@ export function vaeLoss(p, x, eps) {
   const bce = tf.sum(
     tf.add(tf.sub(tf.relu(logits), tf.mul(logits, x)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))),
   );
-  const kl = tf.mul(
-    tf.sum(tf.sub(tf.sub(tf.add(logvar, 1), tf.square(mu)), tf.exp(logvar))),
-    -0.5,
-  );
+  const kl = tf.mul(tf.sum(tf.sub(tf.sub(tf.add(logvar, 1), tf.square(mu)), tf.exp(logvar))), -0.5);
   return tf.add(bce, kl);
 }
 

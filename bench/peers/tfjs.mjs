@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { tf, makeModel, disposeModel, trainStep } from './tfjs-model.mjs';
 import { uniform, X_SEED, LAYERS } from '../lib/refmodel.mjs';
-import { measure, rate, spread } from '../lib/measure.mjs';
+import { measure, spread } from '../lib/measure.mjs';
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
@@ -49,18 +49,46 @@ function parseArgs(argv) {
       return argv[++i];
     };
     switch (a) {
-      case '--backend': opts.backend = next(); break;
-      case '--batches': opts.batches = next().split(',').map((s) => parseInt(s, 10)); break;
-      case '--seconds': opts.seconds = Number(next()); break;
-      case '--gemm-seconds': opts.gemmSeconds = Number(next()); break;
-      case '--gemm-batches': opts.gemmBatches = next().split(',').map((s) => parseInt(s, 10)); break;
-      case '--max-step-seconds': opts.maxStepSeconds = Number(next()); break;
-      case '--warmup': opts.warmup = Number(next()); break;
-      case '--only': opts.only = next(); break;
-      case '--weight-layout': opts.layout = next(); break;
-      case '--json': opts.json = next(); break;
-      case '-h': case '--help': usage(null); break;
-      default: usage(`unknown argument ${a}`);
+      case '--backend':
+        opts.backend = next();
+        break;
+      case '--batches':
+        opts.batches = next()
+          .split(',')
+          .map((s) => parseInt(s, 10));
+        break;
+      case '--seconds':
+        opts.seconds = Number(next());
+        break;
+      case '--gemm-seconds':
+        opts.gemmSeconds = Number(next());
+        break;
+      case '--gemm-batches':
+        opts.gemmBatches = next()
+          .split(',')
+          .map((s) => parseInt(s, 10));
+        break;
+      case '--max-step-seconds':
+        opts.maxStepSeconds = Number(next());
+        break;
+      case '--warmup':
+        opts.warmup = Number(next());
+        break;
+      case '--only':
+        opts.only = next();
+        break;
+      case '--weight-layout':
+        opts.layout = next();
+        break;
+      case '--json':
+        opts.json = next();
+        break;
+      case '-h':
+      case '--help':
+        usage(null);
+        break;
+      default:
+        usage(`unknown argument ${a}`);
     }
   }
   if (!['cpu', 'wasm'].includes(opts.backend)) usage(`--backend must be cpu or wasm, got ${opts.backend}`);
@@ -70,10 +98,12 @@ function parseArgs(argv) {
   if (!(opts.gemmSeconds > 0)) usage('--gemm-seconds must be > 0');
   if (!['in-out', 'out-in'].includes(opts.layout)) usage('--weight-layout must be in-out or out-in');
   opts.gemmBatches ??= opts.batches;
-  if (opts.gemmBatches.some((b) => !Number.isInteger(b) || b <= 0)) usage('--gemm-batches must be positive integers');
+  if (opts.gemmBatches.some((b) => !Number.isInteger(b) || b <= 0))
+    usage('--gemm-batches must be positive integers');
   if (!(opts.maxStepSeconds > 0)) usage('--max-step-seconds must be > 0');
   opts.parts = opts.only ? opts.only.split(',') : ['check', 'step', 'gemm'];
-  if (opts.parts.some((p) => !['step', 'gemm', 'check', 'act'].includes(p))) usage('--only takes a comma list of step, gemm, check, act');
+  if (opts.parts.some((p) => !['step', 'gemm', 'check', 'act'].includes(p)))
+    usage('--only takes a comma list of step, gemm, check, act');
   return opts;
 }
 
@@ -126,7 +156,11 @@ function runStep(opts) {
     fn(); // creates Adam's slots so the tensor count below is the steady state
     const tensorsBefore = tf.memory().numTensors;
     const r = measure(fn, {
-      seconds: opts.seconds, warmSeconds: opts.warmup, minWarmIters: 3, minSampleMs: 20, minSamples: 3,
+      seconds: opts.seconds,
+      warmSeconds: opts.warmup,
+      minWarmIters: 3,
+      minSampleMs: 20,
+      minSamples: 3,
       maxSeconds: opts.maxStepSeconds,
     });
     const tensorsAfter = tf.memory().numTensors;
@@ -182,9 +216,22 @@ function runGemm(opts) {
           minSamples: 3,
         });
         const flops = 2 * c.M * c.N * c.K;
-        const g = spread(r.perCall.map((s) => flops / s / 1e9), 4);
+        const g = spread(
+          r.perCall.map((s) => flops / s / 1e9),
+          4,
+        );
         log(`gemm ${c.layout} M=${c.M} N=${c.N} K=${c.K}: ${g.median} GFLOP/s`);
-        out.push({ layout: c.layout, M: c.M, N: c.N, K: c.K, batch, in: fin, out: fout, gflops: g, calls: r.calls });
+        out.push({
+          layout: c.layout,
+          M: c.M,
+          N: c.N,
+          K: c.K,
+          batch,
+          in: fin,
+          out: fout,
+          gflops: g,
+          calls: r.calls,
+        });
       }
       inp.dispose();
       W.dispose();
@@ -198,21 +245,42 @@ function runGemm(opts) {
 // forward: tf.relu / tf.tanh; backward: the ops tfjs's own gradients of Relu and Tanh run
 // (dy·step(x) and dy·(1 − y²)). cpu and wasm execute eagerly, so no dataSync is needed.
 function runAct(opts) {
-  const rows = 128, cols = 400, n = rows * cols;
-  const x = tf.tensor2d(uniform(3000, n).map((v) => 4 * v - 2), [rows, cols]);
-  const dy = tf.tensor2d(uniform(3001, n).map((v) => 2 * v - 1), [rows, cols]);
-  const yRelu = tf.relu(x), yTanh = tf.tanh(x);
+  const rows = 128,
+    cols = 400,
+    n = rows * cols;
+  const x = tf.tensor2d(
+    uniform(3000, n).map((v) => 4 * v - 2),
+    [rows, cols],
+  );
+  const dy = tf.tensor2d(
+    uniform(3001, n).map((v) => 2 * v - 1),
+    [rows, cols],
+  );
+  const yRelu = tf.relu(x),
+    yTanh = tf.tanh(x);
   const cases = [
     { act: 'relu', dir: 'forward', f: () => tf.relu(x) },
     { act: 'relu', dir: 'backward', f: () => tf.tidy(() => tf.mul(dy, tf.step(x))) },
     { act: 'tanh', dir: 'forward', f: () => tf.tanh(x) },
-    { act: 'tanh', dir: 'backward', f: () => tf.tidy(() => tf.mul(tf.sub(tf.scalar(1), tf.square(yTanh)), dy)) },
+    {
+      act: 'tanh',
+      dir: 'backward',
+      f: () => tf.tidy(() => tf.mul(tf.sub(tf.scalar(1), tf.square(yTanh)), dy)),
+    },
   ];
   const out = [];
   for (const c of cases) {
     const fn = () => c.f().dispose();
-    const r = measure(fn, { seconds: opts.gemmSeconds, warmSeconds: Math.min(0.1, opts.gemmSeconds), minSampleMs: 10, minSamples: 3 });
-    const g = spread(r.perCall.map((s) => n / s / 1e9), 4);
+    const r = measure(fn, {
+      seconds: opts.gemmSeconds,
+      warmSeconds: Math.min(0.1, opts.gemmSeconds),
+      minSampleMs: 10,
+      minSamples: 3,
+    });
+    const g = spread(
+      r.perCall.map((s) => n / s / 1e9),
+      4,
+    );
     log(`act ${c.act} ${c.dir} ${rows}x${cols}: ${g.median} Gelem/s`);
     out.push({ act: c.act, dir: c.dir, rows, cols, n, gelems: g, calls: r.calls });
   }
@@ -239,7 +307,8 @@ async function main() {
   const ok = await tf.setBackend(opts.backend);
   if (!ok) throw new Error(`could not initialise tfjs backend ${opts.backend}`);
   await tf.ready();
-  if (tf.getBackend() !== opts.backend) throw new Error(`backend is ${tf.getBackend()}, wanted ${opts.backend}`);
+  if (tf.getBackend() !== opts.backend)
+    throw new Error(`backend is ${tf.getBackend()}, wanted ${opts.backend}`);
   if (opts.backend === 'wasm') {
     simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     multithreadSupported = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
@@ -253,8 +322,10 @@ async function main() {
           ? 'tfjs-backend-wasm-simd.wasm'
           : 'tfjs-backend-wasm.wasm'
       : null;
-  log(`tfjs ${tf.version.tfjs} backend=${tf.getBackend()} simd=${simd} threads=${threads}` +
-    (wasmBinary ? ` binary=${wasmBinary}` : ''));
+  log(
+    `tfjs ${tf.version.tfjs} backend=${tf.getBackend()} simd=${simd} threads=${threads}` +
+      (wasmBinary ? ` binary=${wasmBinary}` : ''),
+  );
 
   const t0 = performance.now();
   const result = {
@@ -270,7 +341,8 @@ async function main() {
         ? { version: tfwasm.version_wasm, binary: wasmBinary, multithreadSupported, wasmPaths: wasmDir }
         : undefined,
     config: {
-      model: 'fc1 784->400 relu; fc21/fc22 400->20; z=mu+exp(0.5 logvar)*eps; fc3 20->400 relu; fc4 400->784 logits',
+      model:
+        'fc1 784->400 relu; fc21/fc22 400->20; z=mu+exp(0.5 logvar)*eps; fc3 20->400 relu; fc4 400->784 logits',
       loss: 'sum BCE-with-logits + KL (sum over batch)',
       optimizer: 'Adam lr=1e-3 betas=(0.9,0.999) eps=1e-8',
       batches: opts.batches,

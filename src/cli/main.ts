@@ -110,7 +110,8 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UsageError(`--lr must be a positive number, got ${JSON.stringify(values.lr)}`);
   }
   const data = values.data ?? 'mnist';
-  if (data !== 'mnist' && data !== 'fashion') throw new UsageError(`--data must be mnist or fashion, got ${JSON.stringify(data)}`);
+  if (data !== 'mnist' && data !== 'fashion')
+    throw new UsageError(`--data must be mnist or fashion, got ${JSON.stringify(data)}`);
   const hidden = (values.hidden ?? '400').split(',').map((s) => posInt('hidden', s, 0));
   if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out must not be empty');
   return {
@@ -140,42 +141,62 @@ function packageVersion(): string | undefined {
 
 function firstRows(split: ImageSplit, rows: number | undefined, what: string): ImageSplit {
   if (rows === undefined) return split;
-  if (rows > split.rows) throw new UsageError(`--${what} ${rows} is more than the ${split.rows} images available`);
-  return { x: split.x.subarray(0, rows * split.cols), labels: split.labels.subarray(0, rows), rows, cols: split.cols };
+  if (rows > split.rows)
+    throw new UsageError(`--${what} ${rows} is more than the ${split.rows} images available`);
+  return {
+    x: split.x.subarray(0, rows * split.cols),
+    labels: split.labels.subarray(0, rows),
+    rows,
+    cols: split.cols,
+  };
 }
 
 const f2 = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(2));
 
 function epochLine(r: EpochRecord, epochs: number): string {
   const w = String(epochs).length;
-  return `epoch ${String(r.epoch).padStart(w)}/${epochs}  train -ELBO ${f2(r.loss)} (rec ${f2(r.reconstruction)}, KL ${f2(r.kl)})` +
-    (r.valLoss !== undefined ? `  test -ELBO ${f2(r.valLoss)} (rec ${f2(r.valReconstruction)}, KL ${f2(r.valKl)})` : '') +
-    `  ${r.seconds.toFixed(1)} s  ${Math.round(r.samplesPerSec)} samples/s`;
+  return (
+    `epoch ${String(r.epoch).padStart(w)}/${epochs}  train -ELBO ${f2(r.loss)} (rec ${f2(r.reconstruction)}, KL ${f2(r.kl)})` +
+    (r.valLoss !== undefined
+      ? `  test -ELBO ${f2(r.valLoss)} (rec ${f2(r.valReconstruction)}, KL ${f2(r.valKl)})`
+      : '') +
+    `  ${r.seconds.toFixed(1)} s  ${Math.round(r.samplesPerSec)} samples/s`
+  );
 }
 
 /** Trains and writes the outputs. Returns the process exit code (0, or 130 when interrupted). */
 export async function run(opts: CliOptions, signal?: AbortSignal): Promise<number> {
   const t0 = performance.now();
-  const log = (s: string) => { if (!opts.quiet) process.stdout.write(s + '\n'); };
+  const log = (s: string) => {
+    if (!opts.quiet) process.stdout.write(s + '\n');
+  };
   const dataName = opts.data === 'fashion' ? 'Fashion-MNIST' : 'MNIST';
-  const ds: ImageDataset = opts.data === 'fashion'
-    ? await loadFashionMnist({ dir: opts.dataDir })
-    : await loadMnist({ dir: opts.dataDir });
+  const ds: ImageDataset =
+    opts.data === 'fashion'
+      ? await loadFashionMnist({ dir: opts.dataDir })
+      : await loadMnist({ dir: opts.dataDir });
   const train = firstRows(ds.train, opts.trainRows, 'train-rows');
   const test = firstRows(ds.test, opts.testRows, 'test-rows');
   const side = Math.round(Math.sqrt(train.cols));
-  if (side * side !== train.cols) throw new UsageError(`${dataName} images have ${train.cols} pixels, not a square`);
+  if (side * side !== train.cols)
+    throw new UsageError(`${dataName} images have ${train.cols} pixels, not a square`);
 
   const vae = await VAE.create({
-    inputDim: train.cols, encoder: opts.hidden, latentDim: opts.latent,
-    activation: 'relu', likelihood: 'bernoulli', seed: opts.seed,
+    inputDim: train.cols,
+    encoder: opts.hidden,
+    latentDim: opts.latent,
+    activation: 'relu',
+    likelihood: 'bernoulli',
+    seed: opts.seed,
   });
   const trainer = new Trainer(vae, { optimizer: { name: 'adam', lr: opts.lr }, batchSize: opts.batchSize });
   const outDir = resolve(opts.out);
   await mkdir(outDir, { recursive: true });
   const arch = [train.cols, ...opts.hidden, opts.latent].join('-');
-  log(`wasm-vae: ${arch} VAE on ${dataName} (${train.rows} train / ${test.rows} test images), ${vae.build} build, ` +
-    `Adam lr ${opts.lr}, batch ${opts.batchSize}, ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}, seed ${opts.seed}`);
+  log(
+    `wasm-vae: ${arch} VAE on ${dataName} (${train.rows} train / ${test.rows} test images), ${vae.build} build, ` +
+      `Adam lr ${opts.lr}, batch ${opts.batchSize}, ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}, seed ${opts.seed}`,
+  );
 
   // a live bar on a terminal (stderr, cleared after each epoch); one line per epoch otherwise
   const useBar = !opts.quiet && process.stderr.isTTY === true;
@@ -185,26 +206,42 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
     validationData: test.x,
     validationSamples: 1,
     signal,
-    onBatchEnd: useBar ? (b) => {
-      if (b.batch === 1 || !bar) {
-        bar = new cliProgress.SingleBar({
-          format: `epoch ${b.epoch}/${opts.epochs} [{bar}] {value}/{total} batches | loss {loss} | {sps} samples/s | ETA {eta_formatted}`,
-          clearOnComplete: true, hideCursor: true, barsize: 30,
-        }, cliProgress.Presets.shades_classic);
-        bar.start(b.batches, 0, { loss: '—', sps: '—' });
-      }
-      bar.update(b.batch, { loss: b.loss.toFixed(2), sps: Math.round(b.samplesPerSec) });
-      if (b.batch === b.batches) { bar.stop(); bar = null; }
-    } : undefined,
+    onBatchEnd: useBar
+      ? (b) => {
+          if (b.batch === 1 || !bar) {
+            bar = new cliProgress.SingleBar(
+              {
+                format: `epoch ${b.epoch}/${opts.epochs} [{bar}] {value}/{total} batches | loss {loss} | {sps} samples/s | ETA {eta_formatted}`,
+                clearOnComplete: true,
+                hideCursor: true,
+                barsize: 30,
+              },
+              cliProgress.Presets.shades_classic,
+            );
+            bar.start(b.batches, 0, { loss: '—', sps: '—' });
+          }
+          bar.update(b.batch, { loss: b.loss.toFixed(2), sps: Math.round(b.samplesPerSec) });
+          if (b.batch === b.batches) {
+            bar.stop();
+            bar = null;
+          }
+        }
+      : undefined,
     onEpochEnd: (r) => log(epochLine(r, opts.epochs)),
   });
   (bar as cliProgress.SingleBar | null)?.stop();
   const trainSeconds = history.epochs.reduce((s, r) => s + r.seconds, 0);
   const trainedRows = history.epochs.length * train.rows;
-  if (history.stopReason === 'aborted') log(`interrupted after ${history.epochs.length} complete epoch(s); writing what there is`);
+  if (history.stopReason === 'aborted')
+    log(`interrupted after ${history.epochs.length} complete epoch(s); writing what there is`);
 
   // outputs
-  const files = { model: 'model.safetensors', reconstructions: 'reconstructions.png', samples: 'samples.png', summary: 'summary.json' };
+  const files = {
+    model: 'model.safetensors',
+    reconstructions: 'reconstructions.png',
+    samples: 'samples.png',
+    summary: 'summary.json',
+  };
   await saveModel(join(outDir, files.model), vae);
   const n = Math.min(8, test.rows);
   const originals = test.x.subarray(0, n * test.cols);
@@ -213,7 +250,10 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
   pair.set(originals, 0);
   pair.set(recon, n * test.cols);
   await writePng(join(outDir, files.reconstructions), imageGrid(pair, 2 * n, side, side, n));
-  await writePng(join(outDir, files.samples), imageGrid(vae.sample(64, { seed: opts.seed }), 64, side, side, 8));
+  await writePng(
+    join(outDir, files.samples),
+    imageGrid(vae.sample(64, { seed: opts.seed }), 64, side, side, 8),
+  );
 
   const cpus = os.cpus();
   const wallSeconds = (performance.now() - t0) / 1000;
@@ -223,10 +263,22 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
     date: new Date().toISOString(),
     units: 'nats per datapoint; loss = -ELBO = reconstruction + KL',
     config: {
-      data: opts.data, dataDir: opts.dataDir ?? null, trainRows: train.rows, testRows: test.rows,
-      architecture: arch, hidden: opts.hidden, latent: opts.latent, activation: 'relu', likelihood: 'bernoulli',
-      optimizer: { name: 'adam', lr: opts.lr }, batchSize: opts.batchSize, epochs: opts.epochs, seed: opts.seed,
-      trainSamplesPerDatapoint: 1, testSamplesPerDatapoint: 1, reduction: 'sum',
+      data: opts.data,
+      dataDir: opts.dataDir ?? null,
+      trainRows: train.rows,
+      testRows: test.rows,
+      architecture: arch,
+      hidden: opts.hidden,
+      latent: opts.latent,
+      activation: 'relu',
+      likelihood: 'bernoulli',
+      optimizer: { name: 'adam', lr: opts.lr },
+      batchSize: opts.batchSize,
+      epochs: opts.epochs,
+      seed: opts.seed,
+      trainSamplesPerDatapoint: 1,
+      testSamplesPerDatapoint: 1,
+      reduction: 'sum',
     },
     model: vae.config,
     build: vae.build,
@@ -253,9 +305,16 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
   };
   await writeFileAtomic(join(outDir, files.summary), JSON.stringify(summary, null, 2) + '\n');
   const last = history.epochs.at(-1);
-  if (last) log(`final test -ELBO ${f2(last.valLoss)} nats; ${trainedRows} samples in ${trainSeconds.toFixed(1)} s ` +
-    `(${Math.round(summary.samplesPerSec ?? 0)} samples/s); wall ${wallSeconds.toFixed(1)} s`);
-  log(`wrote ${Object.values(files).map((f) => join(opts.out, f)).join(', ')}`);
+  if (last)
+    log(
+      `final test -ELBO ${f2(last.valLoss)} nats; ${trainedRows} samples in ${trainSeconds.toFixed(1)} s ` +
+        `(${Math.round(summary.samplesPerSec ?? 0)} samples/s); wall ${wallSeconds.toFixed(1)} s`,
+    );
+  log(
+    `wrote ${Object.values(files)
+      .map((f) => join(opts.out, f))
+      .join(', ')}`,
+  );
   return history.stopReason === 'aborted' ? 130 : 0;
 }
 
@@ -268,7 +327,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`wasm-vae: ${(err as Error).message}\nRun with --help for usage.\n`);
     return 1;
   }
-  if (opts.help) { process.stdout.write(USAGE); return 0; }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   // Ctrl-C once: stop after the current batch and still write the outputs; twice: quit now
   const ac = new AbortController();
   const onSigint = () => {
@@ -280,7 +342,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run(opts, ac.signal);
   } catch (err) {
-    if (err instanceof UsageError) process.stderr.write(`wasm-vae: ${err.message}\nRun with --help for usage.\n`);
+    if (err instanceof UsageError)
+      process.stderr.write(`wasm-vae: ${err.message}\nRun with --help for usage.\n`);
     else if (err instanceof VaeError) process.stderr.write(`wasm-vae: ${err.message}\n`);
     else process.stderr.write(`wasm-vae: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
     return 1;
@@ -290,6 +353,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const invoked = (() => {
-  try { return process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href; } catch { return false; }
+  try {
+    return (
+      process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href
+    );
+  } catch {
+    return false;
+  }
 })();
 if (invoked) process.exitCode = await main(process.argv.slice(2));

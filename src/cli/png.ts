@@ -21,22 +21,41 @@ const isPosInt = (n: number) => Number.isSafeInteger(n) && n > 0;
  * other) into a grid with `cols` tiles per row and `pad` pixels of padding (default 2). Values are
  * clamped to [0, 1]; the last grid row is left black where it has fewer than `cols` tiles.
  */
-export function imageGrid(images: Float32Array, count: number, height: number, width: number, cols: number, pad = 2): GrayImage {
-  for (const [name, v] of [['count', count], ['height', height], ['width', width], ['cols', cols]] as const) {
+export function imageGrid(
+  images: Float32Array,
+  count: number,
+  height: number,
+  width: number,
+  cols: number,
+  pad = 2,
+): GrayImage {
+  for (const [name, v] of [
+    ['count', count],
+    ['height', height],
+    ['width', width],
+    ['cols', cols],
+  ] as const) {
     if (!isPosInt(v)) throw new ShapeError(`imageGrid: ${name} must be a positive integer, got ${v}`);
   }
-  if (!(Number.isSafeInteger(pad) && pad >= 0)) throw new ShapeError(`imageGrid: pad must be a non-negative integer, got ${pad}`);
+  if (!(Number.isSafeInteger(pad) && pad >= 0))
+    throw new ShapeError(`imageGrid: pad must be a non-negative integer, got ${pad}`);
   const px = height * width;
   if (images.length < count * px) {
-    throw new ShapeError(`imageGrid: ${count} images of ${height}×${width} need ${count * px} values, got ${images.length}`);
+    throw new ShapeError(
+      `imageGrid: ${count} images of ${height}×${width} need ${count * px} values, got ${images.length}`,
+    );
   }
-  const c = Math.min(cols, count), rows = Math.ceil(count / c);
-  const W = c * (width + pad) + pad, H = rows * (height + pad) + pad;
+  const c = Math.min(cols, count),
+    rows = Math.ceil(count / c);
+  const W = c * (width + pad) + pad,
+    H = rows * (height + pad) + pad;
   const data = new Uint8Array(W * H);
   for (let i = 0; i < count; i++) {
-    const x0 = pad + (i % c) * (width + pad), y0 = pad + Math.floor(i / c) * (height + pad);
+    const x0 = pad + (i % c) * (width + pad),
+      y0 = pad + Math.floor(i / c) * (height + pad);
     for (let y = 0; y < height; y++) {
-      const src = i * px + y * width, dst = (y0 + y) * W + x0;
+      const src = i * px + y * width,
+        dst = (y0 + y) * W + x0;
       for (let x = 0; x < width; x++) {
         const v = images[src + x];
         // NaN → 0; clamp, then round to the nearest of 256 levels
@@ -50,7 +69,9 @@ export function imageGrid(images: Float32Array, count: number, height: number, w
 /** Encodes a grayscale image as an 8-bit PNG. */
 export function encodeGrayPng(grid: GrayImage): Uint8Array {
   if (grid.data.length !== grid.width * grid.height) {
-    throw new ShapeError(`PNG: ${grid.width}×${grid.height} image needs ${grid.width * grid.height} pixels, got ${grid.data.length}`);
+    throw new ShapeError(
+      `PNG: ${grid.width}×${grid.height} image needs ${grid.width * grid.height} pixels, got ${grid.data.length}`,
+    );
   }
   return encode({ width: grid.width, height: grid.height, data: grid.data, channels: 1, depth: 8 });
 }

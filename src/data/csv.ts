@@ -102,7 +102,9 @@ export function parseCsv(text: string, opts: CsvOptions = {}): CsvMatrix {
       if (columns !== undefined) {
         const bad = columns.find((c) => c >= width);
         if (bad !== undefined) {
-          throw new ConfigError(`parseCsv: column index ${bad} is out of range: line ${lineNo} has ${width} columns`);
+          throw new ConfigError(
+            `parseCsv: column index ${bad} is out of range: line ${lineNo} has ${width} columns`,
+          );
         }
       }
       if (isHeader) {
@@ -135,7 +137,9 @@ export function parseCsv(text: string, opts: CsvOptions = {}): CsvMatrix {
   }
 
   if (rows === 0) {
-    throw new DataError(header === undefined ? 'CSV: no data rows (input is empty)' : 'CSV: no data rows after the header');
+    throw new DataError(
+      header === undefined ? 'CSV: no data rows (input is empty)' : 'CSV: no data rows after the header',
+    );
   }
   const cols = columns === undefined ? width : columns.length;
   const out: CsvMatrix = { data: Float32Array.from(values), rows, cols };

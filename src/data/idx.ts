@@ -50,13 +50,17 @@ export function parseIdx(bytes: Uint8Array): Idx {
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     throw new FormatError(
       `IDX: bad magic: the first two bytes must be 0x00 0x00, got ${hex(bytes[0]!)} ${hex(bytes[1]!)}` +
-        (bytes[0] === 0x1f && bytes[1] === 0x8b ? ' (this looks gzip-compressed; use parseIdxMaybeGzip)' : ''),
+        (bytes[0] === 0x1f && bytes[1] === 0x8b
+          ? ' (this looks gzip-compressed; use parseIdxMaybeGzip)'
+          : ''),
     );
   }
   const code = bytes[2]!;
   const type = TYPE_CODES[code];
   if (type === undefined) {
-    throw new FormatError(`IDX: unknown type code ${hex(code)} (expected 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e)`);
+    throw new FormatError(
+      `IDX: unknown type code ${hex(code)} (expected 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e)`,
+    );
   }
   const ndims = bytes[3]!;
   if (ndims === 0) throw new FormatError('IDX: zero dimensions');
@@ -75,7 +79,9 @@ export function parseIdx(bytes: Uint8Array): Idx {
   if (!dims.includes(0)) {
     for (const d of dims) {
       if (count > Number.MAX_SAFE_INTEGER / d / type.size) {
-        throw new FormatError(`IDX: size overflow: dims [${dims.join(', ')}] describe more bytes than can be addressed`);
+        throw new FormatError(
+          `IDX: size overflow: dims [${dims.join(', ')}] describe more bytes than can be addressed`,
+        );
       }
       count *= d;
     }
@@ -140,13 +146,16 @@ export function isGzip(bytes: Uint8Array): boolean {
 /** Decompress a gzip stream with the platform's `DecompressionStream`. Corrupt input → `FormatError`. */
 export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
   if (typeof DecompressionStream === 'undefined') {
-    throw new ConfigError('gunzip: DecompressionStream is not available in this environment (need Node >= 18 or a modern browser)');
+    throw new ConfigError(
+      'gunzip: DecompressionStream is not available in this environment (need Node >= 18 or a modern browser)',
+    );
   }
   const ds = new DecompressionStream('gzip');
   const writer = ds.writable.getWriter();
   const reader = ds.readable.getReader();
   // The stream API wants a plain ArrayBuffer-backed view; copy only if necessary.
-  const input = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+  const input =
+    bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
   const write = (async () => {
     await writer.write(input);
     await writer.close();
@@ -187,12 +196,16 @@ export async function parseIdxMaybeGzip(bytes: Uint8Array): Promise<Idx> {
  */
 export function idxImagesToFloat32(idx: Idx): Matrix {
   if (idx.dims.length < 2) {
-    throw new ShapeError(`idxImagesToFloat32: expected at least 2 dimensions (N, H, W), got [${idx.dims.join(', ')}]`);
+    throw new ShapeError(
+      `idxImagesToFloat32: expected at least 2 dimensions (N, H, W), got [${idx.dims.join(', ')}]`,
+    );
   }
   const rows = idx.dims[0]!;
   const cols = idx.dims.slice(1).reduce((a, b) => a * b, 1);
   if (idx.data.length !== rows * cols) {
-    throw new ShapeError(`idxImagesToFloat32: data length ${idx.data.length} does not match dims [${idx.dims.join(', ')}]`);
+    throw new ShapeError(
+      `idxImagesToFloat32: data length ${idx.data.length} does not match dims [${idx.dims.join(', ')}]`,
+    );
   }
   let data: Float32Array;
   if (idx.dtype === 'u8') {

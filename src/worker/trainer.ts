@@ -19,12 +19,25 @@
 import { VAE, type Input } from '../vae.js';
 import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from '../trainer.js';
 import { ConfigError, WasmError } from '../errors.js';
-import { takeSnapshot, applySnapshot, snapshotTransfer, deserializeError, type FromWorker, type ToWorker, type DataMessage } from './protocol.js';
+import { parseFitOptions } from '../trainer.js';
+import { any, field, nonNegative, optional, parse, bool } from '../options.js';
+import {
+  takeSnapshot,
+  applySnapshot,
+  snapshotTransfer,
+  deserializeError,
+  type FromWorker,
+  type ToWorker,
+  type DataMessage,
+} from './protocol.js';
 
 /** The part of the Worker interface a WorkerTrainer uses (a DOM Worker fits it; so does the Node adapter). */
 export interface WorkerLike {
   postMessage(msg: unknown, transfer: Transferable[]): void;
-  addEventListener(type: 'message' | 'error' | 'messageerror', fn: (e: { data: unknown; message?: string }) => void): void;
+  addEventListener(
+    type: 'message' | 'error' | 'messageerror',
+    fn: (e: { data: unknown; message?: string }) => void,
+  ): void;
   terminate(): void;
   /** Node only: keep the process alive while a request runs. */
   ref?(): void;
@@ -56,7 +69,9 @@ function defaultWorker(): WorkerLike {
   if (workerFactory) return workerFactory();
   if (typeof __WASM_VAE_INLINE__ !== 'undefined') throw new WasmError('no worker factory is registered');
   if (typeof Worker !== 'function') {
-    throw new WasmError("this runtime has no Worker: in Node import 'wasm-vae' through its Node entry, or pass { worker } to WorkerTrainer");
+    throw new WasmError(
+      "this runtime has no Worker: in Node import 'wasm-vae' through its Node entry, or pass { worker } to WorkerTrainer",
+    );
   }
   try {
     // the literal pattern bundlers recognise: keep it exactly so
@@ -67,15 +82,19 @@ function defaultWorker(): WorkerLike {
     // import). The URL is built from a variable so bundlers, which rewrote the literal above, leave
     // this alone; a bundler's build-time file: URL is not servable, so then the real error stands.
     const here: string = import.meta.url;
-    if (typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function' || !/^https?:/.test(here)) throw e;
+    if (typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function' || !/^https?:/.test(here))
+      throw e;
     const url = new URL('./worker.js', here).href;
     const blob = new Blob([`import ${JSON.stringify(url)};\n`], { type: 'text/javascript' });
     return new Worker(URL.createObjectURL(blob), { type: 'module' }) as unknown as WorkerLike;
   }
 }
 
-const FIT_KEYS = ['epochs', 'validationData', 'validationSamples', 'onBatchEnd', 'onEpochEnd', 'signal'];
-const WORKER_KEYS = ['worker', 'transferData', 'syncWeightsMs'];
+const WORKER_OPTIONS = {
+  worker: optional<WorkerTrainerOptions['worker']>(any),
+  transferData: field(bool, false),
+  syncWeightsMs: optional(nonNegative),
+};
 
 interface Pending {
   resolve(v: unknown): void;
@@ -96,7 +115,7 @@ export class WorkerTrainer {
   epoch = 0;
   history: History = { epochs: [], stopReason: 'completed', bestEpoch: null, steps: 0 };
   private readonly worker: WorkerLike;
-  private readonly wopts: Omit<WorkerTrainerOptions, 'worker'>;
+  private readonly wopts: { transferData: boolean; syncWeightsMs?: number };
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private fitting = false;
@@ -106,29 +125,51 @@ export class WorkerTrainer {
   constructor(vae: VAE, opts: TrainerOptions = {}, workerOpts: WorkerTrainerOptions = {}) {
     if (!(vae instanceof VAE)) throw new ConfigError('WorkerTrainer needs a VAE');
     if (!opts || typeof opts !== 'object') throw new ConfigError('Trainer options must be an object');
-    for (const key of Object.keys(workerOpts ?? {})) if (!WORKER_KEYS.includes(key)) throw new ConfigError(`unknown WorkerTrainer option "${key}"; known: ${WORKER_KEYS.join(', ')}`);
-    const sync = workerOpts.syncWeightsMs;
-    if (sync !== undefined && !(sync >= 0 && Number.isFinite(sync))) throw new ConfigError(`syncWeightsMs must be a non-negative number, got ${sync}`);
+    const wo = parse(WORKER_OPTIONS, workerOpts, 'WorkerTrainer');
     this.vae = vae;
     this.options = opts;
-    this.wopts = { transferData: workerOpts.transferData ?? false, syncWeightsMs: sync };
-    const w = workerOpts.worker;
-    this.worker = typeof w === 'function' ? w() : w ?? defaultWorker();
+    this.wopts = { transferData: wo.transferData, syncWeightsMs: wo.syncWeightsMs };
+    const w = wo.worker;
+    this.worker = typeof w === 'function' ? w() : (w ?? defaultWorker());
     this.worker.addEventListener('message', (e) => this.onMessage(e.data as FromWorker));
-    this.worker.addEventListener('error', (e) => this.fail(new WasmError(`the training worker failed: ${e.message ?? 'its script could not be loaded (check that the worker file is served, with a JavaScript MIME type)'}`)));
-    this.worker.addEventListener('messageerror', () => this.fail(new WasmError('the training worker received a message it could not deserialize')));
-    this.ready = new Promise<void>((resolve, reject) => { this.readyState = { resolve: () => resolve(), reject }; });
-    this.ready.catch(() => { /* surfaced by fit() / create() */ });
+    this.worker.addEventListener('error', (e) =>
+      this.fail(
+        new WasmError(
+          `the training worker failed: ${e.message ?? 'its script could not be loaded (check that the worker file is served, with a JavaScript MIME type)'}`,
+        ),
+      ),
+    );
+    this.worker.addEventListener('messageerror', () =>
+      this.fail(new WasmError('the training worker received a message it could not deserialize')),
+    );
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.readyState = { resolve: () => resolve(), reject };
+    });
+    this.ready.catch(() => {
+      /* surfaced by fit() / create() */
+    });
     this.worker.ref?.();
     const snapshot = takeSnapshot(vae);
-    this.post({
-      type: 'init', module: vae.kernels.module, build: vae.build, config: vae.config,
-      chunkRows: (vae as unknown as { chunk?: number }).chunk ?? 256, snapshot, trainer: opts,
-    }, snapshotTransfer(snapshot));
+    this.post(
+      {
+        type: 'init',
+        module: vae.kernels.module,
+        build: vae.build,
+        config: vae.config,
+        chunkRows: vae.chunkRows,
+        snapshot,
+        trainer: opts,
+      },
+      snapshotTransfer(snapshot),
+    );
   }
 
   /** Like the constructor, but resolves only once the worker is ready (and rejects on bad options). */
-  static async create(vae: VAE, opts: TrainerOptions = {}, workerOpts: WorkerTrainerOptions = {}): Promise<WorkerTrainer> {
+  static async create(
+    vae: VAE,
+    opts: TrainerOptions = {},
+    workerOpts: WorkerTrainerOptions = {},
+  ): Promise<WorkerTrainer> {
     const t = new WorkerTrainer(vae, opts, workerOpts);
     try {
       await t.ready;
@@ -140,7 +181,9 @@ export class WorkerTrainer {
   }
 
   /** Which wasm build trains (the VAE's). */
-  get build() { return this.vae.build; }
+  get build() {
+    return this.vae.build;
+  }
 
   private post(msg: ToWorker, transfer: Transferable[] = []): void {
     this.worker.postMessage(msg, transfer);
@@ -173,6 +216,7 @@ export class WorkerTrainer {
       this.readyState?.reject(err);
       this.readyState = null;
       this.failed = err;
+      this.worker.terminate(); // every later call rejects with err: the thread has nothing left to do
       this.idle();
       return;
     }
@@ -181,29 +225,46 @@ export class WorkerTrainer {
     if (!p) return;
     const call = (fn: () => void | Promise<void>) => {
       if (p.callbackError !== undefined) return;
-      const stop = (e: unknown) => { if (p.callbackError === undefined) { p.callbackError = e ?? new Error('callback failed'); p.abort?.(); } };
+      const stop = (e: unknown) => {
+        if (p.callbackError === undefined) {
+          p.callbackError = e ?? new Error('callback failed');
+          p.abort?.();
+        }
+      };
       try {
         const r = fn();
         if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, stop);
-      } catch (e) { stop(e); }
+      } catch (e) {
+        stop(e);
+      }
     };
     switch (msg.type) {
       case 'batch':
         if (msg.snapshot) applySnapshot(this.vae, msg.snapshot);
-        if (msg.info && p.onBatchEnd) { const info: BatchInfo = msg.info, cb = p.onBatchEnd; call(() => cb(info)); }
+        if (msg.info && p.onBatchEnd) {
+          const info: BatchInfo = msg.info,
+            cb = p.onBatchEnd;
+          call(() => cb(info));
+        }
         return;
       case 'epoch':
         applySnapshot(this.vae, msg.snapshot);
         this.epoch = msg.epoch;
         this.history = msg.history;
-        if (p.onEpochEnd) { const rec: EpochRecord = msg.record, cb = p.onEpochEnd, h = this.history; call(() => cb(rec, h)); }
+        if (p.onEpochEnd) {
+          const rec: EpochRecord = msg.record,
+            cb = p.onEpochEnd,
+            h = this.history;
+          call(() => cb(rec, h));
+        }
         return;
       case 'done':
         applySnapshot(this.vae, msg.snapshot);
         this.epoch = msg.epoch;
         this.history = msg.history;
         this.finish(msgId);
-        if (p.callbackError !== undefined) p.reject(p.callbackError); else p.resolve(msg.history);
+        if (p.callbackError !== undefined) p.reject(p.callbackError);
+        else p.resolve(msg.history);
         return;
       case 'error':
         if (msg.snapshot) applySnapshot(this.vae, msg.snapshot);
@@ -228,7 +289,10 @@ export class WorkerTrainer {
     this.idle();
   }
 
-  private request<T>(make: (id: number) => { msg: ToWorker; transfer?: Transferable[] }, extra: Partial<Pending> = {}): Promise<T> {
+  private request<T>(
+    make: (id: number) => { msg: ToWorker; transfer?: Transferable[] },
+    extra: Partial<Pending> = {},
+  ): Promise<T> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -242,7 +306,8 @@ export class WorkerTrainer {
   private dataMessage(x: Input, what: string, transfer: Transferable[]): DataMessage {
     const m = this.vae.matrix(x, this.vae.config.inputDim, what);
     const buf = m.data.buffer;
-    const whole = buf instanceof ArrayBuffer && m.data.byteOffset === 0 && m.data.byteLength === buf.byteLength;
+    const whole =
+      buf instanceof ArrayBuffer && m.data.byteOffset === 0 && m.data.byteLength === buf.byteLength;
     if (this.wopts.transferData && whole) transfer.push(buf);
     return { data: m.data, rows: m.rows, cols: m.cols };
   }
@@ -253,10 +318,9 @@ export class WorkerTrainer {
    * Callbacks run on the main thread as progress arrives; the worker does not wait for them.
    */
   async fit(x: Input, opts: FitOptions): Promise<History> {
-    if (!opts || typeof opts !== 'object') throw new ConfigError('fit needs options with at least epochs');
-    for (const key of Object.keys(opts)) if (!FIT_KEYS.includes(key)) throw new ConfigError(`unknown fit option "${key}"; known: ${FIT_KEYS.join(', ')}`);
-    if (!(Number.isSafeInteger(opts.epochs) && opts.epochs > 0)) throw new ConfigError(`epochs must be a positive integer, got ${opts.epochs}`);
-    if (this.fitting) throw new ConfigError('this WorkerTrainer is already fitting; await the running fit() first');
+    parseFitOptions(opts);
+    if (this.fitting)
+      throw new ConfigError('this WorkerTrainer is already fitting; await the running fit() first');
     this.fitting = true;
     try {
       await this.ready;
@@ -268,7 +332,10 @@ export class WorkerTrainer {
     let train: DataMessage, val: DataMessage | null;
     try {
       train = this.dataMessage(x, 'training data', transfer);
-      val = opts.validationData !== undefined ? this.dataMessage(opts.validationData, 'validation data', transfer) : null;
+      val =
+        opts.validationData !== undefined
+          ? this.dataMessage(opts.validationData, 'validation data', transfer)
+          : null;
       if (val && transfer.length === 2 && transfer[0] === transfer[1]) transfer = [transfer[0]];
     } catch (e) {
       this.fitting = false;
@@ -276,19 +343,31 @@ export class WorkerTrainer {
     }
     const signal = opts.signal;
     let id = 0;
-    const abort = () => { if (id) this.post({ type: 'abort', id }); };
+    const abort = () => {
+      if (id) this.post({ type: 'abort', id });
+    };
     signal?.addEventListener('abort', abort);
     try {
-      return await this.request<History>((i) => {
-        id = i;
-        return {
-          msg: {
-            type: 'fit', id: i, train, val, epochs: opts.epochs, validationSamples: opts.validationSamples,
-            batchEvents: typeof opts.onBatchEnd === 'function', syncMs: this.wopts.syncWeightsMs ?? null, aborted: signal?.aborted ?? false,
-          },
-          transfer,
-        };
-      }, { onBatchEnd: opts.onBatchEnd, onEpochEnd: opts.onEpochEnd, abort });
+      return await this.request<History>(
+        (i) => {
+          id = i;
+          return {
+            msg: {
+              type: 'fit',
+              id: i,
+              train,
+              val,
+              epochs: opts.epochs,
+              validationSamples: opts.validationSamples,
+              batchEvents: typeof opts.onBatchEnd === 'function',
+              syncMs: this.wopts.syncWeightsMs ?? null,
+              aborted: signal?.aborted ?? false,
+            },
+            transfer,
+          };
+        },
+        { onBatchEnd: opts.onBatchEnd, onEpochEnd: opts.onEpochEnd, abort },
+      );
     } finally {
       signal?.removeEventListener('abort', abort);
       this.fitting = false;
@@ -302,10 +381,12 @@ export class WorkerTrainer {
 
   /** Sends the main-thread VAE's current weights (and RNG states) to the worker, e.g. after editing them. */
   pushWeights(): Promise<void> {
-    return this.ready.then(() => this.request<void>((id) => {
-      const snapshot = takeSnapshot(this.vae);
-      return { msg: { type: 'load', id, snapshot }, transfer: snapshotTransfer(snapshot) };
-    }));
+    return this.ready.then(() =>
+      this.request<void>((id) => {
+        const snapshot = takeSnapshot(this.vae);
+        return { msg: { type: 'load', id, snapshot }, transfer: snapshotTransfer(snapshot) };
+      }),
+    );
   }
 
   /** Stops the worker at once; a running fit rejects (the main-thread VAE keeps the last weights it received). */

@@ -8,7 +8,15 @@
 import { VAE } from '../vae.js';
 import { Trainer } from '../trainer.js';
 import { init } from '../wasm.js';
-import { takeSnapshot, applySnapshot, snapshotTransfer, serializeError, type ToWorker, type FromWorker, type DataMessage } from './protocol.js';
+import {
+  takeSnapshot,
+  applySnapshot,
+  snapshotTransfer,
+  serializeError,
+  type ToWorker,
+  type FromWorker,
+  type DataMessage,
+} from './protocol.js';
 
 export interface Port {
   post(msg: FromWorker, transfer?: Transferable[]): void;
@@ -19,19 +27,27 @@ export interface Port {
 function installSetImmediate(): void {
   const g = globalThis as { setImmediate?: (fn: () => void) => void };
   if (typeof g.setImmediate === 'function' || typeof MessageChannel !== 'function') return;
-  const ch = new MessageChannel(), queue: (() => void)[] = [];
-  ch.port1.onmessage = () => { queue.shift()?.(); };
-  g.setImmediate = (fn) => { queue.push(fn); ch.port2.postMessage(0); };
+  const ch = new MessageChannel(),
+    queue: (() => void)[] = [];
+  ch.port1.onmessage = () => {
+    queue.shift()?.();
+  };
+  g.setImmediate = (fn) => {
+    queue.push(fn);
+    ch.port2.postMessage(0);
+  };
 }
 
 export function serve(port: Port): void {
   installSetImmediate();
-  let vae: VAE | null = null, trainer: Trainer | null = null;
+  let vae: VAE | null = null,
+    trainer: Trainer | null = null;
   let running: { id: number; ctrl: AbortController } | null = null;
   const queue: ToWorker[] = [];
   let busy = false;
 
-  const send = (msg: FromWorker, snap?: { params: Float32Array; rng: Uint32Array }) => port.post(msg, snap ? snapshotTransfer(snap) : []);
+  const send = (msg: FromWorker, snap?: { params: Float32Array; rng: Uint32Array }) =>
+    port.post(msg, snap ? snapshotTransfer(snap) : []);
   const matrix = (d: DataMessage) => ({ data: d.data, rows: d.rows, cols: d.cols });
 
   async function handle(msg: ToWorker): Promise<void> {
@@ -52,7 +68,9 @@ export function serve(port: Port): void {
         const ctrl = new AbortController();
         if (msg.aborted) ctrl.abort();
         running = { id: msg.id, ctrl };
-        const t = trainer!, v = vae!, id = msg.id;
+        const t = trainer!,
+          v = vae!,
+          id = msg.id;
         let lastSync = performance.now();
         try {
           const history = await t.fit(matrix(msg.train), {
@@ -81,7 +99,10 @@ export function serve(port: Port): void {
           send({ type: 'done', id, history, epoch: t.epoch, snapshot }, snapshot);
         } catch (e) {
           const snapshot = takeSnapshot(v);
-          send({ type: 'error', id, error: serializeError(e), snapshot, history: t.history, epoch: t.epoch }, snapshot);
+          send(
+            { type: 'error', id, error: serializeError(e), snapshot, history: t.history, epoch: t.epoch },
+            snapshot,
+          );
         } finally {
           running = null;
         }
@@ -120,16 +141,26 @@ export function serve(port: Port): void {
 
   port.listen((msg) => {
     // abort must act while a fit runs (the fit yields to the event loop between batches)
-    if (msg.type === 'abort') { if (running?.id === msg.id) running.ctrl.abort(); return; }
+    if (msg.type === 'abort') {
+      if (running?.id === msg.id) running.ctrl.abort();
+      return;
+    }
     queue.push(msg);
     void pump();
   });
 }
 
 // A web worker (module or classic): serve on its global scope.
-declare const WorkerGlobalScope: { new(): unknown } | undefined;
-if (typeof WorkerGlobalScope !== 'undefined' && typeof self === 'object' && self instanceof WorkerGlobalScope) {
-  const scope = self as unknown as { postMessage(m: unknown, t?: Transferable[]): void; addEventListener(t: 'message', fn: (e: MessageEvent) => void): void };
+declare const WorkerGlobalScope: { new (): unknown } | undefined;
+if (
+  typeof WorkerGlobalScope !== 'undefined' &&
+  typeof self === 'object' &&
+  self instanceof WorkerGlobalScope
+) {
+  const scope = self as unknown as {
+    postMessage(m: unknown, t?: Transferable[]): void;
+    addEventListener(t: 'message', fn: (e: MessageEvent) => void): void;
+  };
   serve({
     post: (msg, transfer) => scope.postMessage(msg, transfer ?? []),
     listen: (fn) => scope.addEventListener('message', (e) => fn(e.data as ToWorker)),

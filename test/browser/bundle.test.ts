@@ -9,7 +9,20 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { HAS_CHROMIUM, ROOT, ARTIFACTS, title, launch, serve, requireBuild, blankPage, collectErrors, trainingApp, type TrainingAppResult, type Server } from './harness.js';
+import {
+  HAS_CHROMIUM,
+  ROOT,
+  ARTIFACTS,
+  title,
+  launch,
+  serve,
+  requireBuild,
+  blankPage,
+  collectErrors,
+  trainingApp,
+  type TrainingAppResult,
+  type Server,
+} from './harness.js';
 
 function checkResult(r: TrainingAppResult) {
   expect(r.build).toBe('relaxed'); // Chromium has relaxed SIMD on by default: the best build is picked
@@ -17,7 +30,11 @@ function checkResult(r: TrainingAppResult) {
   expect(r.afterMain).toBeLessThan(r.before);
   expect(r.epochs).toBe(3);
   expect(r.progress.length).toBe(3 * 8); // 256 rows / 32 per batch, 3 epochs
-  expect(r.progress.map((p) => p.epoch)).toEqual([...Array(8).fill(1), ...Array(8).fill(2), ...Array(8).fill(3)]);
+  expect(r.progress.map((p) => p.epoch)).toEqual([
+    ...Array(8).fill(1),
+    ...Array(8).fill(2),
+    ...Array(8).fill(3),
+  ]);
   for (const p of r.progress) {
     expect(p.loss).toBeCloseTo(p.reconstruction + p.kl, 3);
     expect(p.samplesPerSec).toBeGreaterThan(0);
@@ -30,18 +47,36 @@ function checkResult(r: TrainingAppResult) {
 describe.skipIf(!HAS_CHROMIUM)(title('bundles on a static server'), () => {
   let browser: Browser;
   const servers: Server[] = [];
-  beforeAll(async () => { requireBuild(); browser = await launch(); });
-  afterAll(async () => { await browser?.close(); await Promise.all(servers.map((s) => s.close())); });
+  beforeAll(async () => {
+    requireBuild();
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all(servers.map((s) => s.close()));
+  });
 
   it("Vite app: import { VAE, Trainer, WorkerTrainer } from 'wasm-vae'", async () => {
-    const app = join(ARTIFACTS, 'vite-app'), out = join(app, 'dist');
+    const app = join(ARTIFACTS, 'vite-app'),
+      out = join(app, 'dist');
     rmSync(app, { recursive: true, force: true });
     mkdirSync(join(app, 'node_modules'), { recursive: true });
     symlinkSync(ROOT, join(app, 'node_modules', 'wasm-vae'), 'dir'); // as npm link / a workspace would
-    writeFileSync(join(app, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><pre id="out"></pre><script type="module" src="./main.js"></script>\n');
-    writeFileSync(join(app, 'main.js'), trainingApp("import { VAE, Trainer, WorkerTrainer } from 'wasm-vae';", 1));
+    writeFileSync(
+      join(app, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><pre id="out"></pre><script type="module" src="./main.js"></script>\n',
+    );
+    writeFileSync(
+      join(app, 'main.js'),
+      trainingApp("import { VAE, Trainer, WorkerTrainer } from 'wasm-vae';", 1),
+    );
     const { build } = await import('vite');
-    await build({ root: app, configFile: false, logLevel: 'warn', build: { outDir: out, emptyOutDir: true, target: 'es2022' } });
+    await build({
+      root: app,
+      configFile: false,
+      logLevel: 'warn',
+      build: { outDir: out, emptyOutDir: true, target: 'es2022' },
+    });
     const assets = readdirSync(join(out, 'assets'));
     expect(assets.filter((f) => f.endsWith('.wasm')).length).toBeGreaterThanOrEqual(3); // the builds, emitted as assets
     expect(assets.some((f) => /worker/i.test(f) && f.endsWith('.js'))).toBe(true); // the worker, bundled
@@ -51,23 +86,30 @@ describe.skipIf(!HAS_CHROMIUM)(title('bundles on a static server'), () => {
     const page = await browser.newPage();
     const errors = collectErrors(page);
     const wasm: { url: string; type: string | undefined }[] = [];
-    page.on('response', (r) => { if (r.url().endsWith('.wasm')) wasm.push({ url: r.url(), type: r.headers()['content-type'] }); });
+    page.on('response', (r) => {
+      if (r.url().endsWith('.wasm')) wasm.push({ url: r.url(), type: r.headers()['content-type'] });
+    });
     await page.goto(server.url);
-    const r = await page.evaluate('window.result') as TrainingAppResult;
+    const r = (await page.evaluate('window.result')) as TrainingAppResult;
     expect(errors).toEqual([]);
     checkResult(r);
     expect(wasm.length).toBeGreaterThanOrEqual(1);
-    expect(wasm.every((w) => w.type === 'application/wasm' && /\/assets\/relaxed-[\w-]+\.wasm$/.test(w.url))).toBe(true);
+    expect(
+      wasm.every((w) => w.type === 'application/wasm' && /\/assets\/relaxed-[\w-]+\.wasm$/.test(w.url)),
+    ).toBe(true);
     await page.close();
   });
 
   it('single-file build from a plain <script type="module">', async () => {
     const dir = join(ARTIFACTS, 'inline-app');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'index.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><pre id="out"></pre>
+    writeFileSync(
+      join(dir, 'index.html'),
+      `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><pre id="out"></pre>
 <script type="module">
 ${trainingApp("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-vae.js';", 1)}
-</script>\n`);
+</script>\n`,
+    );
     const server = await serve();
     servers.push(server);
     const page = await browser.newPage();
@@ -75,7 +117,7 @@ ${trainingApp("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-va
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(server.url + 'test-artifacts/inline-app/index.html');
-    const r = await page.evaluate('window.result') as TrainingAppResult;
+    const r = (await page.evaluate('window.result')) as TrainingAppResult;
     expect(errors).toEqual([]);
     checkResult(r);
     // nothing but the page and the bundle: no wasm file, no worker script (a Blob URL)
@@ -90,8 +132,8 @@ ${trainingApp("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-va
     servers.push(server);
     const page = await browser.newPage();
     const errors = collectErrors(page);
-    await page.goto(server.url + await blankPage());
-    const r = await page.evaluate(`(async () => {
+    await page.goto(server.url + (await blankPage()));
+    const r = (await page.evaluate(`(async () => {
       const lib = await import('/dist/index.js');
       const r = {};
       const err = async (p) => { try { await p; return 'no error'; } catch (e) { return e.name + ': ' + e.message; } };
@@ -116,12 +158,23 @@ ${trainingApp("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-va
       // (the worker trainer is exercised through the Vite and inline builds: a module worker has no
       // import map for dist/'s bare import of @assemblyscript/loader)
       return r;
-    })()`) as Record<string, unknown>;
+    })()`)) as Record<string, unknown>;
     expect(errors.filter((e) => !e.includes('404'))).toEqual([]);
     expect(r).toMatchObject({
-      default: 'relaxed', url: 'simd', response: 'scalar', bytes: 'simd', module: 'simd', map: 'scalar',
-      init: { build: 'relaxed', available: ['relaxed', 'simd', 'scalar'], vaeBuild: 'relaxed', seen: ['relaxed.wasm'] },
-      initModule: 'simd', initModuleOther: 'scalar',
+      default: 'relaxed',
+      url: 'simd',
+      response: 'scalar',
+      bytes: 'simd',
+      module: 'simd',
+      map: 'scalar',
+      init: {
+        build: 'relaxed',
+        available: ['relaxed', 'simd', 'scalar'],
+        vaeBuild: 'relaxed',
+        seen: ['relaxed.wasm'],
+      },
+      initModule: 'simd',
+      initModuleOther: 'scalar',
     });
     expect(r.mismatch).toMatch(/^WasmError: .*scalar/);
     expect(r.missing).toMatch(/^WasmError: could not fetch the wasm kernels: HTTP 404/);
@@ -132,11 +185,18 @@ ${trainingApp("import { VAE, Trainer, WorkerTrainer } from '/dist/inline/wasm-va
   it("under a strict Content-Security-Policy: works with 'wasm-unsafe-eval' (+ worker-src blob:), says what is missing without", async () => {
     const dir = join(ARTIFACTS, 'csp');
     mkdirSync(dir, { recursive: true });
-    const html = (policy: string) => `<!doctype html><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${policy}">
+    const html = (
+      policy: string,
+    ) => `<!doctype html><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${policy}">
 <link rel="icon" href="data:,"><script type="module" src="./csp.js"></script>\n`;
-    writeFileSync(join(dir, 'ok.html'), html("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src blob:"));
+    writeFileSync(
+      join(dir, 'ok.html'),
+      html("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src blob:"),
+    );
     writeFileSync(join(dir, 'strict.html'), html("default-src 'self'; script-src 'self'"));
-    writeFileSync(join(dir, 'csp.js'), `import { VAE, WorkerTrainer } from '/dist/inline/wasm-vae.js';
+    writeFileSync(
+      join(dir, 'csp.js'),
+      `import { VAE, WorkerTrainer } from '/dist/inline/wasm-vae.js';
 window.result = (async () => {
   try {
     const vae = await VAE.create({ inputDim: 8, encoder: [4], latentDim: 2 });
@@ -146,14 +206,17 @@ window.result = (async () => {
     return 'ok ' + vae.build + ' ' + h.epochs.length;
   } catch (e) { return e.name + ': ' + e.message; }
 })();
-`);
+`,
+    );
     const server = await serve();
     servers.push(server);
     const page = await browser.newPage();
     await page.goto(server.url + 'test-artifacts/csp/ok.html');
     expect(await page.evaluate('window.result')).toBe('ok relaxed 2');
     await page.goto(server.url + 'test-artifacts/csp/strict.html');
-    expect(await page.evaluate('window.result')).toMatch(/^WasmError: could not compile .*'wasm-unsafe-eval'/);
+    expect(await page.evaluate('window.result')).toMatch(
+      /^WasmError: could not compile .*'wasm-unsafe-eval'/,
+    );
     await page.close();
   });
 });
@@ -166,7 +229,9 @@ describe('the package in Node, through its exports map', () => {
     rmSync(app, { recursive: true, force: true });
     mkdirSync(join(app, 'node_modules'), { recursive: true });
     symlinkSync(ROOT, join(app, 'node_modules', 'wasm-vae'), 'dir');
-    writeFileSync(join(app, 'main.mjs'), `
+    writeFileSync(
+      join(app, 'main.mjs'),
+      `
 import * as lib from 'wasm-vae';
 import * as inline from 'wasm-vae/inline';
 const D = 32, x = new Float32Array(64 * D).map((_, i) => (i % 7) / 7);
@@ -178,7 +243,8 @@ const h = await wt.fit(x, { epochs: 2, onBatchEnd: () => { batches++; } });
 const h2 = await new inline.Trainer(twin, { batchSize: 16 }).fit(x, { epochs: 2 });
 const same = Buffer.from(vae.save()).equals(Buffer.from(twin.save()));
 console.log(JSON.stringify({ node: typeof lib.loadMnist, build: vae.build, batches, loss: h.epochs.map((e) => e.loss), inlineLoss: h2.epochs.map((e) => e.loss), same }));
-`);
+`,
+    );
     const out = execFileSync(process.execPath, ['main.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000 });
     const r = JSON.parse(out.trim().split('\n').pop()!);
     expect(r.node).toBe('function'); // the Node entry's file helpers

@@ -7,7 +7,16 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { HAS_CHROMIUM, ARTIFACTS, title, launch, serve, requireBuild, collectErrors, type Server } from './harness.js';
+import {
+  HAS_CHROMIUM,
+  ARTIFACTS,
+  title,
+  launch,
+  serve,
+  requireBuild,
+  collectErrors,
+  type Server,
+} from './harness.js';
 
 const CANVASES = ['curves', 'recon', 'samples', 'manifold', 'interp'];
 
@@ -29,17 +38,24 @@ describe.skipIf(!HAS_CHROMIUM)(title('demo page'), () => {
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
     errors = collectErrors(page);
   });
-  afterAll(async () => { await browser?.close(); await server?.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
 
   it('trains for a few batches and draws every panel', async () => {
     await page.goto(server.url + 'demo/?n=3000&epochs=100&hidden=64&latent=2&batch=50&seed=1&autostart=1');
-    await page.waitForFunction('window.__demo && (window.__demo.error || (window.__demo.batches >= 30 && window.__demo.draws >= 3))', null, { timeout: 60_000 });
+    await page.waitForFunction(
+      'window.__demo && (window.__demo.error || (window.__demo.batches >= 30 && window.__demo.draws >= 3))',
+      null,
+      { timeout: 60_000 },
+    );
     expect(await page.evaluate('window.__demo.error')).toBeNull();
     expect(await page.locator('#state').textContent()).toBe('training');
     expect(await page.locator('#build').textContent()).toBe('relaxed');
     expect(Number((await page.locator('#sps').textContent())!.replace(/\D/g, ''))).toBeGreaterThan(0);
     await page.waitForTimeout(700); // one more redraw of the panels with newer weights
-    const stats = await page.evaluate(CANVAS_STATS) as Record<string, { ink: number; std: number }>;
+    const stats = (await page.evaluate(CANVAS_STATS)) as Record<string, { ink: number; std: number }>;
     for (const id of CANVASES) {
       expect(stats[id].ink, `${id} has ink`).toBeGreaterThan(0.02);
       expect(stats[id].std, `${id} is not uniform`).toBeGreaterThan(8);
@@ -59,7 +75,9 @@ describe.skipIf(!HAS_CHROMIUM)(title('demo page'), () => {
     const bytes = readFileSync(path);
     expect(bytes.length).toBeGreaterThan(100_000);
     await page.setInputFiles('#load', path);
-    await page.waitForFunction("window.__demo.phase === 'loaded' || window.__demo.phase === 'error'", null, { timeout: 20_000 });
+    await page.waitForFunction("window.__demo.phase === 'loaded' || window.__demo.phase === 'error'", null, {
+      timeout: 20_000,
+    });
     expect(await page.evaluate('window.__demo.error')).toBeNull();
     expect(await page.locator('#error').isVisible()).toBe(false);
     expect(await page.locator('#modelinfo').textContent()).toContain('loaded from demo-model.safetensors');
@@ -68,15 +86,24 @@ describe.skipIf(!HAS_CHROMIUM)(title('demo page'), () => {
   it('shows a visible error for a corrupt model file, and stays usable', async () => {
     const good = readFileSync(join(ARTIFACTS, 'demo-model.safetensors'));
     const cases = [
-      { name: 'garbage.safetensors', buffer: Buffer.from('this is not a safetensors file at all, just text'.repeat(4)) },
+      {
+        name: 'garbage.safetensors',
+        buffer: Buffer.from('this is not a safetensors file at all, just text'.repeat(4)),
+      },
       { name: 'truncated.safetensors', buffer: good.subarray(0, 5000) },
       { name: 'empty.safetensors', buffer: Buffer.alloc(0) },
     ];
     for (const c of cases) {
-      await page.setInputFiles('#load', { name: c.name, mimeType: 'application/octet-stream', buffer: c.buffer });
+      await page.setInputFiles('#load', {
+        name: c.name,
+        mimeType: 'application/octet-stream',
+        buffer: c.buffer,
+      });
       const box = page.locator('#error');
       await box.waitFor({ state: 'visible', timeout: 10_000 });
-      expect(await box.textContent()).toMatch(new RegExp(`could not load ${c.name.replace('.', '\\.')}: \\S`));
+      expect(await box.textContent()).toMatch(
+        new RegExp(`could not load ${c.name.replace('.', '\\.')}: \\S`),
+      );
       expect(await page.evaluate('window.__demo.phase')).toBe('error');
     }
     // still usable: the last good model is kept, and training can start again

@@ -21,22 +21,37 @@ export function requireBuild(): void {
   for (const f of ['dist/index.js', 'dist/worker/worker.js', 'dist/inline/wasm-vae.js', 'build/simd.wasm']) {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm run build first`);
   }
-  const inline = statSync(join(ROOT, 'dist/inline/wasm-vae.js')).mtimeMs, ts = statSync(join(ROOT, 'dist/index.js')).mtimeMs;
-  if (inline + 60_000 < ts) console.warn('dist/inline/wasm-vae.js is older than dist/index.js: run npm run build:inline');
+  const inline = statSync(join(ROOT, 'dist/inline/wasm-vae.js')).mtimeMs,
+    ts = statSync(join(ROOT, 'dist/index.js')).mtimeMs;
+  if (inline + 60_000 < ts)
+    console.warn('dist/inline/wasm-vae.js is older than dist/index.js: run npm run build:inline');
 }
 
 export async function launch(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
 }
 
-export interface Server { url: string; close(): Promise<void> }
+export interface Server {
+  url: string;
+  close(): Promise<void>;
+}
 
 export async function serve(opts: { root?: string; index?: string } = {}): Promise<Server> {
-  const mod = await import('../../scripts/serve.mjs' as string) as { startServer(o: object): Promise<Server> };
+  const mod = (await import('../../scripts/serve.mjs' as string)) as {
+    startServer(o: object): Promise<Server>;
+  };
   return mod.startServer({ root: opts.root ?? ROOT, index: opts.index });
 }
 
@@ -44,7 +59,9 @@ export async function serve(opts: { root?: string; index?: string } = {}): Promi
 export function collectErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   return errors;
 }
 
@@ -54,8 +71,12 @@ export async function blankPage(): Promise<string> {
   mkdirSync(join(ARTIFACTS, 'browser'), { recursive: true });
   // dist/ imports @assemblyscript/loader by its package name: unbundled pages map it (bundlers and
   // the inline build resolve it themselves)
-  const importMap = '<script type="importmap">{"imports":{"@assemblyscript/loader":"/node_modules/@assemblyscript/loader/index.js"}}</script>';
-  writeFileSync(join(ARTIFACTS, 'browser', 'blank.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>blank</title>${importMap}\n`);
+  const importMap =
+    '<script type="importmap">{"imports":{"@assemblyscript/loader":"/node_modules/@assemblyscript/loader/index.js"}}</script>';
+  writeFileSync(
+    join(ARTIFACTS, 'browser', 'blank.html'),
+    `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>blank</title>${importMap}\n`,
+  );
   return 'test-artifacts/browser/blank.html';
 }
 
@@ -94,7 +115,22 @@ window.result = (async () => {
 
 /** What trainingApp() publishes. */
 export interface TrainingAppResult {
-  build: string; before: number; mainLosses: number[]; afterMain: number; after: number; epochs: number; workerLosses: number[];
-  stopReason: string; steps: number; crossOriginIsolated: boolean;
-  progress: { epoch: number; batch: number; loss: number; reconstruction: number; kl: number; samplesPerSec: number }[];
+  build: string;
+  before: number;
+  mainLosses: number[];
+  afterMain: number;
+  after: number;
+  epochs: number;
+  workerLosses: number[];
+  stopReason: string;
+  steps: number;
+  crossOriginIsolated: boolean;
+  progress: {
+    epoch: number;
+    batch: number;
+    loss: number;
+    reconstruction: number;
+    kl: number;
+    samplesPerSec: number;
+  }[];
 }

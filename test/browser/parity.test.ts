@@ -4,7 +4,16 @@
 // single-file build in the page and the sources in Node.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { HAS_CHROMIUM, title, launch, serve, requireBuild, blankPage, collectErrors, type Server } from './harness.js';
+import {
+  HAS_CHROMIUM,
+  title,
+  launch,
+  serve,
+  requireBuild,
+  blankPage,
+  collectErrors,
+  type Server,
+} from './harness.js';
 import { availableBuilds } from '../../src/wasm.js';
 
 // runs as is in Node and in the page: lib is the package's module namespace
@@ -26,7 +35,14 @@ const SCENARIO = `async (lib, build, useWorker) => {
     firstWeights: Array.from(bits.subarray(0, 8)), sample: Array.from(vae.sample(2, { seed: 3 }).subarray(0, 12)) };
 }`;
 
-type Result = { build: string; losses: number[]; epochLosses: number[]; weightsHash: string; firstWeights: number[]; sample: number[] };
+type Result = {
+  build: string;
+  losses: number[];
+  epochLosses: number[];
+  weightsHash: string;
+  firstWeights: number[];
+  sample: number[];
+};
 
 describe.skipIf(!HAS_CHROMIUM)(title('Chromium vs Node: same numbers'), () => {
   let browser: Browser, server: Server, page: Page, errors: string[];
@@ -37,17 +53,24 @@ describe.skipIf(!HAS_CHROMIUM)(title('Chromium vs Node: same numbers'), () => {
     [browser, server] = await Promise.all([launch(), serve()]);
     page = await browser.newPage();
     errors = collectErrors(page);
-    await page.goto(server.url + await blankPage());
-    browserBuilds = await page.evaluate(`import('/dist/inline/wasm-vae.js').then((lib) => lib.availableBuilds())`);
+    await page.goto(server.url + (await blankPage()));
+    browserBuilds = await page.evaluate(
+      `import('/dist/inline/wasm-vae.js').then((lib) => lib.availableBuilds())`,
+    );
   });
-  afterAll(async () => { await browser?.close(); await server?.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
 
   const inNode = async (build: string): Promise<Result> => {
     const lib = await import('../../src/index.js');
-    return (new Function('lib', 'build', `return (${SCENARIO})(lib, build, false)`))(lib, build);
+    return new Function('lib', 'build', `return (${SCENARIO})(lib, build, false)`)(lib, build);
   };
-  const inPage = (build: string, worker: boolean): Promise<Result> => page.evaluate(
-    `(async () => (${SCENARIO})(await import('/dist/inline/wasm-vae.js'), ${JSON.stringify(build)}, ${worker}))()`);
+  const inPage = (build: string, worker: boolean): Promise<Result> =>
+    page.evaluate(
+      `(async () => (${SCENARIO})(await import('/dist/inline/wasm-vae.js'), ${JSON.stringify(build)}, ${worker}))()`,
+    );
 
   it('Chromium validates relaxed SIMD, SIMD and scalar', () => {
     expect(browserBuilds).toEqual(['relaxed', 'simd', 'scalar']);
@@ -67,5 +90,7 @@ describe.skipIf(!HAS_CHROMIUM)(title('Chromium vs Node: same numbers'), () => {
     });
   }
 
-  it('logs no page errors', () => { expect(errors).toEqual([]); });
+  it('logs no page errors', () => {
+    expect(errors).toEqual([]);
+  });
 });
