@@ -146,9 +146,9 @@ const { measure, rate } = await import('./lib/measure.mjs');
 const { makeReference, stepFn, checkLosses } = await import('./lib/wasmvae.mjs');
 const { benchKernels, GEMM_LAYERS } = await import('./lib/kernels.mjs');
 const { runJsonChild } = await import('./lib/child.mjs');
-const { markdown, svgChart, label } = await import('./lib/report.mjs');
+const { markdown, svgChart, label, checksSection } = await import('./lib/report.mjs');
 const { STEP_FLOPS_PER_SAMPLE } = await import('./lib/refmodel.mjs');
-const { VerificationError } = await import('./lib/verify.mjs');
+const { VerificationError, verifyLosses } = await import('./lib/verify.mjs');
 const lib = { Network, Optimizer, resolveModelConfig };
 
 const avail = availableBuilds(detectFeatures());
@@ -273,8 +273,54 @@ async function section(name, fn) {
   }
   R.sections[name] = Number(((performance.now() - t0) / 1000).toFixed(1));
 }
+/** Stops the bench (with the check table) when a system's losses differ from the reference system's. */
+function verifyChecks() {
+  try {
+    verifyLosses(R.checks);
+  } catch (e) {
+    if (!(e instanceof VerificationError)) throw e;
+    console.error(`\n${checksSection(R).join('\n')}`);
+    stop(e);
+  }
+}
 const layerOf = (fin, fout) =>
   GEMM_LAYERS.find(([, i, o]) => i === fin && o === fout)?.[0] ?? `${fin}x${fout}`;
+
+// ---------------------------------------------------------------- 0. loss check, before any timing
+// Every system the run will time does the peers' deterministic check first (batch 32, ε = 0,
+// identical initial parameters and inputs: checkLosses in bench/lib/wasmvae.mjs, runCheck in
+// bench/peers/tfjs.mjs, run_check in bench/pytorch_step.py); the bench stops if one system's losses
+// differ from the reference's (PyTorch when it runs) by more than LOSS_RTOL (bench/lib/verify.mjs).
+// The browser's systems are checked in the page, and verified when the page returns.
+const kernelsByBuild = new Map();
+for (const b of builds) kernelsByBuild.set(b, await loadKernels({ build: b }));
+const stepOrKernels = run('step') || run('kernels');
+const timingArgs = [
+  '--seconds',
+  String(T.stepSeconds),
+  '--warmup',
+  String(T.stepWarmup),
+  '--gemm-seconds',
+  String(T.gemmSeconds),
+  '--batches',
+  opts.batches.join(','),
+  '--gemm-batches',
+  PEER_GEMM_BATCHES.join(','),
+];
+await section('loss check wasm-vae (Node)', async () => {
+  for (const build of builds)
+    R.checks.push({
+      system: `wasm-vae-${build}`,
+      env: 'node',
+      lossPerStep: checkLosses(lib, kernelsByBuild.get(build)).lossPerStep,
+    });
+});
+for (const backend of ['wasm', 'cpu']) {
+  if (run(`tfjs-${backend}`) && stepOrKernels)
+    await section(`loss check tfjs-${backend} (Node)`, () => benchTfjs(backend, 0));
+}
+if (run('pytorch') && stepOrKernels) await section('loss check PyTorch (native)', () => benchPytorch(0));
+verifyChecks();
 
 // ---------------------------------------------------------------- 1. kernels
 if (run('kernels')) {
@@ -298,7 +344,8 @@ if (run('kernels')) {
 // after the other (wasm-vae builds, tfjs-wasm, tfjs-cpu, PyTorch), so a burst of load from other
 // processes on the shared cores hits a round rather than one system. Each figure is the round
 // with the highest median (its spread is that round's); every round's median is kept in `rounds`.
-// Round 1 also takes the deterministic checks and the peers' kernel figures.
+// Round 0 (above) takes the deterministic checks; round 1 the peers' kernel figures (and the check
+// of a peer whose round-0 run failed).
 
 /** Adds a step figure, keeping the best round. */
 function addStep(row, round) {
@@ -317,12 +364,6 @@ function benchStepWasmVae(round) {
     // later rounds: the builds the ratios use (the best one) — the others are for the table only
     if (round > 1 && build !== builds[0]) continue;
     const k = kernelsByBuild.get(build);
-    if (round === 1)
-      R.checks.push({
-        system: `wasm-vae-${build}`,
-        env: 'node',
-        lossPerStep: checkLosses(lib, k).lossPerStep,
-      });
     for (const batch of opts.batches) {
       const { net, optim } = makeReference(lib, k, batch);
       const s = stepFn(net, optim, batch);
@@ -353,9 +394,15 @@ function benchStepWasmVae(round) {
   }
 }
 
-function peerParts(round) {
+function peerParts(round, system) {
+  if (round === 0) return ['check'];
   if (round > 1) return ['step'];
-  return ['check', ...(run('step') ? ['step'] : []), ...(run('kernels') ? ['gemm', 'act'] : [])];
+  const checked = R.checks.some((c) => c.system === system && c.env !== 'chromium');
+  return [
+    ...(checked ? [] : ['check']),
+    ...(run('step') ? ['step'] : []),
+    ...(run('kernels') ? ['gemm', 'act'] : []),
+  ];
 }
 function absorbPeer(system, env, json, round) {
   if (json.check) R.checks.push({ system, env, lossPerStep: json.check.lossPerStep });
@@ -385,18 +432,6 @@ function absorbPeer(system, env, json, round) {
       gelems: a.gelems,
     });
 }
-const timingArgs = [
-  '--seconds',
-  String(T.stepSeconds),
-  '--warmup',
-  String(T.stepWarmup),
-  '--gemm-seconds',
-  String(T.gemmSeconds),
-  '--batches',
-  opts.batches.join(','),
-  '--gemm-batches',
-  PEER_GEMM_BATCHES.join(','),
-];
 
 async function benchTfjs(backend, round) {
   const args = [
@@ -404,7 +439,7 @@ async function benchTfjs(backend, round) {
     '--backend',
     backend,
     '--only',
-    peerParts(round).join(','),
+    peerParts(round, `tfjs-${backend}`).join(','),
     ...timingArgs,
   ];
   if (backend === 'cpu') args.push('--max-step-seconds', String(T.cpuMaxStepSeconds));
@@ -432,11 +467,12 @@ async function benchPytorch(round) {
     console.log(`  ${why}`);
   };
   if (round > 1 && !R.native?.available) return;
+  if (round === 1 && R.native?.available === false) return; // noted by the round-0 check
   if (!existsSync(opts.python))
     return note(`${opts.python} not found (install Debian's python3 and python3-torch)`);
   const r = await runJsonChild(
     opts.python,
-    [join(root, 'bench/pytorch_step.py'), '--only', peerParts(round).join(','), ...timingArgs],
+    [join(root, 'bench/pytorch_step.py'), '--only', peerParts(round, 'pytorch').join(','), ...timingArgs],
     { cwd: root, timeoutSeconds: Q ? 150 : 300 },
   );
   if (!r.ok) {
@@ -485,9 +521,6 @@ async function benchPytorch(round) {
   absorbPeer('pytorch', 'native', j, round);
 }
 
-const kernelsByBuild = new Map();
-for (const b of builds) kernelsByBuild.set(b, await loadKernels({ build: b }));
-const stepOrKernels = run('step') || run('kernels');
 for (let round = 1; round <= (run('step') ? T.rounds : 1); round++) {
   const tag = T.rounds > 1 && run('step') ? ` — round ${round}/${T.rounds}` : '';
   if (run('step')) await section(`step wasm-vae (Node)${tag}`, async () => benchStepWasmVae(round));
@@ -496,6 +529,7 @@ for (let round = 1; round <= (run('step') ? T.rounds : 1); round++) {
       await section(`tfjs-${backend} (Node)${tag}`, () => benchTfjs(backend, round));
   }
   if (run('pytorch') && stepOrKernels) await section(`PyTorch (native)${tag}`, () => benchPytorch(round));
+  verifyChecks(); // a peer whose round-0 check failed checks in round 1
 }
 if (run('step') && T.rounds > 1)
   R.notes.push(
@@ -563,6 +597,7 @@ if (run('browser')) {
     }
     if (b.errors?.length) R.notes.push(`Browser errors: ${b.errors.map((e) => e.split('\n')[0]).join('; ')}`);
   });
+  verifyChecks(); // the page checks each system before timing it, but returns them all at the end
 }
 
 // ---------------------------------------------------------------- ratios and targets

@@ -51,3 +51,47 @@ export function verifyClose(actual, ref, tol, what) {
     );
   }
 }
+
+/** Relative tolerance of the loss check across systems (the measured spread is within 4.5e-6). */
+export const LOSS_RTOL = 1e-4;
+
+/**
+ * The loss check's reference (PyTorch when it ran, else the first system checked) and, for every
+ * check, the largest relative difference of its losses to the reference's (Infinity when the
+ * numbers of steps differ; NaN when a loss is not finite).
+ */
+export function lossDiffs(checks) {
+  const ref = checks.find((c) => c.system === 'pytorch') ?? checks[0];
+  const maxRel = (c) => {
+    if (c.lossPerStep.length !== ref.lossPerStep.length) return Infinity;
+    if (!c.lossPerStep.every(Number.isFinite) || !ref.lossPerStep.every(Number.isFinite)) return NaN;
+    return c === ref
+      ? 0
+      : Math.max(
+          ...c.lossPerStep.map((v, i) => Math.abs(v - ref.lossPerStep[i]) / Math.abs(ref.lossPerStep[i])),
+        );
+  };
+  return { ref, rows: checks.map((c) => ({ check: c, maxRel: maxRel(c) })) };
+}
+
+/** Throws a VerificationError naming every system whose losses differ from the reference's by more than rtol (or are not finite). */
+export function verifyLosses(checks, rtol = LOSS_RTOL) {
+  if (!checks.length) return;
+  const { ref, rows } = lossDiffs(checks);
+  const name = (c) => `${c.system} (${c.env})`;
+  const losses = (c) => c.lossPerStep.map((v) => v.toFixed(4)).join(', ');
+  const bad = rows.filter((r) => !(r.maxRel <= rtol));
+  if (bad.length) {
+    throw new VerificationError(
+      'loss check (batch 32, ε = 0, same parameters and inputs): ' +
+        bad
+          .map(({ check: c, maxRel }) =>
+            c === ref
+              ? `the reference ${name(ref)} has a non-finite loss: ${losses(c)}`
+              : `${name(c)} differs from ${name(ref)} by ${Number.isNaN(maxRel) ? 'a non-finite loss' : Number.isFinite(maxRel) ? `${maxRel.toExponential(2)} relative` : 'its number of steps'} ` +
+                `(tolerance ${rtol}): losses ${losses(c)} vs ${losses(ref)}`,
+          )
+          .join('; '),
+    );
+  }
+}
