@@ -4,7 +4,7 @@
 // so accumulating would only cost a zeroing pass. It may be given both the pre-activation `inp`
 // and the forward output `out`, and uses whichever gives the stable form.
 import { vexp, vexpm1, vlog1p, vtanh, vsigmoid, vone } from './vmath';
-import { idx4 } from './common';
+import { idx4, share_lo, share_hi } from './common';
 
 export const ACT_IDENTITY: i32 = 0;
 export const ACT_RELU: i32 = 1;
@@ -81,8 +81,10 @@ export const ACT_SOFTPLUS: i32 = 6;   // log(1 + e^x), β = 1
   }
 }
 
-/** out (n) = f(inp (n)). out may alias inp. */
-export function act_forward(out: usize, inp: usize, n: i32, kind: i32, alpha: f32): void {
+/** out (n) = f(inp (n)). out may alias inp. Thread ith of nth: its share in units of 4. */
+export function act_forward(out: usize, inp: usize, n: i32, kind: i32, alpha: f32, ith: i32, nth: i32): void {
+  const i0 = share_lo(n, 4, ith, nth);
+  out += idx4(i0); inp += idx4(i0); n = share_hi(n, 4, ith, nth) - i0;
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const va = f32x4.splat(alpha);
@@ -92,8 +94,10 @@ export function act_forward(out: usize, inp: usize, n: i32, kind: i32, alpha: f3
   for (; i < n; i++) store<f32>(out + idx4(i), act1(load<f32>(inp + idx4(i)), kind, alpha));
 }
 
-/** dinp (n) = dout (n) ⊙ f'(inp (n)), with out = f(inp) from the forward pass. dinp may alias dout. */
-export function act_backward(dinp: usize, dout: usize, inp: usize, out: usize, n: i32, kind: i32, alpha: f32): void {
+/** dinp (n) = dout (n) ⊙ f'(inp (n)), with out = f(inp) from the forward pass. dinp may alias dout. Threads as act_forward. */
+export function act_backward(dinp: usize, dout: usize, inp: usize, out: usize, n: i32, kind: i32, alpha: f32, ith: i32, nth: i32): void {
+  const i0 = share_lo(n, 4, ith, nth), o0 = idx4(i0);
+  dinp += o0; dout += o0; inp += o0; out += o0; n = share_hi(n, 4, ith, nth) - i0;
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const va = f32x4.splat(alpha);

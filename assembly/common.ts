@@ -22,3 +22,19 @@
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
          (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
+
+/**
+ * The share of thread ith of nth, ggml style: `total` items in units of `size` (the last unit may
+ * be short), contiguous, ⌈units / nth⌉ units per thread; [share_lo, share_hi) may be empty.
+ * Units keep every share's SIMD body and leftovers where a single thread has them.
+ */
+// @ts-ignore: decorator
+@inline export function share_lo(total: i32, size: i32, ith: i32, nth: i32): i32 {
+  const units = (total + size - 1) / size, per = (units + nth - 1) / nth;
+  return min(total, ith * per * size);
+}
+// @ts-ignore: decorator
+@inline export function share_hi(total: i32, size: i32, ith: i32, nth: i32): i32 {
+  const units = (total + size - 1) / size, per = (units + nth - 1) / nth;
+  return min(total, (ith + 1) * per * size);
+}

@@ -9,7 +9,7 @@
 // log σ² (encoder and learned decoder variance) is clamped to [LOGVAR_MIN, LOGVAR_MAX] before it
 // is exponentiated, so exp never overflows; outside that range its gradient is zero (torch.clamp).
 import { vexp, vlog1p, vone } from './vmath';
-import { idx4 } from './common';
+import { idx4, share_lo, share_hi } from './common';
 
 export const LIK_BERNOULLI: i32 = 0;        // decoder outputs logits; x ∈ [0, 1]
 export const LIK_GAUSSIAN: i32 = 1;         // decoder outputs means; fixed σ
@@ -158,7 +158,9 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
 }
 
 /**
- * Loss parts and gradients for one minibatch. Returns Σ_b (rec_b + β·kl_b) (without `scale`).
+ * Loss parts and gradients for one minibatch. Returns Σ_b (rec_b + β·kl_b) (without `scale`) over
+ * the rows it computed, and stores each row's rec_b + β·kl_b in f64 to `rowloss` (B), so threads
+ * (thread ith of nth takes a share of the rows) and one thread give the same sum in row order.
  *   rec    (B)      out: −(1/L) Σ_l log p(x_b|z_bl), nats
  *   kl     (B)      out: KL(q(z|x_b) ‖ N(0, I)) = −½ Σ_j (1 + log σ² − μ² − σ²), nats (unweighted)
  *   recs   (B·L)    out, optional (0): −log p(x_b|z_bl) per sample (for IWAE and log-likelihood)
@@ -169,14 +171,17 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
  *   out, outlv (B·L, D) decoder output (logits or means) and learned log σ² (or 0)
  *   x (B, D); mu, logvar (B, Z)
  *   sw (B·L) optional: per-sample gradient weights replacing 1/L (the IWAE normalised weights)
+ *   rowloss (B) f64 out, optional: rec_b + β·kl_b
  */
 export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: usize, doutlv: usize,
-                                      dmu: usize, dlogvar: usize,
+                                      dmu: usize, dlogvar: usize, rowloss: usize,
                                       out: usize, outlv: usize, x: usize, mu: usize, logvar: usize, sw: usize,
-                                      B: i32, L: i32, D: i32, Z: i32, lik: i32, sigma: f32, beta: f32, scale: f32): f64 {
+                                      B: i32, L: i32, D: i32, Z: i32, lik: i32, sigma: f32, beta: f32, scale: f32,
+                                      ith: i32, nth: i32): f64 {
   let total: f64 = 0;
   const invL: f32 = 1 / <f32>L;
-  for (let b = 0; b < B; b++) {
+  const b1 = share_hi(B, 1, ith, nth);
+  for (let b = share_lo(B, 1, ith, nth); b < b1; b++) {
     // reconstruction: L samples
     let r: f64 = 0;
     for (let l = 0; l < L; l++) {
@@ -203,7 +208,9 @@ export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: 
     }
     store<f32>(rec + idx4(b), <f32>r);
     store<f32>(kl + idx4(b), <f32>k);
-    total += r + <f64>beta * k;
+    const row = r + <f64>beta * k;
+    if (rowloss) store<f64>(rowloss + (<usize>b << 3), row);
+    total += row;
   }
   return total;
 }

@@ -11,7 +11,7 @@
 // Partial tiles (M % 4) alias their row pointers to the last valid row, so the inner loop never
 // branches (XNNPACK's trick); N % 8 falls back to a 4-wide tile and then scalar leftovers.
 // K is blocked by KC so a B panel (KC × 8 floats) stays in L1 while A streams from L2.
-import { vmadd, idx4 } from './common';
+import { vmadd, idx4, share_lo, share_hi } from './common';
 
 const KC: i32 = 256;
 const MR: i32 = 4;
@@ -122,13 +122,12 @@ export function gemm_pack_a_floats(M: i32, K: i32): i32 {
 
 /**
  * C (M,N) = [C if accumulate] + A·B [+ bias], A element (m,k) at a + m·sam + k·sak (bytes),
- * C row-major with row stride N. B is either row-major (K,N) with row stride ldb bytes, or — with
- * `panels` — in the column-panel layout of pack_b_panels (ldb unused).
+ * C row-major with row stride ldc bytes. B is either row-major (K,N) with row stride ldb bytes, or
+ * — with `panels` — in the column-panel layout of pack_b_panels (ldb unused).
  * pack: scratch of gemm_pack_a_floats(M, K) floats, 16-byte aligned.
  */
-export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize, panels: bool,
-                             bias: usize, pack: usize, M: i32, N: i32, K: i32, accumulate: bool): void {
-  const ldc: usize = idx4(N);
+function gemm_strided(c: usize, ldc: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize, panels: bool,
+                      bias: usize, pack: usize, M: i32, N: i32, K: i32, accumulate: bool): void {
   if (K <= 0) {
     // C = [C] + bias: no products to add
     for (let m = 0; m < M; m++) {
@@ -142,7 +141,7 @@ export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usiz
     return;
   }
   if (!ASC_FEATURE_SIMD) {
-    gemm_scalar(c, a, sam, sak, b, ldb, bias, M, N, K, accumulate);
+    gemm_scalar(c, ldc, a, sam, sak, b, ldb, bias, M, N, K, accumulate);
     return;
   }
   // K blocks of (nearly) equal size, none longer than KC: no short, inefficient last block
@@ -201,9 +200,8 @@ export function gemm_strided(c: usize, a: usize, sam: usize, sak: usize, b: usiz
 }
 
 /** Scalar build: i-k-j loop order so the inner loop streams rows of B and C. */
-function gemm_scalar(c: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize,
+function gemm_scalar(c: usize, ldc: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize,
                      bias: usize, M: i32, N: i32, K: i32, accumulate: bool): void {
-  const ldc: usize = idx4(N);
   for (let m = 0; m < M; m++) {
     const cr = c + <usize>m * ldc;
     for (let n = 0; n < N; n++) {
@@ -296,39 +294,108 @@ export function pack_b_panels(dst: usize, w: usize, N: i32, K: i32): void {
   v128.store(dst + 3 * ldd, v128.shuffle<i64>(t1, t3, 1, 3));
 }
 
-/** Scratch floats f32_gemm_nt needs: packed B (K·N) then the packed A panels. */
-export function gemm_nt_scratch_floats(M: i32, N: i32, K: i32): i32 {
-  return ((K * N + 3) & ~3) + gemm_pack_a_floats(M, K);
+// ---- threads ----
+// Every threaded kernel takes (ith, nth) last: thread ith of nth computes its own share of the
+// outputs and nothing else, so no two threads write the same float and the reduction order of
+// every output (the k loop of a dot product) is the single-thread one: the same bits for any nth.
+// A GEMM is split by output tiles, never along K: by 8-column groups of C when there are at least
+// two per thread, else by 4-row groups. Shares are contiguous; a thread may get none.
+
+
+/** Split C by columns (8-column groups) rather than rows when there are at least two groups per thread. */
+// @ts-ignore: decorator
+@inline function split_columns(N: i32, nth: i32): bool { return N >= 16 * nth; }
+
+/** Scratch floats f32_gemm_nt needs with nth threads: packed B (K·N) then one packed-A area per thread. */
+export function gemm_nt_scratch_floats(M: i32, N: i32, K: i32, nth: i32): i32 {
+  return ((K * N + 3) & ~3) + nth * gemm_pack_a_floats(M, K);
 }
 
-/** C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C]. pack: gemm_nt_scratch_floats(M,N,K) floats. */
-export function f32_gemm_nt(c: usize, a: usize, b: usize, bias: usize, pack: usize,
-                            M: i32, N: i32, K: i32, accumulate: bool): void {
-  const apack = pack + idx4((K * N + 3) & ~3);
+/** Scratch floats f32_gemm_nn / f32_gemm_tn need with nth threads: one packed-A area per thread. */
+export function gemm_scratch_floats(M: i32, K: i32, nth: i32): i32 {
+  return nth * gemm_pack_a_floats(M, K);
+}
+
+/**
+ * C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C], thread ith of nth (by columns, the threads
+ * pack disjoint panels of B). pack: gemm_nt_scratch_floats(M, N, K, nth) floats.
+ */
+export function f32_gemm_nt_mt(c: usize, a: usize, b: usize, bias: usize, pack: usize,
+                               M: i32, N: i32, K: i32, accumulate: bool, ith: i32, nth: i32): void {
+  const n0 = share_lo(N, 8, ith, nth), n1 = share_hi(N, 8, ith, nth);
+  if (n0 >= n1) return;
+  const Nt = n1 - n0, ldw: usize = idx4(K);
+  const bt = pack + idx4(n0 * K); // this share's part of packed B: columns n0… start at float n0·K
+  const apack = pack + idx4((K * N + 3) & ~3) + idx4(ith * gemm_pack_a_floats(M, K));
+  const bias_t: usize = bias ? bias + idx4(n0) : 0;
   if (ASC_FEATURE_SIMD) {
-    pack_b_panels(pack, b, N, K);
-    gemm_strided(c, a, idx4(K), 4, pack, 0, true, bias, apack, M, N, K, accumulate);
+    pack_b_panels(bt, b + <usize>n0 * ldw, Nt, K);
+    gemm_strided(c + idx4(n0), idx4(N), a, idx4(K), 4, bt, 0, true, bias_t, apack, M, Nt, K, accumulate);
   } else {
-    f32_transpose(pack, b, N, K);
-    gemm_strided(c, a, idx4(K), 4, pack, idx4(N), false, bias, apack, M, N, K, accumulate);
+    f32_transpose(bt, b + <usize>n0 * ldw, Nt, K);
+    gemm_strided(c + idx4(n0), idx4(N), a, idx4(K), 4, bt, idx4(Nt), false, bias_t, apack, M, Nt, K, accumulate);
   }
 }
 
-/** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C]. pack: gemm_pack_a_floats(M,K) floats. */
+/** C (M,N) (+)= A·B with A element (m,k) at a + m·sam + k·sak, B row-major (K,N): thread ith of nth. */
+// @ts-ignore: decorator
+@inline function gemm_rm_mt(c: usize, a: usize, sam: usize, sak: usize, b: usize, bias: usize, pack: usize,
+                            M: i32, N: i32, K: i32, accumulate: bool, ith: i32, nth: i32): void {
+  const apack = pack + idx4(ith * gemm_pack_a_floats(M, K)), ldc: usize = idx4(N);
+  if (split_columns(N, nth)) {
+    const n0 = share_lo(N, 8, ith, nth), n1 = share_hi(N, 8, ith, nth);
+    if (n0 >= n1) return;
+    gemm_strided(c + idx4(n0), ldc, a, sam, sak, b + idx4(n0), ldc, false, bias ? bias + idx4(n0) : 0, apack, M, n1 - n0, K, accumulate);
+  } else {
+    const m0 = share_lo(M, MR, ith, nth), m1 = share_hi(M, MR, ith, nth);
+    if (m0 >= m1) return;
+    gemm_strided(c + <usize>m0 * ldc, ldc, a + <usize>m0 * sam, sam, sak, b, ldc, false, bias, apack, m1 - m0, N, K, accumulate);
+  }
+}
+
+/** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C], thread ith of nth. pack: gemm_scratch_floats(M, K, nth) floats. */
+export function f32_gemm_nn_mt(c: usize, a: usize, b: usize, bias: usize, pack: usize,
+                               M: i32, N: i32, K: i32, accumulate: bool, ith: i32, nth: i32): void {
+  gemm_rm_mt(c, a, idx4(K), 4, b, bias, pack, M, N, K, accumulate, ith, nth);
+}
+
+/** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C], thread ith of nth. pack: gemm_scratch_floats(M, K, nth) floats. */
+export function f32_gemm_tn_mt(c: usize, a: usize, b: usize, pack: usize,
+                               M: i32, N: i32, K: i32, accumulate: bool, ith: i32, nth: i32): void {
+  gemm_rm_mt(c, a, 4, idx4(M), b, 0, pack, M, N, K, accumulate, ith, nth);
+}
+
+/** C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C], one thread. pack: gemm_nt_scratch_floats(M, N, K, 1) floats. */
+export function f32_gemm_nt(c: usize, a: usize, b: usize, bias: usize, pack: usize,
+                            M: i32, N: i32, K: i32, accumulate: bool): void {
+  f32_gemm_nt_mt(c, a, b, bias, pack, M, N, K, accumulate, 0, 1);
+}
+
+/** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C], one thread. pack: gemm_pack_a_floats(M,K) floats. */
 export function f32_gemm_nn(c: usize, a: usize, b: usize, bias: usize, pack: usize,
                             M: i32, N: i32, K: i32, accumulate: bool): void {
-  gemm_strided(c, a, idx4(K), 4, b, idx4(N), false, bias, pack, M, N, K, accumulate);
+  f32_gemm_nn_mt(c, a, b, bias, pack, M, N, K, accumulate, 0, 1);
 }
 
-/** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C]. pack: gemm_pack_a_floats(M,K) floats. */
+/** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C], one thread. pack: gemm_pack_a_floats(M,K) floats. */
 export function f32_gemm_tn(c: usize, a: usize, b: usize, pack: usize,
                             M: i32, N: i32, K: i32, accumulate: bool): void {
-  gemm_strided(c, a, 4, idx4(M), b, idx4(N), false, 0, pack, M, N, K, accumulate);
+  f32_gemm_tn_mt(c, a, b, pack, M, N, K, accumulate, 0, 1);
 }
 
-/** out (N) (+)= Σ_m inp (M,N) row m — the bias gradient. */
+/** out (N) (+)= Σ_m inp (M,N) row m — the bias gradient, one thread. */
 export function f32_colsum(out: usize, inp: usize, M: i32, N: i32, accumulate: bool): void {
-  const ld: usize = idx4(N);
+  f32_colsum_mt(out, inp, M, N, accumulate, 0, 1);
+}
+
+/** f32_colsum, thread ith of nth: columns in 16-column groups. */
+export function f32_colsum_mt(out: usize, inp: usize, M: i32, N: i32, accumulate: bool, ith: i32, nth: i32): void {
+  const n0 = share_lo(N, 16, ith, nth), n1 = share_hi(N, 16, ith, nth);
+  if (n0 < n1) colsum_range(out + idx4(n0), inp + idx4(n0), idx4(N), M, n1 - n0, accumulate);
+}
+
+/** out (N) (+)= Σ_m of rows (stride ld bytes) of N columns. */
+function colsum_range(out: usize, inp: usize, ld: usize, M: i32, N: i32, accumulate: bool): void {
   let n = 0;
   if (ASC_FEATURE_SIMD) {
     for (; n + 16 <= N; n += 16) {

@@ -3,40 +3,40 @@
 
 /** Raw kernel exports: every pointer argument is a byte offset into the kernels' memory. */
 export interface KernelExports {
-  /** C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C]. (assembly/gemm.ts) */
+  /** C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C], one thread. (assembly/gemm.ts) */
   f32_gemm_nt(c: number, a: number, b: number, bias: number, pack: number, M: number, N: number, K: number, accumulate: boolean): void;
-  /** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C]. (assembly/gemm.ts) */
+  /** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C], one thread. (assembly/gemm.ts) */
   f32_gemm_nn(c: number, a: number, b: number, bias: number, pack: number, M: number, N: number, K: number, accumulate: boolean): void;
-  /** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C]. (assembly/gemm.ts) */
+  /** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C], one thread. (assembly/gemm.ts) */
   f32_gemm_tn(c: number, a: number, b: number, pack: number, M: number, N: number, K: number, accumulate: boolean): void;
   /** dst (C,R) = src (R,C)ᵀ. (assembly/gemm.ts) */
   f32_transpose(dst: number, src: number, R: number, C: number): void;
-  /** out (N) (+)= Σ_m inp (M,N) row m — the bias gradient. (assembly/gemm.ts) */
+  /** out (N) (+)= Σ_m inp (M,N) row m — the bias gradient, one thread. (assembly/gemm.ts) */
   f32_colsum(out: number, inp: number, M: number, N: number, accumulate: boolean): void;
   /** Scratch floats gemm_strided needs for packing A: ⌈M/4⌉·4·min(K, KC). (assembly/gemm.ts) */
   gemm_pack_a_floats(M: number, K: number): number;
-  /** Scratch floats f32_gemm_nt needs: packed B (K·N) then the packed A panels. (assembly/gemm.ts) */
-  gemm_nt_scratch_floats(M: number, N: number, K: number): number;
+  /** Scratch floats f32_gemm_nt needs with nth threads: packed B (K·N) then one packed-A area per thread. (assembly/gemm.ts) */
+  gemm_nt_scratch_floats(M: number, N: number, K: number, nth: number): number;
   /** out (n) = f(inp (n)). (assembly/act.ts) */
-  act_forward(out: number, inp: number, n: number, kind: number, alpha: number): void;
+  act_forward(out: number, inp: number, n: number, kind: number, alpha: number, ith: number, nth: number): void;
   /** dinp (n) = dout (n) ⊙ f'(inp (n)), with out = f(inp) from the forward pass. (assembly/act.ts) */
-  act_backward(dinp: number, dout: number, inp: number, out: number, n: number, kind: number, alpha: number): void;
+  act_backward(dinp: number, dout: number, inp: number, out: number, n: number, kind: number, alpha: number, ith: number, nth: number): void;
   /** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z). (assembly/elbo.ts) */
   reparam_forward(z: number, mu: number, logvar: number, eps: number, B: number, L: number, Z: number): void;
   /** The path through z: given dz (B·L, Z) = ∂loss/∂z from the decoder's backward pass, dμ += Σ_l g, dlog σ² += Σ_l g ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates), with g = dz, or with IWAE weights sw (B·L) (≠ 0) g = dz + sw ⊙ z: the ½‖z‖² of −log p(z) inside −log w. (assembly/elbo.ts) */
   reparam_backward(dmu: number, dlogvar: number, dz: number, logvar: number, eps: number, z: number, sw: number, B: number, L: number, Z: number): void;
   /** Loss parts and gradients for one minibatch. (assembly/elbo.ts) */
-  elbo_forward_backward(rec: number, kl: number, recs: number, dout: number, doutlv: number, dmu: number, dlogvar: number, out: number, outlv: number, x: number, mu: number, logvar: number, sw: number, B: number, L: number, D: number, Z: number, lik: number, sigma: number, beta: number, scale: number): number;
+  elbo_forward_backward(rec: number, kl: number, recs: number, dout: number, doutlv: number, dmu: number, dlogvar: number, rowloss: number, out: number, outlv: number, x: number, mu: number, logvar: number, sw: number, B: number, L: number, D: number, Z: number, lik: number, sigma: number, beta: number, scale: number, ith: number, nth: number): number;
   /** Free bits (Kingma et al. (assembly/elbo.ts) */
   kl_free_bits(dmu: number, dlogvar: number, mu: number, logvar: number, B: number, Z: number, lambda: number, beta: number): number;
   /** The importance weights of the k-sample bound (Burda, Grosse & Salakhutdinov 2016, eq. (assembly/elbo.ts) */
   iwae_weights(lw: number, sw: number, dmu: number, dlogvar: number, recs: number, z: number, eps: number, logvar: number, B: number, L: number, Z: number, scale: number): number;
   /** Adam / AdamW. (assembly/optim.ts) */
-  adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step_size: number, bc2_sqrt: number, gs: number, decoupled: boolean): void;
+  adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step_size: number, bc2_sqrt: number, gs: number, decoupled: boolean, ith: number, nth: number): void;
   /** Adagrad: g += wd·p; s += g²; p −= clr·g/(√s + eps), clr = lr / (1 + (t − 1)·lr_decay) from the caller. (assembly/optim.ts) */
-  adagrad_step(param: number, grad: number, sum: number, n: number, clr: number, eps: number, wd: number, gs: number): void;
+  adagrad_step(param: number, grad: number, sum: number, n: number, clr: number, eps: number, wd: number, gs: number, ith: number, nth: number): void;
   /** SGD with momentum (PyTorch): d = g + wd·p; buf = first ? d : μ·buf + (1 − dampening)·d; d = nesterov ? d + μ·buf : buf; p −= lr·d. (assembly/optim.ts) */
-  sgd_step(param: number, grad: number, buf: number, n: number, lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, first: boolean, gs: number): void;
+  sgd_step(param: number, grad: number, buf: number, n: number, lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, first: boolean, gs: number, ith: number, nth: number): void;
   /** Σ x² over n floats, in f64 (partial sums of 256 floats in f32x4, then f64). (assembly/optim.ts) */
   f32_sumsq(x: number, n: number): number;
   /** Index of the first NaN or ±Inf among n floats, or −1. (assembly/optim.ts) */
@@ -56,11 +56,11 @@ export interface KernelExports {
   /** dst (n) = 1 where u < src else 0, u ~ U[0, 1) (dynamic/static binarization). (assembly/rng.ts) */
   rng_binarize(dst: number, src: number, n: number, state: number): void;
   /** out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC). (assembly/nn.ts) */
-  linear_forward(out: number, inp: number, weight: number, bias: number, scratch: number, B: number, C: number, OC: number): void;
+  linear_forward(out: number, inp: number, weight: number, bias: number, scratch: number, B: number, C: number, OC: number, ith: number, nth: number): void;
   /** dweight (OC,C) (+)= dout (B,OC)ᵀ · inp (B,C);  dbias (OC) (+)= Σ_b dout (if dbias ≠ 0); dinp (B,C) (+)= dout · weight (skipped when dinp = 0). (assembly/nn.ts) */
-  linear_backward(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, scratch: number, B: number, C: number, OC: number, accumulate_dinp: boolean, accumulate_params: boolean): void;
-  /** Scratch floats the linear layer needs for a batch of B rows, C inputs, OC outputs. (assembly/nn.ts) */
-  linear_scratch_floats(B: number, C: number, OC: number): number;
+  linear_backward(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, scratch: number, B: number, C: number, OC: number, accumulate_dinp: boolean, accumulate_params: boolean, ith: number, nth: number): void;
+  /** Scratch floats the linear layer needs for a batch of B rows, C inputs, OC outputs, with nth threads. (assembly/nn.ts) */
+  linear_scratch_floats(B: number, C: number, OC: number, nth: number): number;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (N,K)ᵀ [+ bias]. (assembly/gemm_ref.ts) */
   f32_gemm_nt_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, accumulate: boolean): void;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (K,N) [+ bias]. (assembly/gemm_ref.ts) */
@@ -83,17 +83,17 @@ export const KERNEL_ARITY = {
   f32_transpose: 4,
   f32_colsum: 5,
   gemm_pack_a_floats: 2,
-  gemm_nt_scratch_floats: 3,
-  act_forward: 5,
-  act_backward: 7,
+  gemm_nt_scratch_floats: 4,
+  act_forward: 7,
+  act_backward: 9,
   reparam_forward: 7,
   reparam_backward: 10,
-  elbo_forward_backward: 21,
+  elbo_forward_backward: 24,
   kl_free_bits: 8,
   iwae_weights: 12,
-  adam_step: 14,
-  adagrad_step: 8,
-  sgd_step: 11,
+  adam_step: 16,
+  adagrad_step: 10,
+  sgd_step: 13,
   f32_sumsq: 2,
   f32_find_nonfinite: 2,
   f32_fill: 3,
@@ -103,9 +103,9 @@ export const KERNEL_ARITY = {
   rng_normal: 5,
   rng_permutation: 3,
   rng_binarize: 4,
-  linear_forward: 8,
-  linear_backward: 12,
-  linear_scratch_floats: 3,
+  linear_forward: 10,
+  linear_backward: 14,
+  linear_scratch_floats: 4,
   f32_gemm_nt_ref: 8,
   f32_gemm_nn_ref: 8,
   f32_gemm_tn_ref: 7,

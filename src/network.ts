@@ -17,6 +17,7 @@
  */
 import { GroupPlan, allocate, planArena, type ArenaLayout, type Slot } from './arena.js';
 import type { Kernels, KernelExports } from './wasm.js';
+import { serialKernels, type ParallelKernels } from './threads.js';
 import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError, ShapeError } from './errors.js';
 import type { NetworkConfig } from './config.js';
@@ -77,6 +78,8 @@ interface Walk {
 /** The arena as a layer sees it when its pointers are bound. */
 interface Arena {
   e: KernelExports;
+  /** The kernels that run on every thread. */
+  par: ParallelKernels;
   act(name: string): number;
   dact(name: string): number;
   param(s: Slot): number;
@@ -109,8 +112,8 @@ export interface Layer {
   /** Gradient tensors it reads (its outputs' gradients) and writes (its inputs'; null: none, for the data). */
   readonly gradIn: readonly string[];
   readonly gradOut: readonly (Tensor | null)[];
-  /** Scratch floats for `rows` rows. */
-  scratchFloats(e: KernelExports, rows: number): number;
+  /** Scratch floats for `rows` rows with `nth` threads. */
+  scratchFloats(e: KernelExports, rows: number, nth: number): number;
   /** Told, once, which of its gradient outputs an earlier backward call already wrote. */
   accumulateInto(written: ReadonlySet<string>): void;
   bind(a: Arena): void;
@@ -129,7 +132,7 @@ export class Linear implements Layer, ParamLayer {
   readonly fanIn: number;
   readonly fanOut: number;
   private accDinp = false;
-  private e!: KernelExports;
+  private e!: ParallelKernels;
   private pOut = 0;
   private pInp = 0;
   private pW = 0;
@@ -158,14 +161,14 @@ export class Linear implements Layer, ParamLayer {
     this.gradIn = [dout];
     this.gradOut = [dinp === null ? null : { name: dinp, width: inDim, rows }];
   }
-  scratchFloats(e: KernelExports, R: number) {
-    return e.linear_scratch_floats(R, this.inDim, this.outDim);
+  scratchFloats(e: KernelExports, R: number, nth: number) {
+    return e.linear_scratch_floats(R, this.inDim, this.outDim, nth);
   }
   accumulateInto(written: ReadonlySet<string>) {
     this.accDinp = this.gradOut[0] !== null && written.has(this.gradOut[0].name);
   }
   bind(a: Arena) {
-    this.e = a.e;
+    this.e = a.par;
     this.pScratch = a.scratch;
     this.pOut = a.act(this.out);
     this.pInp = a.act(this.inp);
@@ -212,7 +215,7 @@ export class ActivationLayer implements Layer {
   readonly outputs: Tensor[];
   readonly gradIn: string[];
   readonly gradOut: Tensor[];
-  private e!: KernelExports;
+  private e!: ParallelKernels;
   private pInp = 0;
   private pOut = 0;
   private pD = 0;
@@ -237,7 +240,7 @@ export class ActivationLayer implements Layer {
     /* in place: it rewrites the gradient its consumer wrote */
   }
   bind(a: Arena) {
-    this.e = a.e;
+    this.e = a.par;
     this.pInp = a.act(this.inp);
     this.pOut = a.act(this.out);
     this.pD = a.dact(this.gradIn[0]);
@@ -330,6 +333,7 @@ export class Network {
   private readonly parts: LossParts = { loss: 0, rec: 0, kl: 0 };
   /** Absolute pointers of the tensors the objective and the data movers use. */
   private p = {
+    rowloss: 0,
     x: 0,
     mu: 0,
     logvar: 0,
@@ -348,9 +352,25 @@ export class Network {
     doutlv: 0,
   };
 
-  /** `config` must be complete (resolveModelConfig); it is not checked again here. */
-  constructor(k: Kernels, config: NetworkConfig, capacity: Capacity, stateSlots = 2) {
+  /** The kernels that run on every thread (one thread: (ith, nth) = (0, 1)). */
+  readonly par: ParallelKernels;
+  /** Threads the parallel kernels run on (scratch is planned per thread). */
+  readonly nth: number;
+
+  /**
+   * `config` must be complete (resolveModelConfig); it is not checked again here. `threads`: the
+   * parallel kernels and their thread count, when a pool runs them.
+   */
+  constructor(
+    k: Kernels,
+    config: NetworkConfig,
+    capacity: Capacity,
+    stateSlots = 2,
+    threads?: { par: ParallelKernels; nth: number },
+  ) {
     this.k = k;
+    this.par = threads?.par ?? serialKernels(k.exports);
+    this.nth = threads?.nth ?? 1;
     this.config = config;
     this.stateSlots = stateSlots;
     this.likKind = LIKELIHOOD_KINDS[config.likelihood];
@@ -488,8 +508,9 @@ export class Network {
     for (const l of this.table) {
       for (const t of l.outputs) add(a, t);
       for (const t of l.gradOut) if (t) add(d, t);
-      scratch = Math.max(scratch, l.scratchFloats(this.k.exports, rows(l.rows)));
+      scratch = Math.max(scratch, l.scratchFloats(this.k.exports, rows(l.rows), this.nth));
     }
+    a.add('rowloss', [next.dataRows, 2]); // f64 per row
     a.add('rec', [next.dataRows]);
     a.add('kl', [next.dataRows]);
     a.add('recs', [next.sampleRows]);
@@ -524,6 +545,7 @@ export class Network {
     const L = this.layout;
     const arena: Arena = {
       e: this.k.exports,
+      par: this.par,
       act: (n) => L.acts + this.acts.get(n).offset,
       dact: (n) => L.dacts + this.dacts.get(n).offset,
       param: (s) => L.params + s.offset,
@@ -542,6 +564,7 @@ export class Network {
       z: a('z'),
       out: a('out'),
       outlv: lv ? a('outlv') : 0,
+      rowloss: a('rowloss'),
       rec: a('rec'),
       kl: a('kl'),
       recs: a('recs'),
@@ -627,36 +650,14 @@ export class Network {
     this.checkRows(B, L);
     const e = this.k.exports,
       p = this.p,
-      { latentDim: Z, inputDim: D, sigma } = this.config;
+      Z = this.config.latentDim;
     const iwae = objective.kind === 'iwae';
     const w = this.setWalk(B, L, accumulate, grad && iwae ? p.sw : 0);
     for (const l of this.table) l.forward(w);
     // the chain rule is seeded here: dout (doutlv), dmu, dlogvar — the decoder's and the KL's gradients
     let total: number;
     if (iwae) {
-      e.elbo_forward_backward(
-        p.rec,
-        p.kl,
-        p.recs,
-        0,
-        0,
-        0,
-        0,
-        p.out,
-        p.outlv,
-        p.x,
-        p.mu,
-        p.logvar,
-        0,
-        B,
-        L,
-        D,
-        Z,
-        this.likKind,
-        sigma,
-        0,
-        1,
-      );
+      this.elbo(p.recs, 0, 0, 0, 0, 0, B, L, 0, 1);
       total = e.iwae_weights(
         p.lw,
         p.sw,
@@ -672,57 +673,27 @@ export class Network {
         scale,
       );
       // 'sw' holds scale · w̃: the kernel must not scale the decoder gradient again
-      if (grad)
-        e.elbo_forward_backward(
-          p.rec,
-          p.kl,
-          0,
-          p.dout,
-          p.doutlv,
-          0,
-          0,
-          p.out,
-          p.outlv,
-          p.x,
-          p.mu,
-          p.logvar,
-          p.sw,
-          B,
-          L,
-          D,
-          Z,
-          this.likKind,
-          sigma,
-          0,
-          1,
-        );
+      if (grad) this.elbo(0, p.dout, p.doutlv, 0, 0, p.sw, B, L, 0, 1);
     } else {
-      total = e.elbo_forward_backward(
-        p.rec,
-        p.kl,
+      const g = grad ? 1 : 0;
+      this.elbo(
         p.recs,
-        grad ? p.dout : 0,
-        grad ? p.doutlv : 0,
-        grad ? p.dmu : 0,
-        grad ? p.dlogvar : 0,
-        p.out,
-        p.outlv,
-        p.x,
-        p.mu,
-        p.logvar,
+        g && p.dout,
+        g && p.doutlv,
+        g && p.dmu,
+        g && p.dlogvar,
         0,
         B,
         L,
-        D,
-        Z,
-        this.likKind,
-        sigma,
         objective.beta,
         scale,
+        p.rowloss,
       );
-      if (objective.freeBits > 0)
+      // the rows' losses summed in row order: the same bits for any thread count
+      total = this.sumF64(p.rowloss, B);
+      if (objective.freeBits > 0) {
         total += e.kl_free_bits(
-          grad ? p.dmu : 0,
+          g && p.dmu,
           p.dlogvar,
           p.mu,
           p.logvar,
@@ -731,6 +702,7 @@ export class Network {
           objective.freeBits,
           objective.beta,
         );
+      }
     }
     if (grad) for (let i = this.table.length - 1; i >= 0; i--) this.table[i].backward(w);
     const parts = this.parts;
@@ -738,6 +710,59 @@ export class Network {
     parts.rec = this.sum(p.rec, B);
     parts.kl = this.sum(p.kl, B);
     return parts;
+  }
+
+  /** The fused ELBO kernel over the tensors in the arena (see assembly/elbo.ts for the arguments). */
+  private elbo(
+    recs: number,
+    dout: number,
+    doutlv: number,
+    dmu: number,
+    dlogvar: number,
+    sw: number,
+    B: number,
+    L: number,
+    beta: number,
+    scale: number,
+    rowloss = 0,
+  ): void {
+    const p = this.p,
+      c = this.config;
+    this.par.elbo_forward_backward(
+      p.rec,
+      p.kl,
+      recs,
+      dout,
+      doutlv,
+      dmu,
+      dlogvar,
+      rowloss,
+      p.out,
+      p.outlv,
+      p.x,
+      p.mu,
+      p.logvar,
+      sw,
+      B,
+      L,
+      c.inputDim,
+      c.latentDim,
+      this.likKind,
+      c.sigma,
+      beta,
+      scale,
+    );
+  }
+
+  private f64View: Float64Array | null = null;
+  private sumF64(ptr: number, n: number): number {
+    if (!this.f64View || this.f64View.buffer !== this.k.memory.buffer)
+      this.f64View = new Float64Array(this.k.memory.buffer);
+    const f = this.f64View,
+      o = ptr >> 3;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += f[o + i];
+    return s;
   }
 
   private heapView: Float32Array | null = null;

@@ -146,7 +146,7 @@ export class Optimizer {
       case 'adamw': {
         const bc1 = 1 - this.beta1 ** t,
           bc2 = 1 - this.beta2 ** t;
-        e.adam_step(
+        n.par.adam_step(
           L.params,
           L.grads,
           L.state[0],
@@ -165,7 +165,7 @@ export class Optimizer {
         break;
       }
       case 'adagrad':
-        e.adagrad_step(
+        n.par.adagrad_step(
           L.params,
           L.grads,
           L.state[0],
@@ -177,7 +177,7 @@ export class Optimizer {
         );
         break;
       case 'sgd':
-        e.sgd_step(
+        n.par.sgd_step(
           L.params,
           L.grads,
           L.state[0],

@@ -198,7 +198,7 @@ export class VAE {
       net.decode(n);
       // Bernoulli: the decoder gives logits; probabilities come from the activation kernel's sigmoid
       if (this.config.likelihood === 'bernoulli')
-        this.kernels.exports.act_forward(net.ptr('out'), net.ptr('out'), n * D, ACTIVATION_KINDS.sigmoid, 0);
+        net.par.act_forward(net.ptr('out'), net.ptr('out'), n * D, ACTIVATION_KINDS.sigmoid, 0);
       net.get('out', out, r * D, n * D);
     }
     return out;

@@ -65,7 +65,7 @@ describe.each(BUILDS)('%s build', (build) => {
         const pa = heap.put(a),
           pb = heap.put(b),
           pbias = heap.put(bias);
-        const pack = heap.alloc(Math.max(e.gemm_nt_scratch_floats(M, N, K), e.gemm_pack_a_floats(M, K)));
+        const pack = heap.alloc(Math.max(e.gemm_nt_scratch_floats(M, N, K, 1), e.gemm_pack_a_floats(M, K)));
         const tol = { atol: 2e-6 * Math.sqrt(K) + 1e-6, rtol: 1e-5 };
         for (const acc of [false, true]) {
           const withBias = layout !== 'tn';
@@ -165,8 +165,8 @@ describe.each(BUILDS)('%s build', (build) => {
         pd = heap.alloc(n);
       const dout = randArray(n, 11, -2, 2);
       const pdo = heap.put(dout);
-      e.act_forward(py, px, n, kind, alpha);
-      e.act_backward(pd, pdo, px, py, n, kind, alpha);
+      e.act_forward(py, px, n, kind, alpha, 0, 1);
+      e.act_backward(pd, pdo, px, py, n, kind, alpha, 0, 1);
       const y = heap.get(py, n),
         d = heap.get(pd, n);
       const yref = Array.from(xs, (x) => actRef(x, act, alpha));
@@ -183,7 +183,7 @@ describe.each(BUILDS)('%s build', (build) => {
         }
       }
       // in place (out aliasing inp) gives the same numbers
-      e.act_forward(px, px, n, kind, alpha);
+      e.act_forward(px, px, n, kind, alpha, 0, 1);
       expect(heap.get(px, n)).toEqual(y);
     });
 
@@ -265,6 +265,7 @@ describe.each(BUILDS)('%s build', (build) => {
         doutlv,
         dmu,
         dlv,
+        0,
         p.out,
         learned ? p.outlv : 0,
         p.x,
@@ -279,6 +280,8 @@ describe.each(BUILDS)('%s build', (build) => {
         sigma,
         beta,
         scale,
+        0,
+        1,
       );
       const lmin = k.constants.logvarMin,
         lmax = k.constants.logvarMax;
@@ -354,6 +357,7 @@ describe.each(BUILDS)('%s build', (build) => {
         0,
         0,
         0,
+        0,
         p.out,
         0,
         p.x,
@@ -367,6 +371,8 @@ describe.each(BUILDS)('%s build', (build) => {
         k.constants.lik.bernoulli,
         1,
         1,
+        1,
+        0,
         1,
       );
       const ref = Array.from(out, (o, i) => nllRef(o, x[i], 'bernoulli', 1)).reduce((a, b) => a + b, 0);
@@ -492,6 +498,8 @@ describe.each(BUILDS)('%s build', (build) => {
               Math.sqrt(1 - b2 ** t),
               gs,
               decoupled,
+              0,
+              1,
             ),
           (P, G, M, V, t, gs) => {
             for (let i = 0; i < n; i++) {
@@ -514,7 +522,7 @@ describe.each(BUILDS)('%s build', (build) => {
         wd = 0.05,
         eps = 1e-10;
       run(
-        (p, g, s, _v, t) => k.exports.adagrad_step(p, g, s, n, lr / (1 + (t - 1) * decay), eps, wd, 1),
+        (p, g, s, _v, t) => k.exports.adagrad_step(p, g, s, n, lr / (1 + (t - 1) * decay), eps, wd, 1, 0, 1),
         (P, G, S, _v, t) => {
           for (let i = 0; i < n; i++) {
             const g = G[i] + wd * P[i];
@@ -531,7 +539,8 @@ describe.each(BUILDS)('%s build', (build) => {
           wd = 0.01,
           damp = 0;
         run(
-          (p, g, b, _s, t) => k.exports.sgd_step(p, g, b, n, lr, mom, damp, wd, nesterov === 1, t === 1, 1),
+          (p, g, b, _s, t) =>
+            k.exports.sgd_step(p, g, b, n, lr, mom, damp, wd, nesterov === 1, t === 1, 1, 0, 1),
           (P, G, Bf, _v, t) => {
             for (let i = 0; i < n; i++) {
               const d = G[i] + wd * P[i];

@@ -135,7 +135,7 @@ export function benchKernels(system, kernels, { batches, gemmSeconds, warmSecond
           C = Bp + al(bMax),
           P = C + al(cMax);
         const scratch = Math.max(
-          ...cases.map(([, M, N, K]) => e.gemm_nt_scratch_floats(M, N, K) + e.gemm_pack_a_floats(M, K)),
+          ...cases.map(([, M, N, K]) => e.gemm_nt_scratch_floats(M, N, K, 1) + e.gemm_pack_a_floats(M, K)),
         );
         const end = P + al(scratch);
         if (kernels.memory.buffer.byteLength < end)
@@ -194,8 +194,8 @@ export function benchKernels(system, kernels, { batches, gemmSeconds, warmSecond
       const f = new Float32Array(kernels.memory.buffer);
       f.set(x, X / 4);
       f.set(dy, DY / 4);
-      fwd = () => e.act_forward(Y, X, n, kind, 0);
-      bwd = () => e.act_backward(DX, DY, X, Y, n, kind, 0);
+      fwd = () => e.act_forward(Y, X, n, kind, 0, 0, 1);
+      bwd = () => e.act_backward(DX, DY, X, Y, n, kind, 0, 0, 1);
       yOut = () => new Float32Array(kernels.memory.buffer, Y, n);
       dxOut = () => new Float32Array(kernels.memory.buffer, DX, n);
     } else {

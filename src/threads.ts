@@ -1,0 +1,417 @@
+/**
+ * Threads for the kernels: a pool of workers started once per model, each running the same wasm
+ * build on the model's shared memory, and the calling thread working as thread 0 (ggml and
+ * pthreadpool style). A parallel call writes the kernel and its arguments to a small shared control
+ * block, bumps a generation counter and wakes the workers; every thread calls the kernel with its
+ * own (ith, nth) and the kernel computes that thread's share of the outputs (assembly/common.ts
+ * share_lo/share_hi); the caller waits until all are done. Waiting spins briefly, then sleeps on
+ * Atomics.wait (a sleeping round trip costs tens of µs, a spin about one).
+ *
+ * No kernel splits a reduction: every output float is computed by one thread in the single-thread
+ * order, so the numbers are the same bits for any thread count. The pool runs only kernels (the
+ * AssemblyScript runtime is not thread-safe; the kernels use none of it).
+ */
+import type { KernelExports } from './abi.js';
+import { WasmError } from './errors.js';
+
+/** The kernels that take (ith, nth) last, called without them. */
+export const PARALLEL = [
+  'linear_forward',
+  'linear_backward',
+  'act_forward',
+  'act_backward',
+  'elbo_forward_backward',
+  'adam_step',
+  'adagrad_step',
+  'sgd_step',
+] as const;
+export type ParallelName = (typeof PARALLEL)[number];
+type DropLast2<F> = F extends (...a: [...infer P, number, number]) => infer R ? (...a: P) => R : never;
+/** The parallel kernels as the network calls them: the pool (or one thread) supplies (ith, nth). */
+export type ParallelKernels = { [K in ParallelName]: DropLast2<KernelExports[K]> };
+
+/** Where the control block's fields are (Int32 indices), and the arguments (Float64, from byte 64). */
+const GEN = 0,
+  PENDING = 1,
+  FN = 2,
+  ARGC = 3,
+  STOP = 4,
+  ERRORS = 5,
+  NTH = 6;
+const ARGS_AT = 64,
+  MAX_ARGS = 24;
+/** Iterations a waiting thread spins before it sleeps (≈ 20-50 µs). */
+const SPIN = 20000;
+
+/** A worker as the pool needs it: Node's worker_threads Worker and a DOM Worker both fit. */
+export interface ThreadWorker {
+  postMessage(msg: unknown): void;
+  terminate(): unknown;
+  unref?(): void;
+}
+export interface SpawnedThread {
+  worker: ThreadWorker;
+  /** Resolves when the worker has instantiated the kernels, rejects with its error. */
+  ready: Promise<void>;
+}
+/** Starts one worker running THREAD_SOURCE; the Node entry registers worker_threads, browsers use a Blob URL. */
+export type ThreadSpawner = (source: string) => SpawnedThread;
+
+let spawner: ThreadSpawner | null = null;
+/** Registers how threads start (the Node entry registers worker_threads). */
+export function setThreadSpawner(s: ThreadSpawner | null): void {
+  spawner = s;
+}
+
+function browserSpawner(source: string): SpawnedThread {
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  const worker = new Worker(url);
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent) => {
+      URL.revokeObjectURL(url);
+      if (e.data?.type === 'ready') resolve();
+      else reject(new WasmError(`a kernel thread failed to start: ${e.data?.message ?? 'unknown error'}`));
+    };
+    worker.onerror = (e) => reject(new WasmError(`a kernel thread failed to start: ${e.message}`));
+  });
+  return { worker, ready };
+}
+
+/** Why threads cannot run here ('' when they can). */
+export function threadsUnavailable(): string {
+  if (typeof SharedArrayBuffer !== 'function')
+    return 'SharedArrayBuffer is not available (in browsers: the page is not cross-origin isolated; serve it with COOP/COEP headers)';
+  const g = globalThis as { crossOriginIsolated?: boolean; document?: unknown; WorkerGlobalScope?: unknown };
+  if (g.crossOriginIsolated === false)
+    return 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  if (typeof g.document !== 'undefined')
+    return 'a browser main thread cannot Atomics.wait: train in a WorkerTrainer to use threads';
+  if (!spawner && typeof Worker !== 'function') return 'this runtime has no Worker';
+  return '';
+}
+
+/** The worker's program: self-contained (no imports), for worker_threads (eval) and Blob-URL workers alike. */
+export const THREAD_SOURCE = `
+'use strict';
+const node = typeof process === 'object' && !!(process.versions && process.versions.node);
+const port = node ? require('node:worker_threads').parentPort : self;
+const on = (fn) => (node ? port.on('message', fn) : (self.onmessage = (e) => fn(e.data)));
+on(function start(msg) {
+  if (!msg || msg.type !== 'start') return;
+  let fns;
+  try {
+    const inst = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
+    fns = msg.names.map((n) => inst.exports[n]);
+  } catch (e) {
+    port.postMessage({ type: 'error', message: String(e && e.message || e) });
+    return;
+  }
+  port.postMessage({ type: 'ready' });
+  const c = new Int32Array(msg.control), args = new Float64Array(msg.control, ${ARGS_AT}, ${MAX_ARGS});
+  const argv = [];
+  for (let n = 0; n <= ${MAX_ARGS} + 2; n++) argv.push(new Array(n).fill(0));
+  const ith = msg.ith;
+  let seen = Atomics.load(c, ${GEN});
+  for (;;) {
+    let spins = 0;
+    while (Atomics.load(c, ${GEN}) === seen) {
+      if (++spins > ${SPIN}) { Atomics.wait(c, ${GEN}, seen); spins = 0; }
+    }
+    seen = Atomics.load(c, ${GEN});
+    if (Atomics.load(c, ${STOP})) break;
+    const argc = c[${ARGC}], a = argv[argc + 2];
+    for (let i = 0; i < argc; i++) a[i] = args[i];
+    a[argc] = ith; a[argc + 1] = c[${NTH}];
+    try { fns[c[${FN}]].apply(null, a); } catch (e) { Atomics.add(c, ${ERRORS}, 1); }
+    if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
+  }
+  if (node) process.exit(0); else self.close();
+});
+`;
+
+export class ThreadPool {
+  private readonly c: Int32Array;
+  private readonly args: Float64Array;
+  private readonly fns: ((...a: number[]) => unknown)[];
+  private readonly argv: number[][] = [];
+  private disposed = false;
+
+  private constructor(
+    readonly nth: number,
+    private readonly workers: ThreadWorker[],
+    control: SharedArrayBuffer,
+    exports: KernelExports,
+  ) {
+    this.c = new Int32Array(control);
+    this.args = new Float64Array(control, ARGS_AT, MAX_ARGS);
+    this.fns = PARALLEL.map((n) => exports[n] as unknown as (...a: number[]) => unknown);
+    for (let n = 0; n <= MAX_ARGS + 2; n++) this.argv.push(new Array<number>(n).fill(0));
+  }
+
+  /** Starts nth − 1 workers on the module and its shared memory; the caller is thread 0. */
+  static async start(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    exports: KernelExports,
+    nth: number,
+  ): Promise<ThreadPool> {
+    const control = new SharedArrayBuffer(ARGS_AT + 8 * MAX_ARGS);
+    const spawn = spawner ?? browserSpawner;
+    const started: SpawnedThread[] = [];
+    try {
+      for (let i = 1; i < nth; i++) {
+        const t = spawn(THREAD_SOURCE);
+        started.push(t);
+        t.worker.postMessage({ type: 'start', module, memory, control, ith: i, names: [...PARALLEL] });
+      }
+      await Promise.all(started.map((t) => t.ready));
+    } catch (e) {
+      for (const t of started) void t.worker.terminate();
+      throw e instanceof WasmError
+        ? e
+        : new WasmError(`could not start ${nth - 1} kernel thread(s): ${(e as Error)?.message ?? e}`);
+    }
+    // the workers block in Atomics.wait between calls: they must not keep a Node program alive
+    for (const t of started) t.worker.unref?.();
+    return new ThreadPool(
+      nth,
+      started.map((t) => t.worker),
+      control,
+      exports,
+    );
+  }
+
+  /**
+   * Runs kernel `fn` (an index into PARALLEL) with `argc` arguments on every thread and returns
+   * when all are done. Fixed parameters, no rest array: a call allocates nothing.
+   */
+  run(
+    fn: number,
+    argc: number,
+    a0 = 0,
+    a1 = 0,
+    a2 = 0,
+    a3 = 0,
+    a4 = 0,
+    a5 = 0,
+    a6 = 0,
+    a7 = 0,
+    a8 = 0,
+    a9 = 0,
+    a10 = 0,
+    a11 = 0,
+    a12 = 0,
+    a13 = 0,
+    a14 = 0,
+    a15 = 0,
+    a16 = 0,
+    a17 = 0,
+    a18 = 0,
+    a19 = 0,
+    a20 = 0,
+    a21 = 0,
+  ): number {
+    if (this.disposed) throw new WasmError('the kernel threads have been stopped (the model was disposed)');
+    const c = this.c,
+      g = this.args,
+      a = this.argv[argc + 2];
+    g[0] = a0;
+    g[1] = a1;
+    g[2] = a2;
+    g[3] = a3;
+    g[4] = a4;
+    g[5] = a5;
+    g[6] = a6;
+    g[7] = a7;
+    g[8] = a8;
+    g[9] = a9;
+    g[10] = a10;
+    g[11] = a11;
+    g[12] = a12;
+    g[13] = a13;
+    g[14] = a14;
+    g[15] = a15;
+    g[16] = a16;
+    g[17] = a17;
+    g[18] = a18;
+    g[19] = a19;
+    g[20] = a20;
+    g[21] = a21;
+    for (let i = 0; i < argc; i++) a[i] = g[i];
+    a[argc] = 0;
+    a[argc + 1] = this.nth;
+    c[FN] = fn;
+    c[ARGC] = argc;
+    c[NTH] = this.nth;
+    Atomics.store(c, PENDING, this.nth - 1);
+    Atomics.add(c, GEN, 1);
+    Atomics.notify(c, GEN);
+    const r = this.fns[fn].apply(null, a) as number;
+    let spins = 0;
+    for (let p = Atomics.load(c, PENDING); p !== 0; p = Atomics.load(c, PENDING)) {
+      if (++spins > SPIN) {
+        Atomics.wait(c, PENDING, p);
+        spins = 0;
+      }
+    }
+    if (Atomics.load(c, ERRORS)) {
+      Atomics.store(c, ERRORS, 0);
+      throw new WasmError(`a kernel thread failed in ${PARALLEL[fn]}`);
+    }
+    return r;
+  }
+
+  /** Ends the workers (idempotent). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    Atomics.store(this.c, STOP, 1);
+    Atomics.add(this.c, GEN, 1);
+    Atomics.notify(this.c, GEN);
+    for (const w of this.workers) void w.terminate();
+  }
+}
+
+/** The parallel kernels on one thread: (ith, nth) = (0, 1). */
+export function serialKernels(e: KernelExports): ParallelKernels {
+  return {
+    linear_forward: (out, inp, w, b, s, B, C, OC) => e.linear_forward(out, inp, w, b, s, B, C, OC, 0, 1),
+    linear_backward: (dinp, dw, db, dout, inp, w, s, B, C, OC, accD, accP) =>
+      e.linear_backward(dinp, dw, db, dout, inp, w, s, B, C, OC, accD, accP, 0, 1),
+    act_forward: (out, inp, n, kind, alpha) => e.act_forward(out, inp, n, kind, alpha, 0, 1),
+    act_backward: (dinp, dout, inp, out, n, kind, alpha) =>
+      e.act_backward(dinp, dout, inp, out, n, kind, alpha, 0, 1),
+    elbo_forward_backward: (
+      rec,
+      kl,
+      recs,
+      dout,
+      doutlv,
+      dmu,
+      dlv,
+      rowloss,
+      out,
+      outlv,
+      x,
+      mu,
+      lv,
+      sw,
+      B,
+      L,
+      D,
+      Z,
+      lik,
+      sigma,
+      beta,
+      scale,
+    ) =>
+      e.elbo_forward_backward(
+        rec,
+        kl,
+        recs,
+        dout,
+        doutlv,
+        dmu,
+        dlv,
+        rowloss,
+        out,
+        outlv,
+        x,
+        mu,
+        lv,
+        sw,
+        B,
+        L,
+        D,
+        Z,
+        lik,
+        sigma,
+        beta,
+        scale,
+        0,
+        1,
+      ),
+    adam_step: (p, g, m, v, n, lr, b1, b2, eps, wd, ss, bc2, gs, dec) =>
+      e.adam_step(p, g, m, v, n, lr, b1, b2, eps, wd, ss, bc2, gs, dec, 0, 1),
+    adagrad_step: (p, g, s, n, clr, eps, wd, gs) => e.adagrad_step(p, g, s, n, clr, eps, wd, gs, 0, 1),
+    sgd_step: (p, g, b, n, lr, mom, damp, wd, nest, first, gs) =>
+      e.sgd_step(p, g, b, n, lr, mom, damp, wd, nest, first, gs, 0, 1),
+  };
+}
+
+/** The parallel kernels on a pool. Booleans travel as 0/1 (what wasm makes of them anyway). */
+export function pooledKernels(pool: ThreadPool): ParallelKernels {
+  const id = (n: ParallelName) => PARALLEL.indexOf(n);
+  const LF = id('linear_forward'),
+    LB = id('linear_backward'),
+    AF = id('act_forward'),
+    AB = id('act_backward');
+  const EL = id('elbo_forward_backward'),
+    AD = id('adam_step'),
+    AG = id('adagrad_step'),
+    SG = id('sgd_step');
+  const b = (x: boolean) => (x ? 1 : 0);
+  return {
+    linear_forward: (out, inp, w, bb, s, B, C, OC) => void pool.run(LF, 8, out, inp, w, bb, s, B, C, OC),
+    linear_backward: (dinp, dw, db, dout, inp, w, s, B, C, OC, accD, accP) =>
+      void pool.run(LB, 12, dinp, dw, db, dout, inp, w, s, B, C, OC, b(accD), b(accP)),
+    act_forward: (out, inp, n, kind, alpha) => void pool.run(AF, 5, out, inp, n, kind, alpha),
+    act_backward: (dinp, dout, inp, out, n, kind, alpha) =>
+      void pool.run(AB, 7, dinp, dout, inp, out, n, kind, alpha),
+    elbo_forward_backward: (
+      rec,
+      kl,
+      recs,
+      dout,
+      doutlv,
+      dmu,
+      dlv,
+      rowloss,
+      out,
+      outlv,
+      x,
+      mu,
+      lv,
+      sw,
+      B,
+      L,
+      D,
+      Z,
+      lik,
+      sigma,
+      beta,
+      scale,
+    ) =>
+      pool.run(
+        EL,
+        22,
+        rec,
+        kl,
+        recs,
+        dout,
+        doutlv,
+        dmu,
+        dlv,
+        rowloss,
+        out,
+        outlv,
+        x,
+        mu,
+        lv,
+        sw,
+        B,
+        L,
+        D,
+        Z,
+        lik,
+        sigma,
+        beta,
+        scale,
+      ),
+    adam_step: (p, g, m, v, n, lr, b1, b2, eps, wd, ss, bc2, gs, dec) =>
+      void pool.run(AD, 14, p, g, m, v, n, lr, b1, b2, eps, wd, ss, bc2, gs, b(dec)),
+    adagrad_step: (p, g, s, n, clr, eps, wd, gs) => void pool.run(AG, 8, p, g, s, n, clr, eps, wd, gs),
+    sgd_step: (p, g, bb, n, lr, mom, damp, wd, nest, first, gs) =>
+      void pool.run(SG, 11, p, g, bb, n, lr, mom, damp, wd, b(nest), b(first), gs),
+  };
+}
