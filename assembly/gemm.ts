@@ -311,10 +311,6 @@ export function gemm_nt_scratch_floats(M: i32, N: i32, K: i32, nth: i32): i32 {
   return ((K * N + 3) & ~3) + nth * gemm_pack_a_floats(M, K);
 }
 
-/** Scratch floats f32_gemm_nn / f32_gemm_tn need with nth threads: one packed-A area per thread. */
-export function gemm_scratch_floats(M: i32, K: i32, nth: i32): i32 {
-  return nth * gemm_pack_a_floats(M, K);
-}
 
 /**
  * C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C], thread ith of nth (by columns, the threads
@@ -337,11 +333,14 @@ export function f32_gemm_nt_mt(c: usize, a: usize, b: usize, bias: usize, pack: 
   }
 }
 
-/** C (M,N) (+)= A·B with A element (m,k) at a + m·sam + k·sak, B row-major (K,N): thread ith of nth. */
+/**
+ * C (M,N) (+)= A·B with A element (m,k) at a + m·sam + k·sak, B row-major (K,N): thread ith of nth.
+ * apack: this thread's own gemm_pack_a_floats(M, K) floats (the caller places the threads' areas).
+ */
 // @ts-ignore: decorator
-@inline function gemm_rm_mt(c: usize, a: usize, sam: usize, sak: usize, b: usize, bias: usize, pack: usize,
+@inline function gemm_rm_mt(c: usize, a: usize, sam: usize, sak: usize, b: usize, bias: usize, apack: usize,
                             M: i32, N: i32, K: i32, accumulate: bool, ith: i32, nth: i32): void {
-  const apack = pack + idx4(ith * gemm_pack_a_floats(M, K)), ldc: usize = idx4(N);
+  const ldc: usize = idx4(N);
   if (split_columns(N, nth)) {
     const n0 = share_lo(N, 8, ith, nth), n1 = share_hi(N, 8, ith, nth);
     if (n0 >= n1) return;
@@ -353,16 +352,16 @@ export function f32_gemm_nt_mt(c: usize, a: usize, b: usize, bias: usize, pack: 
   }
 }
 
-/** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C], thread ith of nth. pack: gemm_scratch_floats(M, K, nth) floats. */
-export function f32_gemm_nn_mt(c: usize, a: usize, b: usize, bias: usize, pack: usize,
+/** C (M,N) = A (M,K) · B (K,N) [+ bias (N)] [+ C], thread ith of nth. apack: this thread's gemm_pack_a_floats(M, K) floats. */
+export function f32_gemm_nn_mt(c: usize, a: usize, b: usize, bias: usize, apack: usize,
                                M: i32, N: i32, K: i32, accumulate: bool, ith: i32, nth: i32): void {
-  gemm_rm_mt(c, a, idx4(K), 4, b, bias, pack, M, N, K, accumulate, ith, nth);
+  gemm_rm_mt(c, a, idx4(K), 4, b, bias, apack, M, N, K, accumulate, ith, nth);
 }
 
-/** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C], thread ith of nth. pack: gemm_scratch_floats(M, K, nth) floats. */
-export function f32_gemm_tn_mt(c: usize, a: usize, b: usize, pack: usize,
+/** C (M,N) = A (K,M)ᵀ · B (K,N) [+ C], thread ith of nth. apack: this thread's gemm_pack_a_floats(M, K) floats. */
+export function f32_gemm_tn_mt(c: usize, a: usize, b: usize, apack: usize,
                                M: i32, N: i32, K: i32, accumulate: bool, ith: i32, nth: i32): void {
-  gemm_rm_mt(c, a, 4, idx4(M), b, 0, pack, M, N, K, accumulate, ith, nth);
+  gemm_rm_mt(c, a, 4, idx4(M), b, 0, apack, M, N, K, accumulate, ith, nth);
 }
 
 /** C (M,N) = A (M,K) · B (N,K)ᵀ [+ bias (N)] [+ C], one thread. pack: gemm_nt_scratch_floats(M, N, K, 1) floats. */

@@ -1,11 +1,22 @@
 // Layer-level functions, llm.c style: outputs first, then inputs, then sizes; weights in PyTorch's
 // (out, in) layout. Backward writes or accumulates into dweight and dbias (a flag). Every call
 // takes (ith, nth) last: thread ith of nth computes its share (see gemm.ts); (0, 1) is one thread.
-import { f32_gemm_nt_mt, f32_gemm_nn_mt, f32_gemm_tn_mt, f32_colsum_mt, gemm_nt_scratch_floats, gemm_scratch_floats } from './gemm';
+import { f32_gemm_nt_mt, f32_gemm_nn_mt, f32_gemm_tn_mt, f32_colsum_mt, gemm_nt_scratch_floats, gemm_pack_a_floats } from './gemm';
+import { idx4 } from './common';
+
+/**
+ * Floats of one thread's packed-A area in the backward pass: the weight-gradient and the
+ * input-gradient GEMMs run back to back without a barrier, so a thread uses one area for both and
+ * the areas of two threads never overlap, whichever of them is ahead.
+ */
+// @ts-ignore: decorator
+@inline function backward_pack_floats(B: i32, OC: i32): i32 {
+  return max(gemm_pack_a_floats(OC, B), gemm_pack_a_floats(B, OC));
+}
 
 /** Scratch floats the linear layer needs for a batch of B rows, C inputs, OC outputs, with nth threads. */
 export function linear_scratch_floats(B: i32, C: i32, OC: i32, nth: i32): i32 {
-  return max(gemm_nt_scratch_floats(B, OC, C, nth), max(gemm_scratch_floats(OC, B, nth), gemm_scratch_floats(B, OC, nth)));
+  return max(gemm_nt_scratch_floats(B, OC, C, nth), nth * backward_pack_floats(B, OC));
 }
 
 /** out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC). bias may be 0. */
@@ -24,7 +35,8 @@ export function linear_forward(out: usize, inp: usize, weight: usize, bias: usiz
 export function linear_backward(dinp: usize, dweight: usize, dbias: usize, dout: usize, inp: usize,
                                 weight: usize, scratch: usize, B: i32, C: i32, OC: i32,
                                 accumulate_dinp: bool, accumulate_params: bool, ith: i32, nth: i32): void {
-  f32_gemm_tn_mt(dweight, dout, inp, scratch, OC, C, B, accumulate_params, ith, nth);
+  const apack = scratch + idx4(ith * backward_pack_floats(B, OC));
+  f32_gemm_tn_mt(dweight, dout, inp, apack, OC, C, B, accumulate_params, ith, nth);
   if (dbias) f32_colsum_mt(dbias, dout, B, OC, accumulate_params, ith, nth);
-  if (dinp) f32_gemm_nn_mt(dinp, dout, weight, 0, scratch, B, C, OC, accumulate_dinp, ith, nth);
+  if (dinp) f32_gemm_nn_mt(dinp, dout, weight, 0, apack, B, C, OC, accumulate_dinp, ith, nth);
 }

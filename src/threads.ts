@@ -77,6 +77,17 @@ function browserSpawner(source: string): SpawnedThread {
   return { worker, ready };
 }
 
+let cores = 0;
+/** Registers the core count (the Node entry: os.availableParallelism()). */
+export function setHardwareThreads(n: number): void {
+  cores = n;
+}
+/** The cores the runtime reports: navigator.hardwareConcurrency, or what the Node entry registered; 1 if unknown. */
+export function hardwareThreads(): number {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return Math.max(1, cores || nav?.hardwareConcurrency || 1);
+}
+
 /** Why threads cannot run here ('' when they can). */
 export function threadsUnavailable(): string {
   if (typeof SharedArrayBuffer !== 'function')
@@ -94,7 +105,7 @@ export function threadsUnavailable(): string {
 export const THREAD_SOURCE = `
 'use strict';
 const node = typeof process === 'object' && !!(process.versions && process.versions.node);
-const port = node ? require('node:worker_threads').parentPort : self;
+const port = node ? (typeof require === 'function' ? require('worker_threads') : process.getBuiltinModule('worker_threads')).parentPort : self;
 const on = (fn) => (node ? port.on('message', fn) : (self.onmessage = (e) => fn(e.data)));
 on(function start(msg) {
   if (!msg || msg.type !== 'start') return;
@@ -111,7 +122,7 @@ on(function start(msg) {
   const argv = [];
   for (let n = 0; n <= ${MAX_ARGS} + 2; n++) argv.push(new Array(n).fill(0));
   const ith = msg.ith;
-  let seen = Atomics.load(c, ${GEN});
+  let seen = 0; // the control block starts at generation 0: a worker that starts late still sees the first call
   for (;;) {
     let spins = 0;
     while (Atomics.load(c, ${GEN}) === seen) {
@@ -246,7 +257,13 @@ export class ThreadPool {
     Atomics.store(c, PENDING, this.nth - 1);
     Atomics.add(c, GEN, 1);
     Atomics.notify(c, GEN);
-    const r = this.fns[fn].apply(null, a) as number;
+    let r = 0,
+      failed: unknown = null;
+    try {
+      r = this.fns[fn].apply(null, a) as number;
+    } catch (e) {
+      failed = e; // wait for the workers all the same: the next call must find them idle
+    }
     let spins = 0;
     for (let p = Atomics.load(c, PENDING); p !== 0; p = Atomics.load(c, PENDING)) {
       if (++spins > SPIN) {
@@ -254,9 +271,12 @@ export class ThreadPool {
         spins = 0;
       }
     }
-    if (Atomics.load(c, ERRORS)) {
-      Atomics.store(c, ERRORS, 0);
-      throw new WasmError(`a kernel thread failed in ${PARALLEL[fn]}`);
+    const errors = Atomics.exchange(c, ERRORS, 0);
+    if (failed || errors) {
+      const what = failed ? `: ${(failed as Error)?.message ?? String(failed)}` : '';
+      throw new WasmError(
+        `${PARALLEL[fn]} failed on ${errors + (failed ? 1 : 0)} of ${this.nth} threads${what}`,
+      );
     }
     return r;
   }

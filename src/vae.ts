@@ -10,7 +10,8 @@ import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
 import { ACTIVATION_KINDS } from './abi.js';
 import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
-import { field, parse, posInt } from './options.js';
+import { field, parse, posInt, type Parsed } from './options.js';
+import { ThreadPool, pooledKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
   toMatrix,
   checkFinite,
@@ -32,14 +33,35 @@ export interface VAEOptions extends ModelOptions {
   build?: BuildName;
   /** Rows per arena chunk for inference calls (default 256). */
   chunkRows?: number;
+  /**
+   * Kernel threads: 'auto' (the default: the cores the runtime reports, up to 8, for models large
+   * enough to gain — see autoThreads), a number, or 1 for one thread. `vae.threads` says how many
+   * run, and `vae.threadsNote` why fewer than asked (e.g. a page that is not cross-origin isolated).
+   */
+  threads?: number | 'auto';
 }
 
 /** How a model runs (not part of the model: not saved). */
 const RUN = {
   build: field<BuildName | undefined>((v) => v as BuildName | undefined),
   chunkRows: field(posInt, 256),
+  threads: field<number | 'auto'>((v, n) => (v === 'auto' ? 'auto' : posInt(v, n)), 'auto'),
 };
+type Run = Parsed<typeof RUN>;
+
+/** Models with fewer parameters than this train faster on one thread: a parallel call costs a few µs. */
+const AUTO_THREADS_MIN_PARAMS = 100_000;
+/** The most threads 'auto' asks for. */
+const AUTO_THREADS_MAX = 8;
+let warnedThreads = '';
 const RUN_KEYS = Object.keys(RUN);
+
+/** VAE.load's options: how the loaded model runs. */
+export interface LoadOptions {
+  build?: BuildName;
+  chunkRows?: number;
+  threads?: number | 'auto';
+}
 
 export interface Evaluation {
   /** Mean ELBO per datapoint (nats; higher is better). */
@@ -63,13 +85,67 @@ export class VAE {
   readonly kernels: Kernels;
   /** Rows per arena chunk of the batched calls (encode, decode, evaluate, …). */
   readonly chunkRows: number;
+  /** Kernel threads in use (1: the calling thread alone). */
+  readonly threads: number;
+  /** Why fewer threads run than were asked for ('' when as many as asked run). */
+  readonly threadsNote: string;
+  private readonly pool: ThreadPool | null;
   private disposed = false;
 
-  private constructor(k: Kernels, config: ModelConfig, chunkRows: number) {
+  private constructor(
+    k: Kernels,
+    config: ModelConfig,
+    chunkRows: number,
+    pool: ThreadPool | null,
+    note: string,
+  ) {
     this.kernels = k;
     this.config = config;
     this.chunkRows = chunkRows;
-    this.net = new Network(k, config, { dataRows: chunkRows, sampleRows: chunkRows }, STATE_SLOTS);
+    this.pool = pool;
+    this.threads = pool?.nth ?? 1;
+    this.threadsNote = note;
+    const threads = pool ? { par: pooledKernels(pool), nth: pool.nth } : undefined;
+    this.net = new Network(k, config, { dataRows: chunkRows, sampleRows: chunkRows }, STATE_SLOTS, threads);
+  }
+
+  /** Loads the kernels (the shared-memory build for threads) and starts the threads. */
+  private static async open(config: ModelConfig, run: Run): Promise<VAE> {
+    const params = paramCount(config);
+    let want =
+      run.threads === 'auto'
+        ? params >= AUTO_THREADS_MIN_PARAMS
+          ? Math.min(hardwareThreads(), AUTO_THREADS_MAX)
+          : 1
+        : run.threads;
+    let note = '';
+    if (want > 1) {
+      const why = threadsUnavailable();
+      if (why) {
+        note = `${want} threads were asked for but 1 runs: ${why}`;
+        // an explicit count that cannot be met warns (once per reason); 'auto' only records why
+        if (run.threads !== 'auto' && warnedThreads !== why) console.warn(`wasm-vae: ${note}`);
+        if (run.threads !== 'auto') warnedThreads = why;
+        want = 1;
+      }
+    }
+    if (want > 1) {
+      try {
+        const k = await loadKernels({ build: run.build, shared: true });
+        return new VAE(
+          k,
+          config,
+          run.chunkRows,
+          await ThreadPool.start(k.module, k.memory, k.exports, want),
+          note,
+        );
+      } catch (e) {
+        // 'auto' settles for one thread (and says why); an explicit count is an error
+        if (run.threads !== 'auto') throw e;
+        note = `${want} threads could run but 1 does: ${(e as Error).message}`;
+      }
+    }
+    return new VAE(await loadKernels({ build: run.build }), config, run.chunkRows, null, note);
   }
 
   /** Creates a model with freshly initialised parameters. */
@@ -78,8 +154,7 @@ export class VAE {
       throw new ConfigError('VAE.create needs an options object with at least inputDim');
     const config = resolveModelConfig(opts, 'VAE', RUN_KEYS);
     const run = parse(RUN, pick(opts, RUN_KEYS), 'VAE');
-    const k = await loadKernels({ build: run.build });
-    const vae = new VAE(k, config, run.chunkRows);
+    const vae = await VAE.open(config, run);
     seedRng(vae.net, config.seed);
     initParams(vae.net, config.init);
     return vae;
@@ -371,13 +446,13 @@ export class VAE {
   }
 
   /** Loads a model written by save(). The file is treated as hostile: every problem is a FormatError. */
-  static async load(bytes: Uint8Array, opts: { build?: BuildName; chunkRows?: number } = {}): Promise<VAE> {
+  static async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<VAE> {
     const vae = await VAE.fromFile(bytes, opts);
     return vae.model;
   }
 
   /** @internal load and also return the decoded file (the trainer reads its state from it). */
-  static async fromFile(bytes: Uint8Array, opts: { build?: BuildName; chunkRows?: number } = {}) {
+  static async fromFile(bytes: Uint8Array, opts: LoadOptions = {}) {
     if (!(bytes instanceof Uint8Array)) throw new FormatError('VAE.load expects the file as a Uint8Array');
     const run = parse(RUN, opts, 'VAE.load');
     const file = decodeSafetensors(bytes);
@@ -398,21 +473,35 @@ export class VAE {
     } catch (e) {
       throw new FormatError(`model file has an invalid config: ${(e as Error).message}`);
     }
-    const k = await loadKernels({ build: run.build });
-    const vae = new VAE(k, cfg, run.chunkRows);
+    const vae = await VAE.open(cfg, run);
     seedRng(vae.net, cfg.seed);
     for (const s of vae.net.paramSlots) vae.net.view(s).set(tensorF32(file.tensors, s.name, s.shape, true));
     return { model: vae, file };
   }
 
   /**
-   * Marks the model unusable: every later call throws. Each VAE owns its own wasm instance and
-   * memory, which the engine frees once the VAE is no longer referenced (WebAssembly memories
-   * cannot be shrunk or freed explicitly).
+   * Ends the model's kernel threads and marks it unusable: every later call throws. Each VAE owns
+   * its own wasm instance and memory, which the engine frees once the VAE is no longer referenced
+   * (WebAssembly memories cannot be shrunk or freed explicitly).
    */
   dispose(): void {
     this.disposed = true;
+    this.pool?.dispose();
   }
+}
+
+/** Trainable parameters of a configuration (weights and biases of every linear layer). */
+function paramCount(c: ModelConfig): number {
+  const widths = (from: number, hidden: number[]) =>
+    hidden.reduce((s, h, i) => s + (i ? hidden[i - 1] : from) * h + h, 0);
+  const eTop = c.encoder.at(-1) ?? c.inputDim,
+    dTop = c.decoder.at(-1) ?? c.latentDim;
+  return (
+    widths(c.inputDim, c.encoder) +
+    2 * (eTop * c.latentDim + c.latentDim) +
+    widths(c.latentDim, c.decoder) +
+    (c.likelihood === 'gaussian-learned' ? 2 : 1) * (dTop * c.inputDim + c.inputDim)
+  );
 }
 
 function pick(o: object, keys: readonly string[]): Record<string, unknown> {

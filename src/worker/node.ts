@@ -4,7 +4,10 @@
  * forgotten WorkerTrainer never keeps a program alive.
  */
 import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { setWorkerFactory, type WorkerLike } from './trainer.js';
+import { setThreadSpawner, setHardwareThreads, type SpawnedThread } from '../threads.js';
+import { WasmError } from '../errors.js';
 
 export function nodeWorker(): WorkerLike {
   const w = new Worker(new URL('./node-entry.js', import.meta.url));
@@ -25,3 +28,20 @@ export function nodeWorker(): WorkerLike {
 }
 
 setWorkerFactory(nodeWorker);
+
+/** Kernel threads on worker_threads: the pool's self-contained worker program, evaluated. */
+function nodeThread(source: string): SpawnedThread {
+  const worker = new Worker(source, { eval: true });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: { type?: string; message?: string }) =>
+      m?.type === 'ready'
+        ? resolve()
+        : reject(new WasmError(`a kernel thread failed to start: ${m?.message ?? 'unknown error'}`)),
+    );
+    worker.once('error', (e) => reject(new WasmError(`a kernel thread failed to start: ${e.message}`)));
+  });
+  return { worker, ready };
+}
+
+setThreadSpawner(nodeThread);
+setHardwareThreads(availableParallelism());

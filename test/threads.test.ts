@@ -1,0 +1,154 @@
+// Threads: the same bits for any thread count (1 to more threads than cores), every heavy call
+// on the pool, the lifecycle (dispose, errors, a program that exits by itself), and the options.
+import { describe, it, expect } from 'vitest';
+import { execFile } from 'node:child_process';
+import {
+  VAE,
+  Trainer,
+  ConfigError,
+  WasmError,
+  decodeSafetensors,
+  type VAEOptions,
+  type TrainerOptions,
+} from '../src/node.js';
+import { BUILDS, randArray } from './helpers.js';
+
+const THREADS = [1, 2, 3, 5]; // 5: more threads than this machine's cores
+
+/** Everything a model computes, as bytes to compare. */
+async function run(
+  build: (typeof BUILDS)[number],
+  threads: number,
+  model: Partial<VAEOptions>,
+  train: TrainerOptions,
+) {
+  const D = model.inputDim ?? 64;
+  const vae = await VAE.create({
+    inputDim: D,
+    encoder: [48],
+    latentDim: 6,
+    decoder: [40],
+    seed: 11,
+    build,
+    threads,
+    ...model,
+  });
+  expect(vae.threads).toBe(threads);
+  const x = randArray(150 * D, 4, 0, 1);
+  const t = new Trainer(vae, { batchSize: 32, ...train });
+  const h = await t.fit(x, { epochs: 2, validationData: x.subarray(0, 40 * D) });
+  const out = {
+    losses: h.epochs.map((e) => [e.loss, e.valLoss]),
+    weights: [...vae.stateDict().values()].map((v) => Array.from(v.data)),
+    evaluate: vae.evaluate(x, { samples: 3, seed: 2 }),
+    ll: Array.from(vae.logLikelihood(x.subarray(0, 3 * D), { k: 300, seed: 3 }).perRow),
+    sample: Array.from(vae.sample(50, { seed: 4 })),
+    recon: Array.from(vae.reconstruct(x.subarray(0, 20 * D), { sample: true, seed: 5 })),
+    mu: Array.from(vae.encode(x).mu),
+    // the optimizer state and RNG streams (the metadata holds timings, which differ)
+    state: [...decodeSafetensors(t.save()).tensors].map(([name, e]) => [
+      name,
+      Array.from(e.data as ArrayLike<number>),
+    ]),
+  };
+  vae.dispose();
+  return out;
+}
+
+describe.each(BUILDS)('%s build', (build) => {
+  const cases: [string, Partial<VAEOptions>, TrainerOptions][] = [
+    ['bernoulli, relu, Adam, L = 2', { activation: 'relu' }, { samples: 2 }],
+    [
+      'gaussian-learned, tanh, SGD momentum, mean',
+      { likelihood: 'gaussian-learned', activation: 'tanh' },
+      { optimizer: { name: 'sgd', lr: 1e-3, momentum: 0.9 }, reduction: 'mean' },
+    ],
+    [
+      'IWAE k = 4, Adagrad, dynamic binarization',
+      { binarization: 'dynamic' },
+      { objective: 'iwae', samples: 4, optimizer: { name: 'adagrad', lr: 0.02 } },
+    ],
+    [
+      'wide layers (column shares), free bits',
+      { inputDim: 200, encoder: [160], decoder: [136] },
+      { freeBits: 0.1, beta: 0.8 },
+    ],
+  ];
+  it.each(cases)('%s: the same bits with 1, 2, 3 and 5 threads', async (_name, model, train) => {
+    const ref = await run(build, 1, model, train);
+    for (const n of THREADS.slice(1)) expect(await run(build, n, model, train), `${n} threads`).toEqual(ref);
+  });
+});
+
+describe('threads: options and lifecycle', () => {
+  it("'auto' keeps small models on one thread and gives the reference model the cores", async () => {
+    const small = await VAE.create({ inputDim: 30, encoder: [16], latentDim: 4 });
+    expect(small.threads).toBe(1);
+    small.dispose();
+    const big = await VAE.create({ inputDim: 784, encoder: [400], latentDim: 20 });
+    const cores = (await import('node:os')).availableParallelism();
+    expect(big.threads).toBe(Math.min(cores, 8));
+    expect(big.threadsNote).toBe('');
+    big.dispose();
+  });
+
+  it('rejects a bad thread count with a ConfigError', async () => {
+    for (const threads of [0, -1, 1.5, 'two'])
+      await expect(VAE.create({ inputDim: 4, threads: threads as never })).rejects.toThrow(ConfigError);
+  });
+
+  it('a kernel that fails on a thread comes back as a WasmError, and the pool stays usable', async () => {
+    const vae = await VAE.create({ inputDim: 64, encoder: [48], latentDim: 6, threads: 2 });
+    // an activation over a range past the end of memory traps in the threads' shares
+    const far = vae.kernels.memory.buffer.byteLength;
+    expect(() => vae.net.par.act_forward(far, far, 1 << 20, 1, 0)).toThrow(WasmError);
+    const x = randArray(64 * 64, 1, 0, 1);
+    const e = vae.evaluate(x, { seed: 1 });
+    expect(Number.isFinite(e.loss)).toBe(true);
+    vae.dispose();
+    expect(() => vae.net.par.act_forward(0, 0, 4, 1, 0)).toThrow(/stopped/);
+  });
+
+  it('many create / train / dispose cycles leave no thread behind', async () => {
+    const x = randArray(64 * 64, 2, 0, 1);
+    for (let i = 0; i < 12; i++) {
+      const vae = await VAE.create({ inputDim: 64, encoder: [48], latentDim: 6, threads: 3, seed: i });
+      await new Trainer(vae, { batchSize: 32 }).fit(x, { epochs: 1 });
+      vae.dispose();
+    }
+    // the workers exit on dispose: give them a moment, then count the process's threads
+    await new Promise((r) => setTimeout(r, 300));
+    const workers = process.getActiveResourcesInfo().filter((r) => /Worker/i.test(r)).length;
+    expect(workers).toBe(0);
+  });
+
+  it('an AbortSignal stops threaded training after the current batch', async () => {
+    const vae = await VAE.create({ inputDim: 64, encoder: [48], latentDim: 6, threads: 2 });
+    const ctrl = new AbortController();
+    const x = randArray(640 * 64, 3, 0, 1);
+    const h = await new Trainer(vae, { batchSize: 16 }).fit(x, {
+      epochs: 50,
+      signal: ctrl.signal,
+      onBatchEnd: (b) => {
+        if (b.step === 3) ctrl.abort();
+      },
+    });
+    expect(h.stopReason).toBe('aborted');
+    expect(h.steps).toBe(3);
+    vae.dispose();
+  });
+
+  it('a Node program with a threaded model exits by itself, disposed or not', async () => {
+    const src = `
+      import { VAE, Trainer } from ${JSON.stringify(new URL('../dist/node.js', import.meta.url).href)};
+      const vae = await VAE.create({ inputDim: 64, encoder: [48], latentDim: 6, threads: 2 });
+      await new Trainer(vae, { batchSize: 8 }).fit(new Float32Array(64 * 64).fill(0.5), { epochs: 1 });
+      console.log('trained on', vae.threads, 'threads');`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--input-type=module', '-e', src], { timeout: 20_000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      );
+    });
+    expect(out).toMatch(/trained on 2 threads/);
+  });
+});
