@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import '../wasm-node.js';
+import './node.js'; // kernel threads on worker_threads inside this worker too
 import { serve } from './worker.js';
 
 if (!parentPort) throw new Error('wasm-vae: node-entry.js must run in a worker thread');

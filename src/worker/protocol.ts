@@ -54,6 +54,7 @@ export type ToWorker =
       build: BuildName;
       config: ModelConfig;
       chunkRows: number;
+      threads: number | 'auto';
       snapshot: Snapshot;
       trainer: TrainerOptions;
     }
@@ -73,7 +74,7 @@ export type ToWorker =
   | { type: 'load'; id: number; snapshot: Snapshot };
 
 export type FromWorker =
-  | { type: 'ready'; build: BuildName }
+  | { type: 'ready'; build: BuildName; threads: number; threadsNote: string }
   | {
       type: 'error';
       id: number | null;

@@ -20,7 +20,7 @@ import { VAE, type Input } from '../vae.js';
 import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from '../trainer.js';
 import { ConfigError, WasmError } from '../errors.js';
 import { parseFitOptions } from '../trainer.js';
-import { any, field, nonNegative, optional, parse, bool } from '../options.js';
+import { any, field, nonNegative, optional, parse, bool, posInt } from '../options.js';
 import {
   takeSnapshot,
   applySnapshot,
@@ -54,6 +54,12 @@ export interface WorkerTrainerOptions {
    * (0 = after every batch). Default: only at each epoch's end and when fit ends.
    */
   syncWeightsMs?: number;
+  /**
+   * Kernel threads inside the worker, as VAE.create's `threads` (default 'auto'). In a page they
+   * need cross-origin isolation (COOP/COEP); `trainer.threads` and `trainer.threadsNote` tell
+   * what runs once `ready` resolves.
+   */
+  threads?: number | 'auto';
 }
 
 declare const __WASM_VAE_INLINE__: boolean;
@@ -94,6 +100,7 @@ const WORKER_OPTIONS = {
   worker: optional<WorkerTrainerOptions['worker']>(any),
   transferData: field(bool, false),
   syncWeightsMs: optional(nonNegative),
+  threads: field<number | 'auto'>((v, n) => (v === 'auto' ? 'auto' : posInt(v, n)), 'auto'),
 };
 
 interface Pending {
@@ -113,6 +120,10 @@ export class WorkerTrainer {
   readonly ready: Promise<void>;
   /** Epochs completed (continues across fit() calls). */
   epoch = 0;
+  /** Kernel threads the worker trains on (known once `ready` resolves). */
+  threads = 1;
+  /** Why fewer threads than asked run in the worker ('' when as many as asked). */
+  threadsNote = '';
   history: History = { epochs: [], stopReason: 'completed', bestEpoch: null, steps: 0 };
   private readonly worker: WorkerLike;
   private readonly wopts: { transferData: boolean; syncWeightsMs?: number };
@@ -157,6 +168,7 @@ export class WorkerTrainer {
         build: vae.build,
         config: vae.config,
         chunkRows: vae.chunkRows,
+        threads: wo.threads,
         snapshot,
         trainer: opts,
       },
@@ -206,6 +218,8 @@ export class WorkerTrainer {
 
   private onMessage(msg: FromWorker): void {
     if (msg.type === 'ready') {
+      this.threads = msg.threads;
+      this.threadsNote = msg.threadsNote;
       this.readyState?.resolve(undefined);
       this.readyState = null;
       this.idle();

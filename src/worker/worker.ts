@@ -55,10 +55,15 @@ export function serve(port: Port): void {
       case 'init': {
         try {
           await init({ source: msg.module ?? undefined, build: msg.build });
-          vae = await VAE.create({ ...msg.config, build: msg.build, chunkRows: msg.chunkRows });
+          vae = await VAE.create({
+            ...msg.config,
+            build: msg.build,
+            chunkRows: msg.chunkRows,
+            threads: msg.threads,
+          });
           applySnapshot(vae, msg.snapshot);
           trainer = new Trainer(vae, msg.trainer);
-          send({ type: 'ready', build: vae.build });
+          send({ type: 'ready', build: vae.build, threads: vae.threads, threadsNote: vae.threadsNote });
         } catch (e) {
           send({ type: 'error', id: null, error: serializeError(e) });
         }
