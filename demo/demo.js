@@ -359,6 +359,10 @@ async function train(fresh) {
         { batchSize, optimizer: { name: 'adam', lr: 1e-3 } },
         { transferData: true, syncWeightsMs: 500 },
       );
+      // kernel threads in the worker: the page is served cross-origin isolated (COOP/COEP)
+      $('threads').textContent = String(trainer.threads);
+      $('threads').title = trainer.threadsNote || 'kernel threads in the training worker';
+      demo.threads = trainer.threads;
     }
     abort = new AbortController();
     const x = trainingSet(n);

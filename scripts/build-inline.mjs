@@ -38,7 +38,8 @@ const workerSource = worker.outputFiles[0].text;
 
 // 2. the main bundle with the kernels and the worker source inlined
 const wasm = {};
-for (const b of ['relaxed', 'simd', 'scalar'])
+// the shared-memory builds too: kernel threads (in a cross-origin isolated page's worker) run them
+for (const b of ['relaxed', 'simd', 'scalar', 'relaxed-shared', 'simd-shared', 'scalar-shared'])
   wasm[b] = readFileSync(join(root, 'build', `${b}.wasm`)).toString('base64');
 const main = await build({
   ...common,
@@ -51,7 +52,7 @@ const main = await build({
 });
 const js = main.outputFiles[0].contents;
 const banner =
-  '/* wasm-vae single-file build: kernels (relaxed SIMD, SIMD, scalar) and training worker inlined */\n';
+  '/* wasm-vae single-file build: kernels (relaxed SIMD, SIMD, scalar; plain and shared memory) and training worker inlined */\n';
 const out = Buffer.concat([Buffer.from(banner), Buffer.from(js)]);
 for (const bad of ['build/relaxed.wasm', 'worker.js"', 'node:']) {
   if (out.includes(bad)) throw new Error(`inline bundle still references ${bad}`);
@@ -64,13 +65,13 @@ writeFileSync(
 
 const gz = gzipSync(out, { level: 9 }).length;
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-const wasmRaw = ['relaxed', 'simd', 'scalar'].reduce(
+const wasmRaw = Object.keys(wasm).reduce(
   (s, b) => s + readFileSync(join(root, 'build', `${b}.wasm`)).length,
   0,
 );
 console.log(
   `inline dist/inline/wasm-vae.js: ${kb(out.length)} raw, ${kb(gz)} gzipped (budget ${kb(BUDGET_GZ)} gzipped; ` +
-    `wasm ${kb(wasmRaw)} raw as 3 builds, worker ${kb(workerSource.length)} raw)`,
+    `wasm ${kb(wasmRaw)} raw as ${Object.keys(wasm).length} builds, worker ${kb(workerSource.length)} raw)`,
 );
 if (gz > BUDGET_GZ) {
   console.error(`inline bundle is over its size budget: ${kb(gz)} > ${kb(BUDGET_GZ)} gzipped`);

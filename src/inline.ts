@@ -3,15 +3,15 @@
  * scripts/build-inline.mjs with esbuild: everything in the universal entry, with the relaxed-SIMD,
  * SIMD and scalar kernels inlined (base64, decoded on first use) and the training worker inlined
  * as source text started from a Blob URL. Nothing is fetched, so it works from a plain
- * `<script type="module">`, behind any bundler and from a CDN. (The shared-memory builds are not
- * inlined; pass them to init({ source }) if you need them.)
+ * `<script type="module">`, behind any bundler and from a CDN. The shared-memory builds (kernel
+ * threads) are inlined too.
  *
  * The constants below are defined by the build script; this file compiled by tsc alone is inert.
  */
 import { setDefaultSource, type BuildName, type WasmSourceResolver } from './wasm.js';
 import { setWorkerFactory, type WorkerLike } from './worker/trainer.js';
 
-declare const __WASM_VAE_INLINE_WASM__: Record<BuildName, string>;
+declare const __WASM_VAE_INLINE_WASM__: Record<BuildName | `${BuildName}-shared`, string>;
 declare const __WASM_VAE_WORKER_SOURCE__: string;
 
 function decodeBase64(b64: string): Uint8Array {
@@ -24,7 +24,7 @@ function decodeBase64(b64: string): Uint8Array {
 if (typeof __WASM_VAE_INLINE_WASM__ !== 'undefined') {
   const wasm = __WASM_VAE_INLINE_WASM__;
   const resolver: WasmSourceResolver = (_file, build, shared) =>
-    shared ? undefined : decodeBase64(wasm[build]);
+    decodeBase64(wasm[shared ? (`${build}-shared` as const) : build]);
   setDefaultSource(resolver);
   let workerUrl: string | null = null;
   setWorkerFactory((): WorkerLike => {

@@ -317,6 +317,17 @@ function checkConstants(exports: Record<string, unknown>): void {
 
 /** Instantiates one build of the kernels with a fresh memory. */
 export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
+  const { module, build } = await compileKernels(opts);
+  return instantiateKernels(module, build, opts.shared ?? false, opts.initialPages);
+}
+
+/**
+ * Compiles (or takes from the cache) the module loadKernels would instantiate for these options,
+ * and names its build (undefined for a single given source, whose build the module reports).
+ */
+export async function compileKernels(
+  opts: Omit<LoadOptions, 'initialPages'> = {},
+): Promise<{ module: WebAssembly.Module; build: BuildName | undefined }> {
   const features = detectFeatures();
   const avail = availableBuilds(features);
   const explicit = opts.source !== undefined;
@@ -342,7 +353,7 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
     } catch (e) {
       throw describeCompileError(e, `the ${asked ?? 'given'} wasm kernels`);
     }
-    return instantiateKernels(module, asked, shared, opts.initialPages);
+    return { module, build: asked };
   }
   const build = asked ?? avail[0];
   const file = `${build}${shared ? '-shared' : ''}.wasm` as WasmFile;
@@ -366,7 +377,7 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
     if (!explicit && moduleCache.get(file) === modP) moduleCache.delete(file);
     throw describeCompileError(e, `the ${build} wasm kernels`);
   }
-  return instantiateKernels(module, build, shared, opts.initialPages);
+  return { module, build };
 }
 
 async function instantiateKernels(

@@ -51,6 +51,8 @@ export type ToWorker =
   | {
       type: 'init';
       module: WebAssembly.Module | null;
+      /** The same build for a shared memory (kernel threads in the worker), when the page can compile it. */
+      sharedModule: WebAssembly.Module | null;
       build: BuildName;
       config: ModelConfig;
       chunkRows: number;

@@ -19,6 +19,7 @@
 import { VAE, type Input } from '../vae.js';
 import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from '../trainer.js';
 import { ConfigError, WasmError } from '../errors.js';
+import { compileKernels } from '../wasm.js';
 import { parseFitOptions } from '../trainer.js';
 import { any, field, nonNegative, optional, parse, bool, posInt } from '../options.js';
 import {
@@ -161,19 +162,29 @@ export class WorkerTrainer {
     });
     this.worker.ref?.();
     const snapshot = takeSnapshot(vae);
-    this.post(
-      {
-        type: 'init',
-        module: vae.kernels.module,
-        build: vae.build,
-        config: vae.config,
-        chunkRows: vae.chunkRows,
-        threads: wo.threads,
-        snapshot,
-        trainer: opts,
-      },
-      snapshotTransfer(snapshot),
-    );
+    const init = (sharedModule: WebAssembly.Module | null) =>
+      this.post(
+        {
+          type: 'init',
+          module: vae.kernels.shared ? null : vae.kernels.module,
+          sharedModule,
+          build: vae.build,
+          config: vae.config,
+          chunkRows: vae.chunkRows,
+          threads: wo.threads,
+          snapshot,
+          trainer: opts,
+        },
+        snapshotTransfer(snapshot),
+      );
+    // threads in the worker run the shared-memory build of the same kernels: compile it here (the
+    // worker may not be able to fetch it), or let the worker train on one thread without it
+    if (wo.threads === 1 || vae.kernels.shared) init(vae.kernels.shared ? vae.kernels.module : null);
+    else
+      compileKernels({ build: vae.build, shared: true }).then(
+        (m) => init(m.module),
+        () => init(null),
+      );
   }
 
   /** Like the constructor, but resolves only once the worker is ready (and rejects on bad options). */

@@ -7,7 +7,7 @@
  */
 import { VAE } from '../vae.js';
 import { Trainer } from '../trainer.js';
-import { init } from '../wasm.js';
+import { init, type WasmSourceMap } from '../wasm.js';
 import {
   takeSnapshot,
   applySnapshot,
@@ -54,7 +54,12 @@ export function serve(port: Port): void {
     switch (msg.type) {
       case 'init': {
         try {
-          await init({ source: msg.module ?? undefined, build: msg.build });
+          // the kernels the page posted (a map: a build left out loads from its default place)
+          const b = msg.build,
+            given: WasmSourceMap = {};
+          if (msg.module) given[b] = msg.module;
+          if (msg.sharedModule) given[`${b}-shared`] = msg.sharedModule;
+          await init({ source: msg.module || msg.sharedModule ? given : undefined, build: b });
           vae = await VAE.create({
             ...msg.config,
             build: msg.build,

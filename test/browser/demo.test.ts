@@ -53,6 +53,10 @@ describe.skipIf(!HAS_CHROMIUM)(title('demo page'), () => {
     expect(await page.evaluate('window.__demo.error')).toBeNull();
     expect(await page.locator('#state').textContent()).toBe('training');
     expect(await page.locator('#build').textContent()).toBe('relaxed');
+    // the demo is served cross-origin isolated, so the worker trains on kernel threads
+    const cores = await page.evaluate('navigator.hardwareConcurrency');
+    expect(await page.evaluate('window.__demo.threads')).toBe(Math.min(Number(cores), 8));
+    expect(await page.locator('#threads').textContent()).toBe(String(Math.min(Number(cores), 8)));
     expect(Number((await page.locator('#sps').textContent())!.replace(/\D/g, ''))).toBeGreaterThan(0);
     await page.waitForTimeout(700); // one more redraw of the panels with newer weights
     const stats = (await page.evaluate(CANVAS_STATS)) as Record<string, { ink: number; std: number }>;

@@ -17,7 +17,7 @@ import {
 import { availableBuilds } from '../../src/wasm.js';
 
 // runs as is in Node and in the page: lib is the package's module namespace
-const SCENARIO = `async (lib, build, useWorker) => {
+const SCENARIO = `async (lib, build, useWorker, threads = 1) => {
   const D = 48, N = 96, x = new Float32Array(N * D);
   let s = 12345;
   for (let i = 0; i < x.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; x[i] = (s >>> 8) / 16777216; }
@@ -25,12 +25,14 @@ const SCENARIO = `async (lib, build, useWorker) => {
   const losses = [], opts = { batchSize: 16 };
   const fitOpts = { epochs: 2, onBatchEnd: (i) => { losses.push(i.loss, i.reconstruction, i.kl); } };
   let history;
-  if (useWorker) { const t = await lib.WorkerTrainer.create(vae, opts); history = await t.fit(x, fitOpts); t.terminate(); }
+  let ran = 1;
+  if (useWorker) { const t = await lib.WorkerTrainer.create(vae, opts, { threads }); ran = t.threads; history = await t.fit(x, fitOpts); t.terminate(); }
   else history = await new lib.Trainer(vae, opts).fit(x, fitOpts);
   const net = vae.net, p = net.layout.params >> 2;
   const bits = new Uint32Array(net.heap.slice(p, p + net.paramFloats).buffer);
   let h = 0x811c9dc5;
   for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193) >>> 0;
+  globalThis.__threadsRan = ran;
   return { build: vae.build, losses, epochLosses: history.epochs.map((e) => e.loss), weightsHash: h.toString(16),
     firstWeights: Array.from(bits.subarray(0, 8)), sample: Array.from(vae.sample(2, { seed: 3 }).subarray(0, 12)) };
 }`;
@@ -67,9 +69,9 @@ describe.skipIf(!HAS_CHROMIUM)(title('Chromium vs Node: same numbers'), () => {
     const lib = await import('../../src/index.js');
     return new Function('lib', 'build', `return (${SCENARIO})(lib, build, false)`)(lib, build);
   };
-  const inPage = (build: string, worker: boolean): Promise<Result> =>
+  const inPage = (build: string, worker: boolean, threads = 1): Promise<Result> =>
     page.evaluate(
-      `(async () => (${SCENARIO})(await import('/dist/inline/wasm-vae.js'), ${JSON.stringify(build)}, ${worker}))()`,
+      `(async () => (${SCENARIO})(await import('/dist/inline/wasm-vae.js'), ${JSON.stringify(build)}, ${worker}, ${threads}))()`,
     );
 
   it('Chromium validates relaxed SIMD, SIMD and scalar', () => {
@@ -87,6 +89,10 @@ describe.skipIf(!HAS_CHROMIUM)(title('Chromium vs Node: same numbers'), () => {
       expect(node.losses.every(Number.isFinite)).toBe(true);
       expect(main, `Chromium main thread vs Node (${errors.join('; ')})`).toEqual(node);
       expect(worker, `Chromium worker vs Node (${errors.join('; ')})`).toEqual(node);
+      // kernel threads in the worker (the page is cross-origin isolated): the same bits again
+      const threaded = await inPage(build, true, 2);
+      expect(await page.evaluate('globalThis.__threadsRan')).toBe(2);
+      expect(threaded, `Chromium worker on 2 threads vs Node (${errors.join('; ')})`).toEqual(node);
     });
   }
 
