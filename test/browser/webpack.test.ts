@@ -172,7 +172,7 @@ describe.skipIf(!HAS_CHROMIUM)(title('webpack 5 bundle on a static server'), () 
     expect(wasm.length).toBe(isolated ? 2 : 1);
     const files = wasm.map((w) => {
       const fetched = new URL(w.url);
-      expect(fetched.origin + '/').toBe(server.url);
+      expect(fetched.origin + '/').toBe(server!.url);
       expect(w.type).toBe('application/wasm');
       return wasmSource.get(fetched.pathname.slice(1));
     });
