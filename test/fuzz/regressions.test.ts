@@ -1,0 +1,60 @@
+// Counterexamples the fuzz suite (and its first probes) found, each kept as a plain test with the
+// exact input, next to the fix it needed. Every test here failed before its fix: with an untyped
+// error (RangeError, TypeError, a wasm trap), a hang, a non-finite result, or an allocation of
+// gigabytes. They use the public API only.
+import { describe, it, expect } from 'vitest';
+
+import '../../src/wasm-node.js';
+import { VAE } from '../../src/vae.js';
+
+import { ConfigError } from '../../src/errors.js';
+
+async function error(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+/** The wasm memory grows the call asks for, at most. */
+async function peakGrow(fn: () => Promise<unknown>): Promise<number> {
+  const grow = WebAssembly.Memory.prototype.grow;
+  let peak = 0;
+  WebAssembly.Memory.prototype.grow = function (this: WebAssembly.Memory, d: number) {
+    peak = Math.max(peak, this.buffer.byteLength + d * 65536);
+    return grow.call(this, d);
+  };
+  try {
+    await error(fn);
+  } finally {
+    WebAssembly.Memory.prototype.grow = grow;
+  }
+  return peak;
+}
+
+describe('fuzz regressions: sizes are refused before anything is allocated', () => {
+  it('VAE.create({ inputDim: 1e9 }) and a 65,536-wide layer are ConfigErrors (the parameter limit)', async () => {
+    // before: RangeError (1e9); the 65,536-wide layer took 5.5 s and 1.7 GB of wasm memory (4 × 106.8 M floats)
+    expect(await error(VAE.create({ inputDim: 1e9 }))).toBeInstanceOf(ConfigError);
+    const wide = { inputDim: 784, encoder: [65536], latentDim: 20 };
+    expect(await error(VAE.create(wide))).toBeInstanceOf(ConfigError);
+    expect(await peakGrow(() => VAE.create(wide))).toBe(0);
+  });
+});
+
+describe('fuzz regressions: option and argument checks', () => {
+  it('a "__proto__" key in the options is an unknown option, not a prototype whose values are used', async () => {
+    const o = JSON.parse('{"inputDim":4,"encoder":[3],"__proto__":{"latentDim":7}}');
+    // before: accepted, and latentDim 7 read through the prototype
+    expect(await error(VAE.create(o))).toBeInstanceOf(ConfigError);
+  });
+
+  it('encoder: [10n] is a ConfigError (its message cannot JSON.stringify a bigint)', async () => {
+    // before: "TypeError: Do not know how to serialize a BigInt", thrown while building the message
+    expect(await error(VAE.create({ inputDim: 4, encoder: [10n as unknown as number] }))).toBeInstanceOf(
+      ConfigError,
+    );
+  });
+});
