@@ -6,6 +6,7 @@ import { describe, it, expect } from 'vitest';
 
 import '../../src/wasm-node.js';
 import { VAE } from '../../src/vae.js';
+import { Trainer } from '../../src/trainer.js';
 
 import { ConfigError } from '../../src/errors.js';
 
@@ -34,6 +35,8 @@ async function peakGrow(fn: () => Promise<unknown>): Promise<number> {
   return peak;
 }
 
+const x4 = new Float32Array([0.1, 0.2, 0.3, 0.4]);
+
 describe('fuzz regressions: sizes are refused before anything is allocated', () => {
   it('VAE.create({ inputDim: 1e9 }) and a 65,536-wide layer are ConfigErrors (the parameter limit)', async () => {
     // before: RangeError (1e9); the 65,536-wide layer took 5.5 s and 1.7 GB of wasm memory (4 × 106.8 M floats)
@@ -41,6 +44,27 @@ describe('fuzz regressions: sizes are refused before anything is allocated', () 
     const wide = { inputDim: 784, encoder: [65536], latentDim: 20 };
     expect(await error(VAE.create(wide))).toBeInstanceOf(ConfigError);
     expect(await peakGrow(() => VAE.create(wide))).toBe(0);
+  });
+
+  it('chunkRows 1e9, batchSize 1e9 and samples 1e9 are ConfigErrors (the arena limit)', async () => {
+    // before: RangeError "cannot grow wasm memory to … MiB" for each
+    expect(await error(VAE.create({ inputDim: 4, chunkRows: 1e9 }))).toBeInstanceOf(ConfigError);
+    const vae = await VAE.create({ inputDim: 4, encoder: [3], latentDim: 2, seed: 1 });
+    expect(await error(() => new Trainer(vae, { batchSize: 1e9 }))).toBeInstanceOf(ConfigError);
+    expect(await error(() => new Trainer(vae, { samples: 1e9 }))).toBeInstanceOf(ConfigError);
+  });
+
+  it('evaluate(x, { samples: 1e9 }) is a ConfigError, and the model still works after it', async () => {
+    const vae = await VAE.create({ inputDim: 4, encoder: [3], latentDim: 2, seed: 1 });
+    // before: RangeError, and the network kept the plan it could not allocate: every later call
+    // trapped with "RuntimeError: memory access out of bounds"
+    expect(await error(() => vae.evaluate(x4, { samples: 1e9 }))).toBeInstanceOf(ConfigError);
+    expect(Number.isFinite(vae.evaluate(x4).loss)).toBe(true);
+    const t = new Trainer(vae, { batchSize: 1 });
+    expect(await error(t.fit(x4, { epochs: 1, validationData: x4, validationSamples: 1e9 }))).toBeInstanceOf(
+      ConfigError,
+    );
+    await t.fit(x4, { epochs: 1 });
   });
 });
 
