@@ -3,12 +3,15 @@
 // error (RangeError, TypeError, a wasm trap), a hang, a non-finite result, or an allocation of
 // gigabytes. They use the public API only.
 import { describe, it, expect } from 'vitest';
-
+import { gzipSync } from 'node:zlib';
 import '../../src/wasm-node.js';
 import { VAE } from '../../src/vae.js';
 import { Trainer } from '../../src/trainer.js';
 
-import { ConfigError } from '../../src/errors.js';
+import { parseCsv } from '../../src/data/csv.js';
+import { parseIdxMaybeGzip } from '../../src/data/idx.js';
+
+import { ConfigError, FormatError } from '../../src/errors.js';
 
 async function error(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
   try {
@@ -66,6 +69,18 @@ describe('fuzz regressions: sizes are refused before anything is allocated', () 
     );
     await t.fit(x4, { epochs: 1 });
   });
+
+  it('a gzip IDX stream longer than its header declares stops there, not at the end of the stream', async () => {
+    const body = new Uint8Array(12 + 2 ** 26); // u8, dims [4, 1], then 64 MiB of zeros
+    body.set([0, 0, 0x08, 2, 0, 0, 0, 4, 0, 0, 0, 1]);
+    const gz = new Uint8Array(gzipSync(body));
+    const t0 = performance.now();
+    const e = await error(parseIdxMaybeGzip(gz));
+    // before: the whole 64 MiB was inflated, then "67108864 trailing bytes"
+    expect(e).toBeInstanceOf(FormatError);
+    expect((e as Error).message).toMatch(/declares/);
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
 });
 
 describe('fuzz regressions: option and argument checks', () => {
@@ -80,5 +95,19 @@ describe('fuzz regressions: option and argument checks', () => {
     expect(await error(VAE.create({ inputDim: 4, encoder: [10n as unknown as number] }))).toBeInstanceOf(
       ConfigError,
     );
+  });
+
+  it('parseCsv with null options, or a header option with a null prototype, is a ConfigError', () => {
+    // before: TypeErrors ("Cannot read properties of null", "Cannot convert object to primitive value")
+    expect(() => parseCsv('1,2\n3,4', null as never)).toThrow(ConfigError);
+    expect(() => parseCsv('', { header: Object.create(null) })).toThrow(ConfigError);
+  });
+
+  it('parseCsv of a 100,000-digit cell followed by "x" takes linear time', () => {
+    const text = `1,2\n${'1'.repeat(100_000)}x,3\n`;
+    const t0 = performance.now();
+    // before: the number pattern backtracked quadratically (30,000 digits took 1.4 s, this 8.7 s)
+    expect(() => parseCsv(text)).toThrow(FormatError);
+    expect(performance.now() - t0).toBeLessThan(200);
   });
 });
