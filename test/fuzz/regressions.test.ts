@@ -10,7 +10,7 @@ import { Trainer } from '../../src/trainer.js';
 
 import { parseCsv } from '../../src/data/csv.js';
 import { parseIdxMaybeGzip } from '../../src/data/idx.js';
-
+import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { ConfigError, FormatError } from '../../src/errors.js';
 
 async function error(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
@@ -101,6 +101,12 @@ describe('fuzz regressions: option and argument checks', () => {
     // before: TypeErrors ("Cannot read properties of null", "Cannot convert object to primitive value")
     expect(() => parseCsv('1,2\n3,4', null as never)).toThrow(ConfigError);
     expect(() => parseCsv('', { header: Object.create(null) })).toThrow(ConfigError);
+  });
+
+  it('decodeSafetensors with maxHeaderBytes: Object.create(null) is a ConfigError', () => {
+    expect(() => decodeSafetensors(new Uint8Array(8), { maxHeaderBytes: Object.create(null) })).toThrow(
+      ConfigError,
+    );
   });
 
   it('parseCsv of a 100,000-digit cell followed by "x" takes linear time', () => {
