@@ -8,10 +8,11 @@ import '../../src/wasm-node.js';
 import { VAE } from '../../src/vae.js';
 import { Trainer } from '../../src/trainer.js';
 
+import { deserializeError } from '../../src/worker/protocol.js';
 import { parseCsv } from '../../src/data/csv.js';
 import { parseIdxMaybeGzip } from '../../src/data/idx.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
-import { ConfigError, FormatError } from '../../src/errors.js';
+import { ConfigError, DataError, FormatError, VaeError, WasmError } from '../../src/errors.js';
 
 async function error(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
   try {
@@ -115,5 +116,24 @@ describe('fuzz regressions: option and argument checks', () => {
     // before: the number pattern backtracked quadratically (30,000 digits took 1.4 s, this 8.7 s)
     expect(() => parseCsv(text)).toThrow(FormatError);
     expect(performance.now() - t0).toBeLessThan(200);
+  });
+});
+
+describe('fuzz regressions: the worker protocol', () => {
+  it('deserializeError never throws and only gives typed errors', () => {
+    // before: { name: 'toString' } and { name: '__proto__' } threw "TypeError: E is not a
+    // constructor", { name: 'constructor' } gave a String object, and an unnamed error a plain Error
+    for (const s of [
+      { name: 'toString' },
+      { name: '__proto__' },
+      { name: 'constructor', message: 'x' },
+      {},
+      null,
+    ])
+      expect(deserializeError(s as never)).toBeInstanceOf(VaeError);
+    expect(deserializeError({ name: 'DataError', message: { toString: 'x' } } as never)).toBeInstanceOf(
+      DataError,
+    );
+    expect(deserializeError({ name: 'TypeError', message: 'boom' })).toBeInstanceOf(WasmError);
   });
 });
