@@ -11,8 +11,20 @@ import { Trainer } from '../../src/trainer.js';
 import { deserializeError } from '../../src/worker/protocol.js';
 import { parseCsv } from '../../src/data/csv.js';
 import { parseIdxMaybeGzip } from '../../src/data/idx.js';
-import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type TensorEntry } from '../../src/io/safetensors.js';
 import { ConfigError, DataError, FormatError, VaeError, WasmError } from '../../src/errors.js';
+
+const enc = new TextEncoder();
+
+/** A safetensors file from a header object and a data section, written byte by byte. */
+function file(header: object, data = new Uint8Array(0)): Uint8Array {
+  const h = enc.encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + h.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  out.set(data, 8 + h.length);
+  return out;
+}
 
 async function error(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
   try {
@@ -39,9 +51,20 @@ async function peakGrow(fn: () => Promise<unknown>): Promise<number> {
   return peak;
 }
 
+const META = { format: 'wasm-vae', format_version: '1' };
+
 const x4 = new Float32Array([0.1, 0.2, 0.3, 0.4]);
 
 describe('fuzz regressions: sizes are refused before anything is allocated', () => {
+  it('a model file whose config claims 3e6 inputs (and holds no tensors) is a FormatError, with no allocation', async () => {
+    const bytes = file({
+      __metadata__: { ...META, config: '{"inputDim":3000000,"encoder":[1],"decoder":[1],"latentDim":1}' },
+    });
+    // before: RangeError "cannot grow wasm memory to 11856.1 MiB"
+    expect(await error(VAE.load(bytes))).toBeInstanceOf(FormatError);
+    expect(await peakGrow(() => VAE.load(bytes))).toBe(0);
+  });
+
   it('VAE.create({ inputDim: 1e9 }) and a 65,536-wide layer are ConfigErrors (the parameter limit)', async () => {
     // before: RangeError (1e9); the 65,536-wide layer took 5.5 s and 1.7 GB of wasm memory (4 × 106.8 M floats)
     expect(await error(VAE.create({ inputDim: 1e9 }))).toBeInstanceOf(ConfigError);
@@ -71,6 +94,15 @@ describe('fuzz regressions: sizes are refused before anything is allocated', () 
     await t.fit(x4, { epochs: 1 });
   });
 
+  it('sample(2 ** 31) and interpolate(…, 1e9) are ConfigErrors (the output limit)', async () => {
+    const vae = await VAE.create({ inputDim: 4, encoder: [3], latentDim: 2, seed: 1 });
+    // before: RangeError "Invalid typed array length: 8589934592"; sample(1e9) ran 148 s and
+    // interpolate(…, 1e9) was killed for lack of memory
+    expect(await error(() => vae.sample(2 ** 31))).toBeInstanceOf(ConfigError);
+    expect(await error(() => vae.sample(1e9))).toBeInstanceOf(ConfigError);
+    expect(await error(() => vae.interpolate([0, 0, 0, 0], [1, 1, 1, 1], 1e9))).toBeInstanceOf(ConfigError);
+  });
+
   it('a gzip IDX stream longer than its header declares stops there, not at the end of the stream', async () => {
     const body = new Uint8Array(12 + 2 ** 26); // u8, dims [4, 1], then 64 MiB of zeros
     body.set([0, 0, 0x08, 2, 0, 0, 0, 4, 0, 0, 0, 1]);
@@ -84,6 +116,31 @@ describe('fuzz regressions: sizes are refused before anything is allocated', () 
   });
 });
 
+describe('fuzz regressions: model files and trainer files', () => {
+  it('weights of 1e20 (a valid F32) make evaluate a DataError, not an ELBO of -Infinity', async () => {
+    const zeros = (...shape: number[]): TensorEntry => ({
+      dtype: 'F32',
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+    });
+    const tensors = new Map<string, TensorEntry>([
+      ['fc_mu.weight', { dtype: 'F32', shape: [1, 2], data: new Float32Array([1e20, 0]) }],
+      ['fc_mu.bias', zeros(1)],
+      ['fc_logvar.weight', zeros(1, 2)],
+      ['fc_logvar.bias', zeros(1)],
+      ['fc_out.weight', zeros(2, 1)],
+      ['fc_out.bias', zeros(2)],
+    ]);
+    const bytes = encodeSafetensors(tensors, {
+      ...META,
+      config: '{"inputDim":2,"encoder":[],"decoder":[],"latentDim":1}',
+    });
+    const vae = await VAE.load(bytes);
+    // before: { elbo: -Infinity, … } (KL of μ = 1e20 overflows float32)
+    expect(await error(() => vae.evaluate(new Float32Array([1, 0])))).toBeInstanceOf(DataError);
+  });
+});
+
 describe('fuzz regressions: option and argument checks', () => {
   it('a "__proto__" key in the options is an unknown option, not a prototype whose values are used', async () => {
     const o = JSON.parse('{"inputDim":4,"encoder":[3],"__proto__":{"latentDim":7}}');
@@ -91,9 +148,26 @@ describe('fuzz regressions: option and argument checks', () => {
     expect(await error(VAE.create(o))).toBeInstanceOf(ConfigError);
   });
 
+  it('build: Object.create(null) is a ConfigError', async () => {
+    // before: "TypeError: Cannot convert object to primitive value" (in loadKernels)
+    const o = { inputDim: 4, encoder: [3], latentDim: 2, seed: 1, build: Object.create(null) };
+    expect(await error(VAE.create(o))).toBeInstanceOf(ConfigError);
+  });
+
   it('encoder: [10n] is a ConfigError (its message cannot JSON.stringify a bigint)', async () => {
     // before: "TypeError: Do not know how to serialize a BigInt", thrown while building the message
     expect(await error(VAE.create({ inputDim: 4, encoder: [10n as unknown as number] }))).toBeInstanceOf(
+      ConfigError,
+    );
+  });
+
+  it('evaluate(x, null), interpolate(null, …) and encode({ data: null, … }) are ConfigErrors', async () => {
+    const vae = await VAE.create({ inputDim: 4, encoder: [3], latentDim: 2, seed: 1 });
+    // before: TypeErrors ("Cannot read properties of null", "object null is not iterable")
+    expect(await error(() => vae.evaluate(x4, null as never))).toBeUndefined();
+    expect(await error(() => vae.logLikelihood(x4, null as never))).toBeUndefined();
+    expect(await error(() => vae.interpolate(null as never, [1, 1, 1, 1], 3))).toBeInstanceOf(ConfigError);
+    expect(await error(() => vae.encode({ data: null as never, rows: 1, cols: 4 }))).toBeInstanceOf(
       ConfigError,
     );
   });
