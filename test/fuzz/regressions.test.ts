@@ -139,6 +139,34 @@ describe('fuzz regressions: model files and trainer files', () => {
     // before: { elbo: -Infinity, … } (KL of μ = 1e20 overflows float32)
     expect(await error(() => vae.evaluate(new Float32Array([1, 0])))).toBeInstanceOf(DataError);
   });
+
+  it('a trainer file whose history.epochs is not an array is a FormatError at resume, not a TypeError in fit', async () => {
+    const vae = await VAE.create({ inputDim: 3, encoder: [2], latentDim: 1, seed: 2 });
+    const t = new Trainer(vae, { batchSize: 2 });
+    await t.fit(new Float32Array(12).fill(0.5), { epochs: 1 });
+    const f = decodeSafetensors(t.save());
+    const state = JSON.parse(f.metadata.trainer);
+    state.history.epochs = { type: 'cosine', epochs: 0 }; // the fuzz's counterexample
+    const bytes = encodeSafetensors(f.tensors, { ...f.metadata, trainer: JSON.stringify(state) });
+    // before: resume succeeded and fit threw "TypeError: this.history.epochs.push is not a function"
+    expect(await error(Trainer.resume(bytes))).toBeInstanceOf(FormatError);
+  });
+
+  it('a trainer file with step -1 or a negative exp_avg_sq is a FormatError, not NaN weights after fit', async () => {
+    const vae = await VAE.create({ inputDim: 3, encoder: [2], latentDim: 1, seed: 2 });
+    const t = new Trainer(vae, { batchSize: 2 });
+    await t.fit(new Float32Array(12).fill(0.5), { epochs: 1 });
+    const f = decodeSafetensors(t.save());
+    const state = JSON.parse(f.metadata.trainer);
+    const stepMinus1 = encodeSafetensors(f.tensors, {
+      ...f.metadata,
+      trainer: JSON.stringify({ ...state, step: -1 }),
+    });
+    expect(await error(Trainer.resume(stepMinus1))).toBeInstanceOf(FormatError);
+    const sq = f.tensors.get('optimizer.exp_avg_sq.fc_mu.weight')!;
+    (sq.data as Float32Array)[0] = -1;
+    expect(await error(Trainer.resume(encodeSafetensors(f.tensors, f.metadata)))).toBeInstanceOf(FormatError);
+  });
 });
 
 describe('fuzz regressions: option and argument checks', () => {
@@ -168,6 +196,17 @@ describe('fuzz regressions: option and argument checks', () => {
     expect(await error(() => vae.logLikelihood(x4, null as never))).toBeUndefined();
     expect(await error(() => vae.interpolate(null as never, [1, 1, 1, 1], 3))).toBeInstanceOf(ConfigError);
     expect(await error(() => vae.encode({ data: null as never, rows: 1, cols: 4 }))).toBeInstanceOf(
+      ConfigError,
+    );
+  });
+
+  it('lrSchedule step with gamma Infinity, or cosine with epochs 0, is a ConfigError, not NaN weights', async () => {
+    const vae = await VAE.create({ inputDim: 4, encoder: [3], latentDim: 2, seed: 1 });
+    // before: lrAt(1) = Infinity / NaN; the last update of fit wrote NaN into every weight
+    expect(
+      await error(() => new Trainer(vae, { lrSchedule: { type: 'step', stepSize: 1, gamma: Infinity } })),
+    ).toBeInstanceOf(ConfigError);
+    expect(await error(() => new Trainer(vae, { lrSchedule: { type: 'cosine', epochs: 0 } }))).toBeInstanceOf(
       ConfigError,
     );
   });
