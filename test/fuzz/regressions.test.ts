@@ -7,8 +7,8 @@ import { gzipSync } from 'node:zlib';
 import '../../src/wasm-node.js';
 import { VAE } from '../../src/vae.js';
 import { Trainer } from '../../src/trainer.js';
-
-import { deserializeError } from '../../src/worker/protocol.js';
+import { WorkerTrainer, type WorkerLike } from '../../src/worker/trainer.js';
+import { deserializeError, takeSnapshot } from '../../src/worker/protocol.js';
 import { parseCsv } from '../../src/data/csv.js';
 import { parseIdxMaybeGzip } from '../../src/data/idx.js';
 import { decodeSafetensors, encodeSafetensors, type TensorEntry } from '../../src/io/safetensors.js';
@@ -248,5 +248,61 @@ describe('fuzz regressions: the worker protocol', () => {
       DataError,
     );
     expect(deserializeError({ name: 'TypeError', message: 'boom' })).toBeInstanceOf(WasmError);
+  });
+});
+
+describe('fuzz regressions: WorkerTrainer and a hostile worker', () => {
+  /** A WorkerTrainer whose fake worker answers a fit with `reply(fitId)`. */
+  async function trainerWith(reply: (id: number, vae: VAE) => unknown[]) {
+    const vae = await VAE.create({ inputDim: 4, encoder: [3], latentDim: 2, seed: 1 });
+    const thrown: unknown[] = [];
+    const listeners: ((e: { data: unknown }) => void)[] = [];
+    const send = (data: unknown) => {
+      for (const fn of listeners)
+        try {
+          fn({ data });
+        } catch (e) {
+          thrown.push(e);
+        }
+    };
+    const worker: WorkerLike = {
+      postMessage(msg) {
+        const m = msg as { type: string; id: number };
+        if (m.type === 'init') queueMicrotask(() => send({ type: 'ready', build: vae.build }));
+        if (m.type === 'fit') queueMicrotask(() => reply(m.id, vae).forEach(send));
+      },
+      addEventListener: (type, fn) => void (type === 'message' && listeners.push(fn as never)),
+      terminate() {},
+    };
+    return { wt: await WorkerTrainer.create(vae, { batchSize: 4 }, { worker }), thrown, vae };
+  }
+
+  it('a worker snapshot of NaN weights rejects the fit with a WasmError (no listener throws, the model is untouched)', async () => {
+    const { wt, thrown, vae } = await trainerWith((id, v) => [
+      {
+        type: 'epoch',
+        id,
+        record: {},
+        history: {},
+        epoch: 1,
+        snapshot: { params: new Float32Array(v.net.paramFloats).fill(NaN) },
+      },
+    ]);
+    // before: applySnapshot threw inside the message listener and the fit never settled
+    expect(await error(wt.fit(new Float32Array(32).fill(0.5), { epochs: 1 }))).toBeInstanceOf(WasmError);
+    expect(thrown).toEqual([]);
+    expect(Number.isFinite(vae.encode(x4).mu[0])).toBe(true);
+    expect(takeSnapshot(vae).params.every(Number.isFinite)).toBe(true);
+  });
+
+  it('an { type: "error", id: null } message during a fit rejects it (before: it hung, even after terminate())', async () => {
+    const { wt, thrown } = await trainerWith(() => [
+      { type: 'error', id: null, error: { name: 'DataError', message: 'x' } },
+    ]);
+    const fit = wt.fit(new Float32Array(32).fill(0.5), { epochs: 1 });
+    const timer = setTimeout(() => wt.terminate(), 50);
+    expect(await error(fit)).toBeInstanceOf(DataError);
+    clearTimeout(timer);
+    expect(thrown).toEqual([]);
   });
 });
