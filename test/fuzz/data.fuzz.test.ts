@@ -136,7 +136,7 @@ describe('fuzz: IDX', () => {
           else expect(g.ok && g.value.length).toBe(bodyBytes + 8);
         },
       ),
-      params('idx.bombs', 40),
+      params('idx.bombs', 40, 400), // 384 distinct inputs
     );
   });
 

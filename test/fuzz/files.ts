@@ -496,6 +496,8 @@ export interface Mutation {
   base: number;
   header: HeaderOp[];
   bytes: ByteOp[];
+  /** How the bytes are handed over: a plain array, a view at an odd offset, or shared memory. */
+  view: 'plain' | 'offset' | 'shared';
 }
 
 /** Mutations of one of `bases` (as data, so a counterexample prints what was done): header ops, then (sometimes) byte damage. */
@@ -509,11 +511,22 @@ export function mutation(bases: readonly Uint8Array[]): fc.Arbitrary<Mutation> {
         { weight: 3, arbitrary: fc.constant([] as ByteOp[]) },
         { weight: 2, arbitrary: fc.array(byteOp, { minLength: 1, maxLength: 3 }) },
       ),
+      view: fc.constantFrom('plain', 'plain', 'plain', 'offset', 'shared'),
     }),
   );
 }
 
+function handOver(b: Uint8Array, view: Mutation['view']): Uint8Array {
+  if (view === 'plain') return b;
+  const out =
+    view === 'shared'
+      ? new Uint8Array(new SharedArrayBuffer(b.length))
+      : new Uint8Array(new ArrayBuffer(b.length + 3), 3, b.length);
+  out.set(b);
+  return out;
+}
+
 /** The bytes of a mutation of one of `bases`. */
 export function mutate(bases: readonly Uint8Array[], m: Mutation): Uint8Array {
-  return applyBytes(join(applyOps(split(bases[m.base]), m.header)), m.bytes);
+  return handOver(applyBytes(join(applyOps(split(bases[m.base]), m.header)), m.bytes), m.view);
 }

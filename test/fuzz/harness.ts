@@ -32,9 +32,12 @@ function hash(s: string): number {
   return h;
 }
 
-/** fast-check parameters of one property: its default run count (or FUZZ_RUNS) and a seed derived from SEED and its name. */
-export function params<T>(name: string, defaultRuns: number): fc.Parameters<T> {
-  const numRuns = RUNS ?? defaultRuns;
+/**
+ * fast-check parameters of one property: its default run count (or FUZZ_RUNS, up to `maxRuns` for
+ * a property whose input space is small) and a seed derived from SEED and its name.
+ */
+export function params<T>(name: string, defaultRuns: number, maxRuns = Infinity): fc.Parameters<T> {
+  const numRuns = Math.min(RUNS ?? defaultRuns, maxRuns);
   counts.set(name, (counts.get(name) ?? 0) + numRuns);
   return { numRuns, seed: (SEED ^ hash(name)) | 0 };
 }
