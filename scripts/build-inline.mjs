@@ -1,7 +1,8 @@
 // Builds the single-file ESM bundle dist/inline/wasm-vae.js (+ wasm-vae.d.ts): the universal entry
 // with the relaxed-SIMD, SIMD and scalar kernels inlined and the training worker inlined as text
 // (started from a Blob URL). Needs build/*.wasm (npm run build:wasm) and dist/*.d.ts (tsc) for
-// the types. Prints the size, raw and gzipped, against the 150 KB gzipped budget.
+// the types. Prints the size, raw and gzipped, against the 160 KB gzipped budget (150 KB until the bundle carried the
+// shared-memory builds for kernel threads as well: six builds, 164 KB of wasm).
 // Usage: node scripts/build-inline.mjs
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'inline');
-const BUDGET_GZ = 150 * 1024;
+const BUDGET_GZ = 160 * 1024;
 mkdirSync(outDir, { recursive: true });
 
 const common = {

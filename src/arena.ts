@@ -12,6 +12,7 @@
  * scratch are never zeroed: every float of them is written before it is read.
  */
 import type { Kernels } from './wasm.js';
+import { WasmError } from './errors.js';
 
 export interface Slot {
   name: string;
@@ -135,7 +136,7 @@ export function allocate(k: Kernels, layout: ArenaLayout): void {
   try {
     k.memory.grow(pages);
   } catch (e) {
-    throw new RangeError(
+    throw new WasmError(
       `cannot grow wasm memory to ${(layout.end / 2 ** 20).toFixed(1)} MiB: ${(e as Error).message}`,
     );
   }

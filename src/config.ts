@@ -58,13 +58,74 @@ export type NetworkConfig = Pick<
 export type ModelOptions = { inputDim: number } & Partial<ModelConfig>;
 export const MODEL_KEYS = Object.keys(MODEL);
 
+/**
+ * Size limits. A config (from options or from a file) and the arena planned for it are checked
+ * against them before any memory is allocated, so a file or an option that claims a huge model is
+ * a typed error, never an out-of-memory crash.
+ */
+export const LIMITS = Object.freeze({
+  /** Trainable parameters (floats) of one model: 2^25 = 33,554,432 (128 MiB; with grads and Adam's two state slots 512 MiB). */
+  maxParameters: 2 ** 25,
+  /** Bytes of wasm memory one model's arena may span (params, grads, optimizer state, activations, data order, scratch): 1 GiB, the shared builds' compiled maximum. */
+  maxArenaBytes: 2 ** 30,
+  /** Floats one call may return (decode, reconstruct, sample, interpolate): 2^28 (1 GiB of f32). */
+  maxOutputFloats: 2 ** 28,
+  /** z samples per datapoint of evaluate and logLikelihood: 2^20. */
+  maxSamples: 2 ** 20,
+});
+
+/** Trainable parameters of a network (the layers src/network.ts builds: weights and biases, no padding). */
+export function parameterCount(
+  c: Pick<NetworkConfig, 'inputDim' | 'encoder' | 'decoder' | 'latentDim' | 'likelihood'>,
+): number {
+  let n = 0,
+    w = c.inputDim;
+  for (const h of c.encoder) {
+    n += (w + 1) * h;
+    w = h;
+  }
+  n += 2 * (w + 1) * c.latentDim; // fc_mu, fc_logvar
+  w = c.latentDim;
+  for (const h of c.decoder) {
+    n += (w + 1) * h;
+    w = h;
+  }
+  n += (c.likelihood === 'gaussian-learned' ? 2 : 1) * (w + 1) * c.inputDim; // fc_out (, fc_out_logvar)
+  return n;
+}
+
+/** Refuses an arena plan past LIMITS.maxArenaBytes (before it is allocated). */
+export function checkArenaBytes(bytes: number, dataRows: number, sampleRows: number): void {
+  if (!(bytes <= LIMITS.maxArenaBytes))
+    throw new ConfigError(
+      `this model with room for ${dataRows} datapoint rows and ${sampleRows} sample rows needs ${(bytes / 2 ** 20).toFixed(0)} MiB of wasm memory; the limit is ${LIMITS.maxArenaBytes / 2 ** 20} MiB (use a smaller batchSize, samples or chunkRows)`,
+    );
+}
+
+/** Refuses a result of rows × cols floats past LIMITS.maxOutputFloats (before it is allocated). */
+export function checkOutputFloats(rows: number, cols: number, what: string): void {
+  if (!(rows * cols <= LIMITS.maxOutputFloats))
+    throw new ConfigError(
+      `${what}: ${rows} rows of ${cols} floats exceed the limit of ${LIMITS.maxOutputFloats} floats per call; ask in smaller parts`,
+    );
+}
+
 /** Checks the options and fills in every default; `extra` names keys the caller handles itself. */
 export function resolveModelConfig(opts: unknown, what = 'VAE', extra: readonly string[] = []): ModelConfig {
   const o = (opts ?? {}) as Record<string, unknown>;
+  // defined, not assigned: an own "__proto__" key (JSON.parse makes one) stays a key, which parse then rejects
   const own: Record<string, unknown> = {};
-  if (o && typeof o === 'object') for (const k of Object.keys(o)) if (!extra.includes(k)) own[k] = o[k];
+  if (o && typeof o === 'object')
+    for (const k of Object.keys(o))
+      if (!extra.includes(k))
+        Object.defineProperty(own, k, { value: o[k], enumerable: true, writable: true, configurable: true });
   const c = parse(MODEL, opts && typeof opts === 'object' ? own : opts, what);
   if (c.binarization !== 'none' && c.likelihood !== 'bernoulli')
     throw new ConfigError('binarization only makes sense with the bernoulli likelihood');
+  const n = parameterCount(c);
+  if (!(n <= LIMITS.maxParameters))
+    throw new ConfigError(
+      `${what}: this configuration has ${n} parameters; the limit is ${LIMITS.maxParameters} (LIMITS.maxParameters)`,
+    );
   return c;
 }

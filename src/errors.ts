@@ -58,15 +58,19 @@ export class WasmError extends VaeError {
 /** Every error class the library throws, by name: the worker protocol rebuilds them from this table. */
 export const ERROR_TYPES = { ShapeError, DataError, ConfigError, FormatError, WasmError } as const;
 
-/** Rebuilds one of the library's typed errors (or a plain Error of that name) from its parts. */
-export function reviveError(name: string, message: string, code?: string, step?: number): Error {
+/**
+ * Rebuilds one of the library's typed errors from its parts (the worker protocol). An error of any
+ * other kind — a RangeError, a TypeError, a plain Error, or a malformed one — comes back as a
+ * WasmError naming it ("the training worker failed: TypeError: …"), so that only the library's
+ * typed errors cross the thread boundary.
+ */
+export function reviveError(name: string, message: string, code?: string, step?: number): VaeError {
   if (name === 'DivergenceError') return new DivergenceError(step ?? 0, message);
-  const E = (ERROR_TYPES as Record<string, new (m: string) => Error>)[name];
+  // own names only: "__proto__", "constructor" or "toString" must not pick up Object.prototype's
+  const E = Object.hasOwn(ERROR_TYPES, name)
+    ? (ERROR_TYPES as Record<string, new (m: string) => VaeError>)[name]
+    : undefined;
   if (E) return new E(message);
-  if (name === 'RangeError') return new RangeError(message);
-  if (name === 'TypeError') return new TypeError(message);
   if (code) return new VaeError(code, message);
-  const e = new Error(message);
-  e.name = name;
-  return e;
+  return new WasmError(`the training worker failed: ${name ? `${name}: ` : ''}${message}`);
 }

@@ -20,7 +20,7 @@ import type { Kernels, KernelExports } from './wasm.js';
 import { serialKernels, type ParallelKernels } from './threads.js';
 import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError, ShapeError } from './errors.js';
-import type { NetworkConfig } from './config.js';
+import { checkArenaBytes, type NetworkConfig } from './config.js';
 
 export type { Activation, Likelihood, NetworkConfig } from './config.js';
 export { ACTIVATIONS, LIKELIHOODS } from './config.js';
@@ -516,10 +516,7 @@ export class Network {
     a.add('recs', [next.sampleRows]);
     a.add('sw', [next.sampleRows]);
     a.add('lw', [next.sampleRows]);
-    this.acts = a;
-    this.dacts = d;
-    const old = this.layout;
-    this.layout = planArena({
+    const layout = planArena({
       heapBase: this.k.heapBase,
       headerBytes: HEADER_BYTES,
       params: this.params,
@@ -529,7 +526,13 @@ export class Network {
       orderWords: next.orderRows,
       scratchBytes: scratch * 4,
     });
-    allocate(this.k, this.layout);
+    // refused or failed before anything changes: the network keeps its old, valid plan
+    checkArenaBytes(layout.end, next.dataRows, next.sampleRows);
+    allocate(this.k, layout);
+    this.acts = a;
+    this.dacts = d;
+    const old = this.layout;
+    this.layout = layout;
     // the data order is the one tensor that lives across steps: keep it where it moves
     if (old && now.orderRows)
       new Uint32Array(this.k.memory.buffer).copyWithin(

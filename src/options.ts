@@ -20,12 +20,23 @@ export type Parsed<S extends Schema> = { [K in keyof S]: S[K] extends Field<infe
 
 /** The value as a message shows it, with its type when that is the problem: `"128" (a string)`. */
 export function describe(v: unknown): string {
-  if (typeof v === 'string') return `${JSON.stringify(v)} (a string)`;
+  if (typeof v === 'string') return `${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)} (a string)`;
   if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null) return String(v);
   if (typeof v === 'bigint') return `${v}n (a bigint)`;
   if (typeof v === 'function') return 'a function';
-  if (Array.isArray(v)) return `${JSON.stringify(v).slice(0, 60)} (an array)`;
-  return `${v.constructor?.name ?? 'an object'}`;
+  if (typeof v === 'symbol') return 'a symbol';
+  if (Array.isArray(v)) {
+    let text: string;
+    try {
+      text = JSON.stringify(v).slice(0, 60);
+    } catch {
+      text = `[${v.length} items]`; // bigints, cycles
+    }
+    return `${text} (an array)`;
+  }
+  // never String(v) of a caller's object: a null prototype or a non-callable toString would throw
+  const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' ? name : 'an object';
 }
 
 const fail = (name: string, what: string, v: unknown): never => {
@@ -50,6 +61,7 @@ export const positive: Check<number> = (v, n) =>
   typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(n, 'a positive finite number', v);
 export const nonNegative: Check<number> = (v, n) =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fail(n, 'a non-negative finite number', v);
+export const str: Check<string> = (v, n) => (typeof v === 'string' ? v : fail(n, 'a string', v));
 export const bool: Check<boolean> = (v, n) => (typeof v === 'boolean' ? v : fail(n, 'true or false', v));
 export const func = <F>(v: unknown, n: string): F =>
   typeof v === 'function' ? (v as F) : fail(n, 'a function', v);

@@ -27,6 +27,7 @@ import {
   type Parsed,
 } from './options.js';
 import type { TensorEntry } from './io/safetensors.js';
+import { optimizerStateTensor, parseTrainerState } from './io/trainer-state.js';
 import type { BuildName } from './wasm.js';
 
 export type LrSchedule =
@@ -246,6 +247,8 @@ export class Trainer {
     for (let ep = 0; ep < f.epochs; ep++) {
       const epoch = this.epoch;
       this.optimizer.lr = this.lrAt(epoch);
+      if (!Number.isFinite(this.optimizer.lr))
+        throw new ConfigError(`the lrSchedule gives a non-finite learning rate at epoch ${epoch + 1}`);
       step.newEpoch();
       const t0 = performance.now();
       let sumLoss = 0,
@@ -354,36 +357,12 @@ export class Trainer {
   /** Restores a model and its trainer from Trainer.save() output; fit() then continues exactly. */
   static async resume(bytes: Uint8Array, opts: { build?: BuildName } = {}): Promise<Trainer> {
     const { model, file } = await VAE.fromFile(bytes, opts);
-    let state: {
-      optimizer: OptimizerConfig;
-      step: number;
-      epoch: number;
-      options: TrainerOptions;
-      history: History;
-    };
-    try {
-      state = JSON.parse(file.metadata.trainer ?? 'null');
-      if (
-        !state ||
-        typeof state !== 'object' ||
-        !Number.isSafeInteger(state.step) ||
-        !Number.isSafeInteger(state.epoch)
-      )
-        throw new Error('missing step or epoch');
-    } catch (err) {
-      throw new FormatError(
-        `model file has no valid trainer state (save it with Trainer.save()): ${(err as Error).message}`,
-      );
-    }
+    const state = parseTrainerState(file.metadata.trainer);
     const t = new Trainer(model, { ...state.options, optimizer: state.optimizer });
     const net = model.net;
     t.optimizer.stateNames.forEach((name, si) => {
-      for (const s of net.paramSlots) {
-        const tt = file.tensors.get(`optimizer.${name}.${s.name}`);
-        if (!tt || tt.dtype !== 'F32' || tt.data.length !== s.floats)
-          throw new FormatError(`trainer state lacks a valid tensor optimizer.${name}.${s.name}`);
-        net.view(s, si).set(tt.data as Float32Array);
-      }
+      for (const s of net.paramSlots)
+        net.view(s, si).set(optimizerStateTensor(file.tensors, name, s.name, s.shape));
     });
     for (const [name, stream] of RNG_TENSORS) {
       const tt = file.tensors.get(name);
@@ -393,7 +372,7 @@ export class Trainer {
     }
     t.optimizer.t = state.step;
     t.epoch = state.epoch;
-    Object.assign(t.history, state.history);
+    Object.assign(t.history, state.history); // a fresh object of checked fields (parseTrainerState)
     return t;
   }
 }
@@ -419,7 +398,14 @@ function checkSchedule(s: LrSchedule): LrSchedule {
   checkKeys(s, known[s.type], `lrSchedule ${s.type}`);
   if (s.type === 'step' && !(Number.isSafeInteger(s.stepSize) && s.stepSize > 0))
     throw new ConfigError('lrSchedule step needs a positive integer stepSize (epochs)');
-  if (s.type === 'exponential' && !(s.gamma > 0))
-    throw new ConfigError('lrSchedule exponential needs gamma > 0');
+  const finite = (v: unknown, lo: number) => typeof v === 'number' && Number.isFinite(v) && v >= lo;
+  if (s.type === 'exponential' && !(finite(s.gamma, 0) && s.gamma > 0))
+    throw new ConfigError('lrSchedule exponential needs a finite gamma > 0');
+  if (s.type === 'step' && s.gamma !== undefined && !finite(s.gamma, 0))
+    throw new ConfigError('lrSchedule step needs a finite gamma ≥ 0');
+  if (s.type === 'cosine' && s.epochs !== undefined && !(Number.isSafeInteger(s.epochs) && s.epochs > 0))
+    throw new ConfigError('lrSchedule cosine needs a positive integer epochs');
+  if (s.type === 'cosine' && s.minLr !== undefined && !finite(s.minLr, 0))
+    throw new ConfigError('lrSchedule cosine needs a finite minLr ≥ 0');
   return s;
 }

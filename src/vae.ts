@@ -5,15 +5,24 @@
  */
 import { loadKernels, type BuildName, type Kernels } from './wasm.js';
 import { IWAE, Network, RNG_DATA, RNG_TRAIN, SEED_SALT } from './network.js';
-import { resolveModelConfig, type ModelConfig, type ModelOptions } from './config.js';
+import {
+  LIMITS,
+  checkOutputFloats,
+  parameterCount,
+  resolveModelConfig,
+  type ModelConfig,
+  type ModelOptions,
+} from './config.js';
 import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
 import { ACTIVATION_KINDS } from './abi.js';
 import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
-import { field, parse, posInt, type Parsed } from './options.js';
+import { field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
 import { ThreadPool, pooledKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
   toMatrix,
+  checkMatrix,
+  checkComputed,
   checkFinite,
   checkUnitInterval,
   uint8ToUnit,
@@ -43,7 +52,7 @@ export interface VAEOptions extends ModelOptions {
 
 /** How a model runs (not part of the model: not saved). */
 const RUN = {
-  build: field<BuildName | undefined>((v) => v as BuildName | undefined),
+  build: optional(str as Check<BuildName>),
   chunkRows: field(posInt, 256),
   threads: field<number | 'auto'>((v, n) => (v === 'auto' ? 'auto' : posInt(v, n)), 'auto'),
 };
@@ -111,7 +120,7 @@ export class VAE {
 
   /** Loads the kernels (the shared-memory build for threads) and starts the threads. */
   private static async open(config: ModelConfig, run: Run): Promise<VAE> {
-    const params = paramCount(config);
+    const params = parameterCount(config);
     let want =
       run.threads === 'auto'
         ? params >= AUTO_THREADS_MIN_PARAMS
@@ -187,7 +196,7 @@ export class VAE {
     unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim,
   ): Matrix {
     let m: Matrix;
-    if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = x as Matrix;
+    if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = checkMatrix(x, what);
     else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray)
       m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
     else m = toMatrix(x as Float32Array | number[][], x instanceof Float32Array ? cols : undefined);
@@ -251,6 +260,8 @@ export class VAE {
       net.get('mu', mu, r * Z, n * Z);
       net.get('logvar', logvar, r * Z, n * Z);
     }
+    checkComputed(mu, 'posterior mean', Z);
+    checkComputed(logvar, 'posterior log-variance', Z);
     return { mu, logvar, rows: m.rows };
   }
 
@@ -264,8 +275,9 @@ export class VAE {
   private decodeMatrix(m: Matrix, eachChunk?: (r: number, n: number) => void): Float32Array {
     const D = this.config.inputDim,
       Z = this.config.latentDim,
-      net = this.net,
-      out = new Float32Array(m.rows * D);
+      net = this.net;
+    checkOutputFloats(m.rows, D, 'decoding');
+    const out = new Float32Array(m.rows * D);
     for (let r = 0; r < m.rows; r += this.chunkRows) {
       const n = Math.min(this.chunkRows, m.rows - r);
       if (eachChunk) eachChunk(r, n);
@@ -276,12 +288,14 @@ export class VAE {
         net.par.act_forward(net.ptr('out'), net.ptr('out'), n * D, ACTIVATION_KINDS.sigmoid, 0);
       net.get('out', out, r * D, n * D);
     }
+    checkComputed(out, 'decoder output', D);
     return out;
   }
 
   /** Decodes the posterior mean of each row (or one posterior sample with `sample: true`). */
   reconstruct(x: Input, opts: { sample?: boolean; seed?: number } = {}): Float32Array {
     this.alive();
+    opts ??= {};
     const m = this.matrix(x),
       Z = this.config.latentDim,
       net = this.net;
@@ -302,6 +316,7 @@ export class VAE {
   /** n draws z ~ N(0, I) decoded: (n, inputDim) probabilities or means. */
   sample(n: number, opts: { seed?: number } = {}): Float32Array {
     this.alive();
+    opts ??= {};
     if (!Number.isSafeInteger(n) || n < 1)
       throw new ConfigError(`sample count must be a positive integer, got ${n}`);
     const Z = this.config.latentDim;
@@ -316,7 +331,8 @@ export class VAE {
   interpolate(xa: ArrayLike<number>, xb: ArrayLike<number>, steps: number): Float32Array {
     if (!Number.isSafeInteger(steps) || steps < 2)
       throw new ConfigError(`interpolate needs steps ≥ 2, got ${steps}`);
-    const { mu } = this.encode([Array.from(xa), Array.from(xb)]);
+    checkOutputFloats(steps, Math.max(this.config.inputDim, this.config.latentDim), 'interpolate');
+    const { mu } = this.encode([xa, xb]);
     const Z = this.config.latentDim,
       z = new Float32Array(steps * Z);
     for (let s = 0; s < steps; s++) {
@@ -329,10 +345,11 @@ export class VAE {
   /** The ELBO and its parts, in nats per datapoint, with `samples` z draws per row. */
   evaluate(x: Input, opts: { samples?: number; seed?: number } = {}): Evaluation {
     this.alive();
+    opts ??= {};
     const m = this.matrix(x);
     const L = opts.samples ?? 1;
-    if (!Number.isSafeInteger(L) || L < 1)
-      throw new ConfigError(`samples must be a positive integer, got ${L}`);
+    if (!Number.isSafeInteger(L) || L < 1 || L > LIMITS.maxSamples)
+      throw new ConfigError(`samples must be a positive integer (at most ${LIMITS.maxSamples}), got ${L}`);
     return this.withSeed(opts.seed, () => {
       // rows per chunk such that rows × L sample rows fit what the model reserves for inference
       const rows = Math.max(1, Math.floor(this.chunkRows / L));
@@ -348,6 +365,7 @@ export class VAE {
         kl += p.kl;
       }
       const N = m.rows;
+      checkComputed([rec, kl], 'reconstruction or KL term');
       return { elbo: -(rec + kl) / N, loss: (rec + kl) / N, reconstruction: rec / N, kl: kl / N, rows: N };
     });
   }
@@ -376,9 +394,11 @@ export class VAE {
     opts: { k?: number; seed?: number } = {},
   ): { logLikelihood: number; perRow: Float64Array } {
     this.alive();
+    opts ??= {};
     const m = this.matrix(x);
     const K = opts.k ?? 5000;
-    if (!Number.isSafeInteger(K) || K < 1) throw new ConfigError(`k must be a positive integer, got ${K}`);
+    if (!Number.isSafeInteger(K) || K < 1 || K > LIMITS.maxSamples)
+      throw new ConfigError(`k must be a positive integer (at most ${LIMITS.maxSamples}), got ${K}`);
     return this.withSeed(opts.seed, () => {
       const net = this.net,
         Lc = Math.min(K, this.chunkRows); // a fixed chunking: the same bits whatever the capacity
@@ -395,6 +415,7 @@ export class VAE {
         }
         per[r] = total - Math.log(K);
       }
+      checkComputed(per, 'log-likelihood');
       let mean = 0;
       for (const v of per) mean += v;
       return { logLikelihood: mean / m.rows, perRow: per };
@@ -406,7 +427,7 @@ export class VAE {
     x: Input,
     opts: { threshold?: number } = {},
   ): { count: number; variances: Float64Array; active: boolean[] } {
-    const t = opts.threshold ?? 1e-2;
+    const t = opts?.threshold ?? 1e-2;
     const { mu, rows } = this.encode(x);
     const Z = this.config.latentDim,
       mean = new Float64Array(Z),
@@ -473,6 +494,12 @@ export class VAE {
     } catch (e) {
       throw new FormatError(`model file has an invalid config: ${(e as Error).message}`);
     }
+    // refused before anything is allocated: the file must be able to hold the parameters its config claims
+    const n = parameterCount(cfg);
+    if (n * 4 > bytes.length)
+      throw new FormatError(
+        `model file's config has ${n} parameters (${n * 4} bytes of F32) but the file has only ${bytes.length} bytes`,
+      );
     const vae = await VAE.open(cfg, run);
     seedRng(vae.net, cfg.seed);
     for (const s of vae.net.paramSlots) vae.net.view(s).set(tensorF32(file.tensors, s.name, s.shape, true));
@@ -488,20 +515,6 @@ export class VAE {
     this.disposed = true;
     this.pool?.dispose();
   }
-}
-
-/** Trainable parameters of a configuration (weights and biases of every linear layer). */
-function paramCount(c: ModelConfig): number {
-  const widths = (from: number, hidden: number[]) =>
-    hidden.reduce((s, h, i) => s + (i ? hidden[i - 1] : from) * h + h, 0);
-  const eTop = c.encoder.at(-1) ?? c.inputDim,
-    dTop = c.decoder.at(-1) ?? c.latentDim;
-  return (
-    widths(c.inputDim, c.encoder) +
-    2 * (eTop * c.latentDim + c.latentDim) +
-    widths(c.latentDim, c.decoder) +
-    (c.likelihood === 'gaussian-learned' ? 2 : 1) * (dTop * c.inputDim + c.inputDim)
-  );
 }
 
 function pick(o: object, keys: readonly string[]): Record<string, unknown> {

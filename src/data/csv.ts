@@ -19,6 +19,7 @@
  * - Result: row-major Float32Array `data` of `rows` × `cols`, plus `header` when one was read.
  */
 import { ConfigError, DataError, FormatError } from '../errors.js';
+import { describe } from '../options.js';
 
 export interface CsvOptions {
   /** Cell separator; default ','. ' ' or '\t' split on any run of spaces and tabs. */
@@ -37,7 +38,8 @@ export interface CsvMatrix {
   header?: string[];
 }
 
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// one way to match each string (no nested quantifiers over the same digits): linear time on any cell
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const SPECIAL = /^([+-]?)(nan|inf|infinity)$/i;
 
 /** Parse a cell as a number, or return undefined when it is not numeric. */
@@ -57,13 +59,14 @@ function unquote(cell: string): string {
 /** Parse numeric CSV text into a row-major Float32Array matrix. See the file header for the contract. */
 export function parseCsv(text: string, opts: CsvOptions = {}): CsvMatrix {
   if (typeof text !== 'string') throw new ConfigError('parseCsv: text must be a string');
+  if (opts === null || typeof opts !== 'object') throw new ConfigError('parseCsv: options must be an object');
   const delimiter = opts.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length === 0) {
     throw new ConfigError('parseCsv: delimiter must be a non-empty string');
   }
   const headerOpt = opts.header ?? 'auto';
   if (headerOpt !== true && headerOpt !== false && headerOpt !== 'auto') {
-    throw new ConfigError(`parseCsv: header must be true, false or 'auto', got ${String(headerOpt)}`);
+    throw new ConfigError(`parseCsv: header must be true, false or 'auto', got ${describe(headerOpt)}`);
   }
   const columns = opts.columns;
   if (columns !== undefined) {
@@ -72,7 +75,7 @@ export function parseCsv(text: string, opts: CsvOptions = {}): CsvMatrix {
     }
     for (const c of columns) {
       if (!Number.isInteger(c) || c < 0) {
-        throw new ConfigError(`parseCsv: columns must be non-negative integers, got ${String(c)}`);
+        throw new ConfigError(`parseCsv: columns must be non-negative integers, got ${describe(c)}`);
       }
     }
   }

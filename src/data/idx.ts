@@ -15,6 +15,7 @@
  *   than u8 throw `ConfigError` (their scale is unknown).
  */
 import { ConfigError, FormatError, ShapeError } from '../errors.js';
+import { describe } from '../options.js';
 import { uint8ToUnit, type Matrix } from './preprocess.js';
 
 export type IdxDtype = 'u8' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
@@ -143,8 +144,47 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Decompress a gzip stream with the platform's `DecompressionStream`. Corrupt input → `FormatError`. */
-export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
+/** Largest decompressed size `gunzip` accepts unless told otherwise: 1 GiB (MNIST's training images are 47 MB). */
+export const DEFAULT_MAX_GUNZIP_BYTES = 2 ** 30;
+
+export interface GunzipOptions {
+  /** Refuse (FormatError) once the decompressed data pass this many bytes. Default 1 GiB. */
+  maxBytes?: number;
+}
+
+/**
+ * Decompress a gzip stream with the platform's `DecompressionStream`. Corrupt input, or output past
+ * `maxBytes` (a gzip bomb), → `FormatError`; the stream is cancelled as soon as the limit is passed.
+ */
+export async function gunzip(bytes: Uint8Array, opts: GunzipOptions = {}): Promise<Uint8Array> {
+  const max = maxBytesOf(opts);
+  return inflate(
+    bytes,
+    () => max,
+    (n) => `gzip: the decompressed data pass the limit of ${n} bytes`,
+  );
+}
+
+function maxBytesOf(opts: GunzipOptions | null | undefined): number {
+  const max = opts?.maxBytes ?? DEFAULT_MAX_GUNZIP_BYTES;
+  if (!Number.isSafeInteger(max) || max < 0)
+    throw new ConfigError(`gunzip: maxBytes must be a non-negative integer, got ${describe(max)}`);
+  return max;
+}
+
+/** Bytes the first `IDX_HEAD` decompressed bytes must cover to hold any IDX header (4 + 4 × 255). */
+const IDX_HEAD = 1024;
+
+/**
+ * Inflates, refusing output past `limitOf(head)` bytes, where `head` is the first IDX_HEAD bytes so
+ * far (so a caller that knows the format can tighten the limit once the header is in).
+ */
+async function inflate(
+  bytes: Uint8Array,
+  limitOf: (head: Uint8Array) => number,
+  tooLong: (limit: number) => string,
+): Promise<Uint8Array> {
+  if (!(bytes instanceof Uint8Array)) throw new ConfigError('gunzip: expected a Uint8Array');
   if (typeof DecompressionStream === 'undefined') {
     throw new ConfigError(
       'gunzip: DecompressionStream is not available in this environment (need Node >= 18 or a modern browser)',
@@ -160,34 +200,81 @@ export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
     await writer.write(input);
     await writer.close();
   })();
-  const read = (async () => {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
+  write.catch(() => {
+    /* reported by the reader (or moot once it is cancelled) */
+  });
+  const chunks: Uint8Array[] = [];
+  let total = 0,
+    head = new Uint8Array(0);
+  try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
       total += value.length;
+      if (head.length < IDX_HEAD) {
+        const h = new Uint8Array(Math.min(IDX_HEAD, head.length + value.length));
+        h.set(head);
+        h.set(value.subarray(0, h.length - head.length), head.length);
+        head = h;
+      }
+      const limit = limitOf(head);
+      if (total > limit) throw new FormatError(tooLong(limit));
     }
-    const out = new Uint8Array(total);
-    let pos = 0;
-    for (const c of chunks) {
-      out.set(c, pos);
-      pos += c.length;
-    }
-    return out;
-  })();
-  try {
-    const [, out] = await Promise.all([write, read]);
-    return out;
+    await write;
   } catch (err) {
+    reader.cancel().catch(() => {});
+    if (err instanceof FormatError) throw err;
     throw new FormatError(`gzip: cannot decompress: ${err instanceof Error ? err.message : String(err)}`);
   }
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
 }
 
-/** `parseIdx`, decompressing first when the bytes are gzip. */
-export async function parseIdxMaybeGzip(bytes: Uint8Array): Promise<Idx> {
-  return parseIdx(isGzip(bytes) ? await gunzip(bytes) : bytes);
+/**
+ * Bytes an IDX file with this header must have; null while the header is still incomplete. A
+ * prefix that cannot start an IDX file throws parseIdx's FormatError for it.
+ */
+function idxFileBytes(head: Uint8Array): number | null {
+  if (head.length < 4) return null;
+  const type = TYPE_CODES[head[2]!],
+    ndims = head[3]!;
+  if (head[0] !== 0 || head[1] !== 0 || type === undefined || ndims === 0) parseIdx(head); // throws
+  if (head.length < 4 + 4 * ndims) return null;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let n = type!.size;
+  for (let i = 0; i < ndims; i++) n *= view.getUint32(4 + 4 * i, false);
+  return 4 + 4 * ndims + n;
+}
+
+/**
+ * `parseIdx`, decompressing first when the bytes are gzip. The decompression stops (FormatError) as
+ * soon as the data pass what the IDX header declares, or `maxBytes`.
+ */
+export async function parseIdxMaybeGzip(bytes: Uint8Array, opts: GunzipOptions = {}): Promise<Idx> {
+  if (!(bytes instanceof Uint8Array)) throw new ConfigError('parseIdx: expected a Uint8Array');
+  if (!isGzip(bytes)) return parseIdx(bytes);
+  const max = maxBytesOf(opts);
+  let declared: number | null = null;
+  const raw = await inflate(
+    bytes,
+    (head) => {
+      declared = idxFileBytes(head);
+      if (declared !== null && declared > max)
+        throw new FormatError(`IDX (gzip): the header declares ${declared} bytes, past the limit of ${max}`);
+      return declared ?? max;
+    },
+    (limit) =>
+      declared !== null
+        ? `IDX (gzip): the decompressed data pass the ${declared} bytes its header declares`
+        : `gzip: the decompressed data pass the limit of ${limit} bytes`,
+  );
+  return parseIdx(raw);
 }
 
 /**

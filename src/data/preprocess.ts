@@ -13,6 +13,7 @@
  * - All transforms return new arrays and never modify their input.
  */
 import { ConfigError, DataError, ShapeError } from '../errors.js';
+import { describe } from '../options.js';
 
 export interface Matrix {
   data: Float32Array;
@@ -35,7 +36,7 @@ export function isBinarization(x: unknown): x is Binarization {
 
 function checkCols(cols: number, fn: string): void {
   if (!Number.isInteger(cols) || cols <= 0) {
-    throw new ConfigError(`${fn}: cols must be a positive integer, got ${String(cols)}`);
+    throw new ConfigError(`${fn}: cols must be a positive integer, got ${describe(cols)}`);
   }
 }
 
@@ -95,6 +96,40 @@ export function toMatrix(x: Float32Array | ArrayLike<number>[] | number[][], col
   return { data, rows, cols: width };
 }
 
+/**
+ * A Matrix the caller built, checked before it is used: `data` a Float32Array, `rows` and `cols`
+ * positive integers with rows × cols = data.length. Anything else → `ConfigError` / `ShapeError`.
+ */
+export function checkMatrix(m: { data?: unknown; rows?: unknown; cols?: unknown }, what: string): Matrix {
+  const { data, rows, cols } = m;
+  if (!ArrayBuffer.isView(data) || Object.prototype.toString.call(data) !== '[object Float32Array]')
+    throw new ConfigError(`${what}: a { data, rows, cols } matrix needs data as a Float32Array`);
+  if (
+    !Number.isSafeInteger(rows) ||
+    (rows as number) < 0 ||
+    !Number.isSafeInteger(cols) ||
+    (cols as number) < 1
+  )
+    throw new ConfigError(
+      `${what}: a { data, rows, cols } matrix needs integer rows ≥ 0 and cols ≥ 1, got ${describe(rows)} × ${describe(cols)}`,
+    );
+  return { data: data as Float32Array, rows: rows as number, cols: cols as number };
+}
+
+/**
+ * Throws `DataError` when a result the model computed holds NaN or ±Infinity: the model's weights
+ * overflow float32 on this input (a hostile or broken model file, or an input far outside the data).
+ */
+export function checkComputed(data: ArrayLike<number>, what: string, cols?: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v))
+      throw new DataError(
+        `the model computes a non-finite ${what} (${v} at ${where(i, cols)}): its weights overflow float32 on this input`,
+      );
+  }
+}
+
 function where(i: number, cols?: number): string {
   return cols === undefined ? `index ${i}` : `row ${Math.floor(i / cols)}, col ${i % cols} (index ${i})`;
 }
@@ -146,7 +181,7 @@ export function uint8ToUnit(u8: Uint8Array): Float32Array {
 /** Deterministic binarization: out[i] = data[i] > t ? 1 : 0 (NaN → 0). */
 export function binarizeThreshold(data: Float32Array, t = 0.5): Float32Array {
   if (typeof t !== 'number' || !Number.isFinite(t)) {
-    throw new ConfigError(`binarizeThreshold: threshold must be a finite number, got ${String(t)}`);
+    throw new ConfigError(`binarizeThreshold: threshold must be a finite number, got ${describe(t)}`);
   }
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i]! > t ? 1 : 0;

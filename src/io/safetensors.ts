@@ -331,7 +331,7 @@ export function decodeSafetensors(bytes: Uint8Array, opts: DecodeOptions = {}): 
   const maxHeaderBytes = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   if (!isNonNegInt(maxHeaderBytes)) {
     throw new ConfigError(
-      `maxHeaderBytes must be a non-negative safe integer, got ${String(maxHeaderBytes)}`,
+      `maxHeaderBytes must be a non-negative safe integer, got ${typeof maxHeaderBytes === 'number' ? maxHeaderBytes : typeof maxHeaderBytes}`,
     );
   }
   if (!ArrayBuffer.isView(bytes) || Object.prototype.toString.call(bytes) !== '[object Uint8Array]') {

@@ -6,7 +6,10 @@
 import type { VAE, ModelConfig } from '../vae.js';
 import type { TrainerOptions, BatchInfo, EpochRecord, History } from '../trainer.js';
 import type { BuildName } from '../wasm.js';
-import { reviveError } from '../errors.js';
+import { WasmError, reviveError } from '../errors.js';
+import { RNG_STREAMS, RNG_WORDS } from '../network.js';
+
+const RNG_WORDS_ALL = RNG_STREAMS * RNG_WORDS;
 
 /** Parameters (the arena's params group, in file order) and the RNG streams' states. */
 export interface Snapshot {
@@ -15,7 +18,40 @@ export interface Snapshot {
 }
 
 export const takeSnapshot = (vae: VAE): Snapshot => vae.net.snapshot();
-export const applySnapshot = (vae: VAE, s: Snapshot): void => vae.net.restore(s);
+
+const tagOf = (v: unknown): string => Object.prototype.toString.call(v);
+
+/**
+ * Copies a snapshot from the other side into the model. It is checked first (it crossed a thread
+ * boundary, and `worker` may be any script): params a Float32Array of exactly the model's
+ * parameter floats, all finite, and rng (if present) a Uint32Array of the RNG words. Anything else
+ * is a WasmError, and the model is left as it was.
+ */
+export function applySnapshot(vae: VAE, s: Snapshot): void {
+  const snap = s as { params?: unknown; rng?: unknown } | null;
+  const floats = vae.net.paramFloats;
+  if (!snap || typeof snap !== 'object' || tagOf(snap.params) !== '[object Float32Array]')
+    throw new WasmError('a weight snapshot from the other thread has no Float32Array of parameters');
+  const params = snap.params as Float32Array;
+  if (params.length !== floats)
+    throw new WasmError(
+      `a weight snapshot from the other thread has ${params.length} parameter floats; this model has ${floats}`,
+    );
+  for (let i = 0; i < params.length; i++)
+    if (!Number.isFinite(params[i]))
+      throw new WasmError(
+        `a weight snapshot from the other thread holds a non-finite parameter (index ${i})`,
+      );
+  const rng = snap.rng;
+  if (
+    rng !== undefined &&
+    (tagOf(rng) !== '[object Uint32Array]' || (rng as Uint32Array).length !== RNG_WORDS_ALL)
+  )
+    throw new WasmError(
+      `a weight snapshot from the other thread has RNG state that is not a Uint32Array of ${RNG_WORDS_ALL} words`,
+    );
+  vae.net.restore({ params, rng: rng as Uint32Array | undefined });
+}
 export const snapshotTransfer = (s: Snapshot): ArrayBuffer[] => [
   s.params.buffer as ArrayBuffer,
   s.rng.buffer as ArrayBuffer,
@@ -38,8 +74,20 @@ export function serializeError(e: unknown): SerializedError {
   };
 }
 
-/** Rebuilds the library's typed error (so `instanceof ConfigError` etc. hold on the main thread). */
-export const deserializeError = (s: SerializedError): Error => reviveError(s.name, s.message, s.code, s.step);
+/** A field of a message as text, never calling the sender's toString (it may have none, or not a callable one). */
+const text = (v: unknown, dflt: string): string =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : dflt;
+
+/**
+ * Rebuilds the library's typed error (so `instanceof ConfigError` etc. hold on the main thread).
+ * Whatever `s` is, the result is an Error: fields of the wrong type fall back to defaults.
+ */
+export function deserializeError(s: SerializedError): Error {
+  const o = (s && typeof s === 'object' ? s : {}) as Partial<Record<keyof SerializedError, unknown>>;
+  const step = Number.isSafeInteger(o.step) ? (o.step as number) : undefined;
+  const code = typeof o.code === 'string' && o.code !== '' ? o.code : undefined;
+  return reviveError(text(o.name, 'Error'), text(o.message, 'the training worker failed'), code, step);
+}
 
 export interface DataMessage {
   data: Float32Array;

@@ -18,7 +18,7 @@
  */
 import { VAE, type Input } from '../vae.js';
 import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from '../trainer.js';
-import { ConfigError, WasmError } from '../errors.js';
+import { ConfigError, VaeError, WasmError } from '../errors.js';
 import { compileKernels } from '../wasm.js';
 import { parseFitOptions } from '../trainer.js';
 import { any, field, nonNegative, optional, parse, bool, posInt } from '../options.js';
@@ -143,7 +143,19 @@ export class WorkerTrainer {
     this.wopts = { transferData: wo.transferData, syncWeightsMs: wo.syncWeightsMs };
     const w = wo.worker;
     this.worker = typeof w === 'function' ? w() : (w ?? defaultWorker());
-    this.worker.addEventListener('message', (e) => this.onMessage(e.data as FromWorker));
+    this.worker.addEventListener('message', (e) => {
+      try {
+        this.onMessage(e.data as FromWorker);
+      } catch (err) {
+        // a message this side cannot use (malformed, or a snapshot that does not fit): stop trusting the worker
+        this.worker.terminate();
+        this.fail(
+          err instanceof VaeError
+            ? err
+            : new WasmError(`the training worker sent a malformed message: ${(err as Error)?.message}`),
+        );
+      }
+    });
     this.worker.addEventListener('error', (e) =>
       this.fail(
         new WasmError(
@@ -237,12 +249,8 @@ export class WorkerTrainer {
       return;
     }
     if (msg.type === 'error' && msg.id === null) {
-      const err = deserializeError(msg.error);
-      this.readyState?.reject(err);
-      this.readyState = null;
-      this.failed = err;
+      this.fail(deserializeError(msg.error)); // rejects ready and every pending request (a fit would hang otherwise)
       this.worker.terminate(); // every later call rejects with err: the thread has nothing left to do
-      this.idle();
       return;
     }
     const msgId = msg.id as number;
