@@ -90,7 +90,9 @@ export class Optimizer {
       throw new ConfigError(
         `optimizer must be an object such as { name: ${JSON.stringify(cfg)} }, got the string ${JSON.stringify(cfg)}`,
       );
-    if (!cfg || typeof cfg !== 'object' || !Object.hasOwn(OPTIMIZERS, cfg.name)) {
+    if (cfg === null || typeof cfg !== 'object' || Array.isArray(cfg))
+      throw new ConfigError(`optimizer must be an object such as { name: "adam" }, got ${describe(cfg)}`);
+    if (!Object.hasOwn(OPTIMIZERS, cfg.name)) {
       throw new ConfigError(
         `unknown optimizer ${describe((cfg as { name?: unknown })?.name)}; expected one of ${Object.keys(OPTIMIZERS).join(', ')}`,
       );

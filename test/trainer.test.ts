@@ -2,7 +2,7 @@
 // references and finite differences, KL warm-up, learning-rate schedules, early stopping,
 // cancellation, divergence, option validation and loss reductions.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILDS, kernels, rand, randArray, randn, expectClose, paramsOf, checkGrad } from './helpers.js';
@@ -17,7 +17,9 @@ type NetworkConfig = ModelOptions & { latentDim: number; encoder: number[]; deco
 import { initParams, seedRng } from '../src/init.js';
 import { ConfigError, DataError, DivergenceError, FormatError, ShapeError } from '../src/errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
-import { saveModel, resumeTrainer } from '../src/node.js';
+import { saveModel, resumeTrainer, loadModel } from '../src/node.js';
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 import type { Kernels } from '../src/wasm.js';
 
 const D = 12;
@@ -251,6 +253,30 @@ describe('exact resume', () => {
       const c = await resumeTrainer(path);
       await c.fit(x, { epochs: 1 });
       expect(sameBits(weights(c.vae), weights(a.vae))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loadModel / resumeTrainer by path: a missing file is a DataError, a malformed one a FormatError, both naming the path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wasm-vae-trainer-'));
+    try {
+      const missing = join(dir, 'nope.safetensors');
+      await rejects(loadModel(missing), DataError, new RegExp(`^model file not found: ${escape(missing)}$`));
+      await rejects(resumeTrainer(missing), DataError, /^model file not found: .*nope\.safetensors$/);
+      // a directory: readable as a path, not as a file
+      await rejects(loadModel(dir), DataError, new RegExp(`^cannot read model file ${escape(dir)}: `));
+      const junk = join(dir, 'junk.safetensors');
+      await writeFile(junk, new Uint8Array([1, 2, 3]));
+      await rejects(loadModel(junk), FormatError, new RegExp(`^${escape(junk)}: `));
+      const plain = join(dir, 'plain.safetensors');
+      await saveModel(plain, await VAE.create({ ...small, seed: 1 }));
+      expect((await loadModel(plain)).config.latentDim).toBe(small.latentDim);
+      await rejects(
+        resumeTrainer(plain),
+        FormatError,
+        new RegExp(`^${escape(plain)}: .*no valid trainer state`),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -770,6 +796,17 @@ describe('bad options', () => {
       ConfigError,
       /optimizer must be an object such as \{ name: "adam" \}/,
     );
+    // not an object at all: said so with the value's type, not "unknown optimizer undefined"
+    for (const [bad, shown] of [
+      [5, '5'],
+      [null, 'null'],
+      [['adam'], '\\["adam"\\] \\(an array\\)'],
+    ] as const)
+      throws(
+        () => new Trainer(vae, { optimizer: bad as never }),
+        ConfigError,
+        new RegExp(`optimizer must be an object such as \\{ name: "adam" \\}, got ${shown}$`),
+      );
     // the IWAE bound has no KL term: β, warm-up and free bits would mean nothing
     throws(
       () => new Trainer(vae, { objective: 'iwae', beta: 0.5 }),

@@ -871,7 +871,11 @@ describe('save / load', () => {
       expect(back.config).toEqual(small.config);
       expect([...back.stateDict().keys()]).toContain('fc_out_logvar.weight');
       for (const [k, t] of small.stateDict()) expect(back.stateDict().get(k)!.data, k).toEqual(t.data);
-      await expectRejects(loadModel(join(dir, 'missing.safetensors')), Error, /ENOENT/);
+      await expectRejects(
+        loadModel(join(dir, 'missing.safetensors')),
+        DataError,
+        /^model file not found: .*missing\.safetensors$/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
