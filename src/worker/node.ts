@@ -17,7 +17,12 @@ export function nodeWorker(): WorkerLike {
       if (type === 'message') w.on('message', (data) => fn({ data }));
       else if (type === 'messageerror')
         w.on('messageerror', (err) => fn({ data: null, message: (err as Error).message }));
-      else w.on('error', (err) => fn({ data: null, message: (err as Error).message }));
+      else {
+        w.on('error', (err) => fn({ data: null, message: (err as Error).message }));
+        // a thread that ends without an 'error' (killed, or process.exit() in it) must fail the
+        // pending calls too, or a running fit() never settles (after terminate() this is a no-op)
+        w.on('exit', (code) => fn({ data: null, message: `its thread exited (code ${code})` }));
+      }
     },
     terminate: () => {
       void w.terminate();

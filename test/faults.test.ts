@@ -1,0 +1,307 @@
+// Faults mid-training: a throwing callback, an AbortSignal at a random step, a worker thread that
+// dies mid-fit, a DivergenceError mid-epoch, and a save whose rename fails. After each, the model
+// is usable (finite evaluate), its weights are the last consistent ones (bit-exact against a clean
+// run stopped at the same step), and Trainer.save() → Trainer.resume() continues exactly as the
+// trainer would have in memory (or as an uninterrupted run, when the fault falls on an epoch end).
+//
+// Imported from the built Node entry (npm test's pretest builds it), as test/worker-node.test.ts
+// explains: the WorkerTrainer's thread runs dist/worker/node-entry.js.
+import { describe, it, expect, vi, afterEach } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import {
+  VAE,
+  Trainer,
+  WorkerTrainer,
+  DivergenceError,
+  WasmError,
+  writeFileAtomic,
+  type TrainerOptions,
+  type VAEOptions,
+} from '../dist/node.js';
+
+let failRename = false;
+vi.mock('node:fs/promises', async (orig) => {
+  const m = await orig<typeof import('node:fs/promises')>();
+  return {
+    ...m,
+    rename: (a: string, b: string) =>
+      failRename
+        ? Promise.reject(Object.assign(new Error('EIO: injected rename failure'), { code: 'EIO' }))
+        : m.rename(a, b),
+  };
+});
+afterEach(() => {
+  failRename = false;
+  vi.restoreAllMocks();
+});
+
+const D = 30;
+const MODEL: VAEOptions = { inputDim: D, encoder: [16], latentDim: 4, seed: 1, threads: 1 };
+const B = 16;
+
+function data(rows: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  return new Float32Array(rows * D).map(() => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  });
+}
+const X = data(256, 7); // 16 batches of 16
+const V = data(64, 9);
+
+/** All parameters and both RNG streams' words, as raw bits. */
+function state(vae: VAE): Uint32Array {
+  const s = vae.net.snapshot();
+  const p = new Uint32Array(
+    s.params.buffer.slice(s.params.byteOffset, s.params.byteOffset + s.params.byteLength),
+  );
+  return Uint32Array.from([...p, ...s.rng]);
+}
+function params(vae: VAE): Uint32Array {
+  const s = vae.net.snapshot().params;
+  return new Uint32Array(s.buffer.slice(s.byteOffset, s.byteOffset + s.byteLength));
+}
+/** evaluate gives finite numbers (on a copy: evaluate draws from the model's sampling stream). */
+async function usable(vae: VAE): Promise<void> {
+  const copy = await VAE.load(vae.save(), { threads: 1 });
+  const e = copy.evaluate(V);
+  for (const v of [e.loss, e.elbo, e.reconstruction, e.kl]) expect(Number.isFinite(v)).toBe(true);
+}
+async function trainer(opts: TrainerOptions = {}): Promise<Trainer> {
+  return new Trainer(await VAE.create(MODEL), { batchSize: B, yieldMs: 0, ...opts });
+}
+/** A clean run stopped (AbortSignal) right after optimizer step k. */
+async function stoppedAt(k: number, opts: TrainerOptions = {}): Promise<Trainer> {
+  const t = await trainer(opts),
+    ac = new AbortController();
+  const h = await t.fit(X, {
+    epochs: 1000,
+    signal: ac.signal,
+    onBatchEnd: (b) => void (b.step === k && ac.abort()),
+  });
+  expect([h.stopReason, h.steps]).toEqual(['aborted', k]);
+  return t;
+}
+/** The k steps as an independent run: no shuffle, one epoch over the first k batches' rows. */
+async function firstSteps(k: number): Promise<Trainer> {
+  const t = await trainer({ shuffle: false });
+  const h = await t.fit(X.subarray(0, k * B * D), { epochs: 1 });
+  expect(h.steps).toBe(k);
+  return t;
+}
+/** Saves t, resumes it, and checks `more` epochs of the resumed trainer equal `more` epochs of ref. */
+async function resumesLike(t: Trainer, ref: Trainer, more = 2): Promise<void> {
+  const r = await Trainer.resume(t.save());
+  expect(state(r.vae)).toEqual(state(ref.vae));
+  const [a, b] = [await r.fit(X, { epochs: more }), await ref.fit(X, { epochs: more })];
+  expect(a.steps).toBe(b.steps);
+  expect(params(r.vae)).toEqual(params(ref.vae));
+  expect(state(r.vae)).toEqual(state(ref.vae));
+}
+
+describe('a user callback throws', () => {
+  it('onBatchEnd at step 5 of 16: fit rejects with it; weights are those of 5 steps; save/resume continues exactly', async () => {
+    for (const shuffle of [false, true]) {
+      const t = await trainer({ shuffle });
+      const boom = new Error('callback failed');
+      await expect(
+        t.fit(X, {
+          epochs: 3,
+          onBatchEnd: (b) => {
+            if (b.step === 5) throw boom;
+          },
+        }),
+      ).rejects.toBe(boom);
+      expect(t.optimizer.t).toBe(5);
+      expect(t.history.steps).toBe(5);
+      expect(t.epoch).toBe(0);
+      await usable(t.vae);
+      if (!shuffle) expect(params(t.vae)).toEqual(params((await firstSteps(5)).vae));
+      const ref = await stoppedAt(5, { shuffle }); // weights, Adam state, RNG: the same trainer
+      expect(state(t.vae)).toEqual(state(ref.vae));
+      await resumesLike(t, ref);
+    }
+  });
+
+  it('an async onBatchEnd that rejects behaves the same', async () => {
+    const t = await trainer();
+    await expect(
+      t.fit(X, {
+        epochs: 2,
+        onBatchEnd: async (b) => (b.step === 9 ? Promise.reject(new RangeError('x')) : undefined),
+      }),
+    ).rejects.toThrow(RangeError);
+    expect(state(t.vae)).toEqual(state((await stoppedAt(9)).vae));
+  });
+
+  it('onEpochEnd after epoch 2 of 4: resume + 2 epochs is bit-identical to an uninterrupted 4-epoch run', async () => {
+    const opts: TrainerOptions = { lrSchedule: { type: 'step', stepSize: 1, gamma: 0.5 } };
+    const t = await trainer(opts);
+    await expect(
+      t.fit(X, {
+        epochs: 4,
+        validationData: V,
+        onEpochEnd: (r) => {
+          if (r.epoch === 2) throw new Error('stop');
+        },
+      }),
+    ).rejects.toThrow('stop');
+    expect([t.epoch, t.optimizer.t, t.history.epochs.length]).toEqual([2, 32, 2]);
+    await usable(t.vae);
+    const r = await Trainer.resume(t.save());
+    const h = await r.fit(X, { epochs: 2, validationData: V });
+    const clean = await trainer(opts);
+    const hc = await clean.fit(X, { epochs: 4, validationData: V });
+    expect(params(r.vae)).toEqual(params(clean.vae));
+    expect(state(r.vae)).toEqual(state(clean.vae));
+    expect(h.epochs.map((e) => [e.loss, e.valLoss, e.lr])).toEqual(
+      hc.epochs.map((e) => [e.loss, e.valLoss, e.lr]),
+    );
+  });
+});
+
+describe('AbortSignal', () => {
+  it('at a random time: the weights equal a clean run stopped at the same step; save/resume continues exactly', async () => {
+    const t = await trainer(),
+      ac = new AbortController();
+    const ms = 5 + Math.floor(Math.random() * 40);
+    setTimeout(() => ac.abort(), ms);
+    const h = await t.fit(X, { epochs: 10_000, signal: ac.signal });
+    const k = h.steps;
+    console.log(`[faults] abort after ${ms} ms: step ${k} (epoch ${t.epoch + 1}, batch ${k % 16})`);
+    expect(h.stopReason).toBe('aborted');
+    expect(k).toBeGreaterThan(0);
+    await usable(t.vae);
+    const ref = await stoppedAt(k);
+    expect(state(t.vae)).toEqual(state(ref.vae));
+    await resumesLike(t, ref);
+  });
+
+  it('at random steps 1…40 (seeded): every stop equals the clean run of that many steps', async () => {
+    for (const k of [1, 3, 16, 17, 29, 40]) {
+      const t = await trainer({ shuffle: false }),
+        ac = new AbortController();
+      await t.fit(X, { epochs: 5, signal: ac.signal, onBatchEnd: (b) => void (b.step === k && ac.abort()) });
+      expect(t.optimizer.t).toBe(k);
+      if (k <= 16) expect(params(t.vae)).toEqual(params((await firstSteps(k)).vae));
+    }
+  });
+});
+
+describe('DivergenceError mid-epoch', () => {
+  it('a NaN in batch 8 (written from onBatchEnd at step 7): DivergenceError at step 8, weights of 7 steps, then resumes exactly', async () => {
+    const x = X.slice();
+    const t = await trainer({ shuffle: false });
+    let err: unknown;
+    try {
+      await t.fit(x, { epochs: 3, onBatchEnd: (b) => void (b.step === 7 && (x[7 * B * D + 3] = NaN)) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DivergenceError);
+    expect((err as DivergenceError).step).toBe(8);
+    expect((err as Error).message).toMatch(/step 8 \(epoch 1, batch 8\)/);
+    expect(t.optimizer.t).toBe(7);
+    await usable(t.vae);
+    expect(params(t.vae)).toEqual(params((await firstSteps(7)).vae));
+    // the diverged step drew its ε (the training stream moved on): the reference is a second
+    // trainer through the same fault, continued in memory once the data is repaired
+    const y = X.slice();
+    const ref = await trainer({ shuffle: false });
+    await expect(
+      ref.fit(y, { epochs: 3, onBatchEnd: (b) => void (b.step === 7 && (y[7 * B * D + 3] = NaN)) }),
+    ).rejects.toBeInstanceOf(DivergenceError);
+    x[7 * B * D + 3] = y[7 * B * D + 3] = X[7 * B * D + 3];
+    await resumesLike(t, ref);
+  });
+
+  it('a learning rate of 1e30: a DivergenceError, never NaN weights', async () => {
+    const t = await trainer({ optimizer: { name: 'sgd', lr: 1e30 } });
+    await expect(t.fit(X, { epochs: 2 })).rejects.toBeInstanceOf(DivergenceError);
+    const p = t.vae.net.snapshot().params;
+    expect(p.every((v) => !Number.isNaN(v))).toBe(true);
+  });
+});
+
+describe('WorkerTrainer whose worker thread dies mid-fit', () => {
+  it('fit rejects with a WasmError (no hang); the VAE keeps the last weights it received, bit-exact to that step', async () => {
+    const spy = vi.spyOn(Worker.prototype, 'postMessage');
+    const vae = await VAE.create(MODEL);
+    const wt = await WorkerTrainer.create(
+      vae,
+      { batchSize: B, shuffle: false },
+      { threads: 1, syncWeightsMs: 0 },
+    );
+    const [w] = [...new Set(spy.mock.contexts as Worker[])];
+    let last = 0;
+    const running = wt.fit(X, {
+      epochs: 1000,
+      onBatchEnd: (b) => {
+        last = b.step;
+        if (b.step === 6) void w.terminate(); // the thread is killed, not WorkerTrainer.terminate()
+      },
+    });
+    const outcome = await Promise.race([
+      running.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      ),
+      new Promise((r) => setTimeout(() => r('hung'), 10_000)),
+    ]);
+    expect(outcome).toBeInstanceOf(WasmError);
+    expect((outcome as Error).message).toMatch(/worker/);
+    await usable(vae);
+    // syncWeightsMs 0: the weights of every reported step came back; the last reported is what the VAE holds
+    const k = last;
+    expect(k).toBeGreaterThanOrEqual(6);
+    const ref = await trainer({ shuffle: false });
+    const ac = new AbortController();
+    await ref.fit(X, {
+      epochs: 1000,
+      signal: ac.signal,
+      onBatchEnd: (b) => void (b.step === k && ac.abort()),
+    });
+    expect(params(vae)).toEqual(params(ref.vae));
+    await expect(wt.save()).rejects.toBeInstanceOf(WasmError);
+    wt.terminate();
+  });
+});
+
+describe('save interrupted between write and rename', () => {
+  it('writeFileAtomic: the rename fails; the previous file is intact and no temporary file is left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-vae-faults-'));
+    try {
+      const path = join(dir, 'model.safetensors');
+      const t = await trainer();
+      await t.fit(X, { epochs: 1 });
+      const before = t.save();
+      await writeFileAtomic(path, before);
+      await t.fit(X, { epochs: 1 });
+      failRename = true;
+      await expect(writeFileAtomic(path, t.save())).rejects.toThrow('EIO: injected rename failure');
+      failRename = false;
+      expect(readdirSync(dir)).toEqual(['model.safetensors']);
+      const onDisk = new Uint8Array(readFileSync(path));
+      expect(Buffer.compare(onDisk, before)).toBe(0);
+      // the previous file resumes, and continues exactly like the trainer it was saved from would
+      const r = await Trainer.resume(onDisk);
+      await usable(r.vae);
+      const ref = await trainer();
+      await ref.fit(X, { epochs: 1 });
+      expect(state(r.vae)).toEqual(state(ref.vae));
+      await r.fit(X, { epochs: 2 });
+      await ref.fit(X, { epochs: 2 });
+      expect(state(r.vae)).toEqual(state(ref.vae));
+      // and the next save goes through
+      await writeFileAtomic(path, t.save());
+      expect(readdirSync(dir)).toEqual(['model.safetensors']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
