@@ -21,6 +21,10 @@ import {
   type TrainerOptions,
   type VAEOptions,
 } from '../dist/node.js';
+import type { Network } from '../src/network.js';
+
+/** The model's network: internal (stripped from the published types), read here for raw bits. */
+const netOf = (v: VAE): Network => (v as unknown as { net: Network }).net;
 
 let failRename = false;
 vi.mock('node:fs/promises', async (orig) => {
@@ -56,14 +60,14 @@ const V = data(64, 9);
 
 /** All parameters and both RNG streams' words, as raw bits. */
 function state(vae: VAE): Uint32Array {
-  const s = vae.net.snapshot();
+  const s = netOf(vae).snapshot();
   const p = new Uint32Array(
     s.params.buffer.slice(s.params.byteOffset, s.params.byteOffset + s.params.byteLength),
   );
   return Uint32Array.from([...p, ...s.rng]);
 }
 function params(vae: VAE): Uint32Array {
-  const s = vae.net.snapshot().params;
+  const s = netOf(vae).snapshot().params;
   return new Uint32Array(s.buffer.slice(s.byteOffset, s.byteOffset + s.byteLength));
 }
 /** evaluate gives finite numbers (on a copy: evaluate draws from the model's sampling stream). */
@@ -223,7 +227,7 @@ describe('DivergenceError mid-epoch', () => {
   it('a learning rate of 1e30: a DivergenceError, never NaN weights', async () => {
     const t = await trainer({ optimizer: { name: 'sgd', lr: 1e30 } });
     await expect(t.fit(X, { epochs: 2 })).rejects.toBeInstanceOf(DivergenceError);
-    const p = t.vae.net.snapshot().params;
+    const p = netOf(t.vae).snapshot().params;
     expect(p.every((v) => !Number.isNaN(v))).toBe(true);
   });
 });
