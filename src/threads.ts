@@ -140,7 +140,7 @@ on(function start(msg) {
 });
 `;
 
-export class ThreadPool {
+export class ThreadPool implements KernelRunner {
   private readonly c: Int32Array;
   private readonly args: Float64Array;
   private readonly fns: ((...a: number[]) => unknown)[];
@@ -292,75 +292,106 @@ export class ThreadPool {
   }
 }
 
-/** The parallel kernels on one thread: (ith, nth) = (0, 1). */
-export function serialKernels(e: KernelExports): ParallelKernels {
-  return {
-    linear_forward: (out, inp, w, b, s, B, C, OC) => e.linear_forward(out, inp, w, b, s, B, C, OC, 0, 1),
-    linear_backward: (dinp, dw, db, dout, inp, w, s, B, C, OC, accD, accP) =>
-      e.linear_backward(dinp, dw, db, dout, inp, w, s, B, C, OC, accD, accP, 0, 1),
-    act_forward: (out, inp, n, kind, alpha) => e.act_forward(out, inp, n, kind, alpha, 0, 1),
-    act_backward: (dinp, dout, inp, out, n, kind, alpha) =>
-      e.act_backward(dinp, dout, inp, out, n, kind, alpha, 0, 1),
-    elbo_forward_backward: (
-      rec,
-      kl,
-      recs,
-      dout,
-      doutlv,
-      dmu,
-      dlv,
-      rowloss,
-      out,
-      outlv,
-      x,
-      mu,
-      lv,
-      sw,
-      B,
-      L,
-      D,
-      Z,
-      lik,
-      sigma,
-      beta,
-      scale,
-    ) =>
-      e.elbo_forward_backward(
-        rec,
-        kl,
-        recs,
-        dout,
-        doutlv,
-        dmu,
-        dlv,
-        rowloss,
-        out,
-        outlv,
-        x,
-        mu,
-        lv,
-        sw,
-        B,
-        L,
-        D,
-        Z,
-        lik,
-        sigma,
-        beta,
-        scale,
-        0,
-        1,
-      ),
-    adam_step: (p, g, m, v, n, lr, b1, b2, eps, wd, ss, bc2, gs, dec) =>
-      e.adam_step(p, g, m, v, n, lr, b1, b2, eps, wd, ss, bc2, gs, dec, 0, 1),
-    adagrad_step: (p, g, s, n, clr, eps, wd, gs) => e.adagrad_step(p, g, s, n, clr, eps, wd, gs, 0, 1),
-    sgd_step: (p, g, b, n, lr, mom, damp, wd, nest, first, gs) =>
-      e.sgd_step(p, g, b, n, lr, mom, damp, wd, nest, first, gs, 0, 1),
-  };
+/** What runs a parallel kernel: the pool, or the calling thread alone. */
+export interface KernelRunner {
+  readonly nth: number;
+  run(
+    fn: number,
+    argc: number,
+    a0?: number,
+    a1?: number,
+    a2?: number,
+    a3?: number,
+    a4?: number,
+    a5?: number,
+    a6?: number,
+    a7?: number,
+    a8?: number,
+    a9?: number,
+    a10?: number,
+    a11?: number,
+    a12?: number,
+    a13?: number,
+    a14?: number,
+    a15?: number,
+    a16?: number,
+    a17?: number,
+    a18?: number,
+    a19?: number,
+    a20?: number,
+    a21?: number,
+  ): number;
 }
 
-/** The parallel kernels on a pool. Booleans travel as 0/1 (what wasm makes of them anyway). */
-export function pooledKernels(pool: ThreadPool): ParallelKernels {
+/** The parallel kernels on the calling thread alone: (ith, nth) = (0, 1), through the same argument path as the pool. */
+export class SerialRunner implements KernelRunner {
+  readonly nth = 1;
+  private readonly fns: ((...a: number[]) => unknown)[];
+  private readonly argv: number[][] = [];
+  private readonly g = new Float64Array(MAX_ARGS);
+  constructor(exports: KernelExports) {
+    this.fns = PARALLEL.map((n) => exports[n] as unknown as (...a: number[]) => unknown);
+    for (let n = 0; n <= MAX_ARGS + 2; n++) this.argv.push(new Array<number>(n).fill(0));
+  }
+  run(
+    fn: number,
+    argc: number,
+    a0 = 0,
+    a1 = 0,
+    a2 = 0,
+    a3 = 0,
+    a4 = 0,
+    a5 = 0,
+    a6 = 0,
+    a7 = 0,
+    a8 = 0,
+    a9 = 0,
+    a10 = 0,
+    a11 = 0,
+    a12 = 0,
+    a13 = 0,
+    a14 = 0,
+    a15 = 0,
+    a16 = 0,
+    a17 = 0,
+    a18 = 0,
+    a19 = 0,
+    a20 = 0,
+    a21 = 0,
+  ): number {
+    const a = this.argv[argc + 2],
+      g = this.g;
+    g[0] = a0;
+    g[1] = a1;
+    g[2] = a2;
+    g[3] = a3;
+    g[4] = a4;
+    g[5] = a5;
+    g[6] = a6;
+    g[7] = a7;
+    g[8] = a8;
+    g[9] = a9;
+    g[10] = a10;
+    g[11] = a11;
+    g[12] = a12;
+    g[13] = a13;
+    g[14] = a14;
+    g[15] = a15;
+    g[16] = a16;
+    g[17] = a17;
+    g[18] = a18;
+    g[19] = a19;
+    g[20] = a20;
+    g[21] = a21;
+    for (let i = 0; i < argc; i++) a[i] = g[i];
+    a[argc] = 0;
+    a[argc + 1] = 1;
+    return this.fns[fn].apply(null, a) as number;
+  }
+}
+
+/** The parallel kernels on a runner (the pool, or one thread). Booleans travel as 0/1 (what wasm makes of them anyway). */
+export function parallelKernels(pool: KernelRunner): ParallelKernels {
   const id = (n: ParallelName) => PARALLEL.indexOf(n);
   const LF = id('linear_forward'),
     LB = id('linear_backward'),

@@ -18,7 +18,7 @@ import { STATE_SLOTS } from './optim.js';
 import { ACTIVATION_KINDS } from './abi.js';
 import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
 import { field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
-import { ThreadPool, pooledKernels, threadsUnavailable, hardwareThreads } from './threads.js';
+import { ThreadPool, parallelKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
   toMatrix,
   checkMatrix,
@@ -114,7 +114,7 @@ export class VAE {
     this.pool = pool;
     this.threads = pool?.nth ?? 1;
     this.threadsNote = note;
-    const threads = pool ? { par: pooledKernels(pool), nth: pool.nth } : undefined;
+    const threads = pool ? { par: parallelKernels(pool), nth: pool.nth } : undefined;
     this.net = new Network(k, config, { dataRows: chunkRows, sampleRows: chunkRows }, STATE_SLOTS, threads);
   }
 
