@@ -141,6 +141,8 @@ on(function start(msg) {
 `;
 
 export class ThreadPool implements KernelRunner {
+  /** How long a parallel call may make no progress before its pool is declared dead (ms). */
+  static stallMs = 30_000;
   private readonly c: Int32Array;
   private readonly args: Float64Array;
   private readonly fns: ((...a: number[]) => unknown)[];
@@ -264,10 +266,23 @@ export class ThreadPool implements KernelRunner {
     } catch (e) {
       failed = e; // wait for the workers all the same: the next call must find them idle
     }
-    let spins = 0;
+    // A thread that died (terminated, out of memory) never reports: the caller, blocked here, cannot
+    // see its exit event, so a call that makes no progress for ThreadPool.stallMs ends the pool.
+    let spins = 0,
+      last = -1,
+      since = 0;
     for (let p = Atomics.load(c, PENDING); p !== 0; p = Atomics.load(c, PENDING)) {
       if (++spins > SPIN) {
-        Atomics.wait(c, PENDING, p);
+        if (p !== last) {
+          last = p;
+          since = performance.now();
+        } else if (performance.now() - since > ThreadPool.stallMs) {
+          this.dispose();
+          throw new WasmError(
+            `${p} of ${this.nth - 1} kernel thread(s) stopped responding in ${PARALLEL[fn]} (no progress for ${ThreadPool.stallMs} ms); the model's threads are stopped`,
+          );
+        }
+        Atomics.wait(c, PENDING, p, 100);
         spins = 0;
       }
     }

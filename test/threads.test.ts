@@ -109,6 +109,26 @@ describe('threads: options and lifecycle', () => {
     expect(() => vae.net.par.act_forward(0, 0, 4, 1, 0)).toThrow(/stopped/);
   });
 
+  it('a kernel thread that dies mid-run is a WasmError, not a hang', async () => {
+    const { ThreadPool } = await import('../src/threads.js');
+    const saved = ThreadPool.stallMs;
+    ThreadPool.stallMs = 300;
+    try {
+      const vae = await VAE.create({ inputDim: 64, encoder: [48], latentDim: 6, threads: 2 });
+      const x = randArray(64 * 64, 1, 0, 1);
+      expect(Number.isFinite(vae.evaluate(x, { seed: 1 }).loss)).toBe(true);
+      const pool = (vae as unknown as { pool: { workers: { terminate(): Promise<number> }[] } }).pool;
+      await pool.workers[0].terminate();
+      const t0 = performance.now();
+      expect(() => vae.evaluate(x, { seed: 1 })).toThrow(/stopped responding/);
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect(() => vae.evaluate(x, { seed: 1 })).toThrow(WasmError); // the threads are stopped
+      vae.dispose();
+    } finally {
+      ThreadPool.stallMs = saved;
+    }
+  });
+
   it('many create / train / dispose cycles leave no thread behind', async () => {
     const x = randArray(64 * 64, 2, 0, 1);
     for (let i = 0; i < 12; i++) {
