@@ -17,7 +17,7 @@
  */
 import { GroupPlan, allocate, planArena, type ArenaLayout, type Slot } from './arena.js';
 import type { Kernels, KernelExports } from './wasm.js';
-import { SerialRunner, parallelKernels, type ParallelKernels } from './threads.js';
+import { KernelRunner, parallelKernels, type ParallelKernels } from './threads.js';
 import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError, ShapeError } from './errors.js';
 import { checkArenaBytes, type NetworkConfig } from './config.js';
@@ -369,7 +369,7 @@ export class Network {
     threads?: { par: ParallelKernels; nth: number },
   ) {
     this.k = k;
-    this.par = threads?.par ?? parallelKernels(new SerialRunner(k.exports));
+    this.par = threads?.par ?? parallelKernels(new KernelRunner(k.exports));
     this.nth = threads?.nth ?? 1;
     this.config = config;
     this.stateSlots = stateSlots;

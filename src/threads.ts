@@ -140,25 +140,115 @@ on(function start(msg) {
 });
 `;
 
-export class ThreadPool implements KernelRunner {
+/**
+ * Runs a parallel kernel: its arguments go through one fixed buffer (the pool's shared one, which
+ * the workers read), and the calling thread computes share 0 of nth. Fixed parameters, no rest
+ * array: a call allocates nothing. On its own this is the single-thread path, (ith, nth) = (0, 1);
+ * ThreadPool adds the workers around the same call.
+ */
+export class KernelRunner {
+  private readonly fns: ((...a: number[]) => unknown)[];
+  private readonly argv: number[][] = [];
+
+  constructor(
+    exports: KernelExports,
+    readonly nth = 1,
+    private readonly g: Float64Array<ArrayBufferLike> = new Float64Array(MAX_ARGS),
+  ) {
+    this.fns = PARALLEL.map((n) => exports[n] as unknown as (...a: number[]) => unknown);
+    for (let n = 0; n <= MAX_ARGS + 2; n++) this.argv.push(new Array<number>(n).fill(0));
+  }
+
+  /** Runs kernel `fn` (an index into PARALLEL) with `argc` arguments; returns the caller's share's result. */
+  run(
+    fn: number,
+    argc: number,
+    a0 = 0,
+    a1 = 0,
+    a2 = 0,
+    a3 = 0,
+    a4 = 0,
+    a5 = 0,
+    a6 = 0,
+    a7 = 0,
+    a8 = 0,
+    a9 = 0,
+    a10 = 0,
+    a11 = 0,
+    a12 = 0,
+    a13 = 0,
+    a14 = 0,
+    a15 = 0,
+    a16 = 0,
+    a17 = 0,
+    a18 = 0,
+    a19 = 0,
+    a20 = 0,
+    a21 = 0,
+  ): number {
+    const g = this.g,
+      a = this.argv[argc + 2];
+    g[0] = a0;
+    g[1] = a1;
+    g[2] = a2;
+    g[3] = a3;
+    g[4] = a4;
+    g[5] = a5;
+    g[6] = a6;
+    g[7] = a7;
+    g[8] = a8;
+    g[9] = a9;
+    g[10] = a10;
+    g[11] = a11;
+    g[12] = a12;
+    g[13] = a13;
+    g[14] = a14;
+    g[15] = a15;
+    g[16] = a16;
+    g[17] = a17;
+    g[18] = a18;
+    g[19] = a19;
+    g[20] = a20;
+    g[21] = a21;
+    for (let i = 0; i < argc; i++) a[i] = g[i];
+    a[argc] = 0;
+    a[argc + 1] = this.nth;
+    this.begin(fn, argc);
+    let r = 0,
+      failed: unknown = null;
+    try {
+      r = this.fns[fn].apply(null, a) as number;
+    } catch (e) {
+      failed = e;
+    }
+    this.end(fn, failed);
+    return r;
+  }
+
+  /** Before the caller's share (the arguments are in the buffer): nothing to start on one thread. */
+  protected begin(_fn: number, _argc: number): void {}
+
+  /** After the caller's share: on one thread a kernel's failure is its own error. */
+  protected end(_fn: number, failed: unknown): void {
+    if (failed) throw failed;
+  }
+}
+
+export class ThreadPool extends KernelRunner {
   /** How long a parallel call may make no progress before its pool is declared dead (ms). */
   static stallMs = 30_000;
   private readonly c: Int32Array;
-  private readonly args: Float64Array;
-  private readonly fns: ((...a: number[]) => unknown)[];
-  private readonly argv: number[][] = [];
   private disposed = false;
 
   private constructor(
-    readonly nth: number,
+    nth: number,
     private readonly workers: ThreadWorker[],
     control: SharedArrayBuffer,
     exports: KernelExports,
   ) {
+    // the arguments go straight into the shared control block, where the workers read them
+    super(exports, nth, new Float64Array(control, ARGS_AT, MAX_ARGS));
     this.c = new Int32Array(control);
-    this.args = new Float64Array(control, ARGS_AT, MAX_ARGS);
-    this.fns = PARALLEL.map((n) => exports[n] as unknown as (...a: number[]) => unknown);
-    for (let n = 0; n <= MAX_ARGS + 2; n++) this.argv.push(new Array<number>(n).fill(0));
   }
 
   /** Starts nth − 1 workers on the module and its shared memory; the caller is thread 0. */
@@ -194,78 +284,24 @@ export class ThreadPool implements KernelRunner {
     );
   }
 
-  /**
-   * Runs kernel `fn` (an index into PARALLEL) with `argc` arguments on every thread and returns
-   * when all are done. Fixed parameters, no rest array: a call allocates nothing.
-   */
-  run(
-    fn: number,
-    argc: number,
-    a0 = 0,
-    a1 = 0,
-    a2 = 0,
-    a3 = 0,
-    a4 = 0,
-    a5 = 0,
-    a6 = 0,
-    a7 = 0,
-    a8 = 0,
-    a9 = 0,
-    a10 = 0,
-    a11 = 0,
-    a12 = 0,
-    a13 = 0,
-    a14 = 0,
-    a15 = 0,
-    a16 = 0,
-    a17 = 0,
-    a18 = 0,
-    a19 = 0,
-    a20 = 0,
-    a21 = 0,
-  ): number {
+  /** Wakes the workers on the call whose arguments are in the control block. */
+  protected override begin(fn: number, argc: number): void {
     if (this.disposed) throw new WasmError('the kernel threads have been stopped (the model was disposed)');
-    const c = this.c,
-      g = this.args,
-      a = this.argv[argc + 2];
-    g[0] = a0;
-    g[1] = a1;
-    g[2] = a2;
-    g[3] = a3;
-    g[4] = a4;
-    g[5] = a5;
-    g[6] = a6;
-    g[7] = a7;
-    g[8] = a8;
-    g[9] = a9;
-    g[10] = a10;
-    g[11] = a11;
-    g[12] = a12;
-    g[13] = a13;
-    g[14] = a14;
-    g[15] = a15;
-    g[16] = a16;
-    g[17] = a17;
-    g[18] = a18;
-    g[19] = a19;
-    g[20] = a20;
-    g[21] = a21;
-    for (let i = 0; i < argc; i++) a[i] = g[i];
-    a[argc] = 0;
-    a[argc + 1] = this.nth;
+    const c = this.c;
     c[FN] = fn;
     c[ARGC] = argc;
     c[NTH] = this.nth;
     Atomics.store(c, PENDING, this.nth - 1);
     Atomics.add(c, GEN, 1);
     Atomics.notify(c, GEN);
-    let r = 0,
-      failed: unknown = null;
-    try {
-      r = this.fns[fn].apply(null, a) as number;
-    } catch (e) {
-      failed = e; // wait for the workers all the same: the next call must find them idle
-    }
+  }
+
+  /**
+   * Waits until every worker has done its share (even when the caller's failed: the next call
+   * must find them idle), then reports a failure on any thread as a WasmError.
+   */
+  protected override end(fn: number, failed: unknown): void {
+    const c = this.c;
     // A thread that died (terminated, out of memory) never reports: the caller, blocked here, cannot
     // see its exit event, so a call that makes no progress for ThreadPool.stallMs ends the pool.
     let spins = 0,
@@ -293,7 +329,6 @@ export class ThreadPool implements KernelRunner {
         `${PARALLEL[fn]} failed on ${errors + (failed ? 1 : 0)} of ${this.nth} threads${what}`,
       );
     }
-    return r;
   }
 
   /** Ends the workers (idempotent). */
@@ -304,104 +339,6 @@ export class ThreadPool implements KernelRunner {
     Atomics.add(this.c, GEN, 1);
     Atomics.notify(this.c, GEN);
     for (const w of this.workers) void w.terminate();
-  }
-}
-
-/** What runs a parallel kernel: the pool, or the calling thread alone. */
-export interface KernelRunner {
-  readonly nth: number;
-  run(
-    fn: number,
-    argc: number,
-    a0?: number,
-    a1?: number,
-    a2?: number,
-    a3?: number,
-    a4?: number,
-    a5?: number,
-    a6?: number,
-    a7?: number,
-    a8?: number,
-    a9?: number,
-    a10?: number,
-    a11?: number,
-    a12?: number,
-    a13?: number,
-    a14?: number,
-    a15?: number,
-    a16?: number,
-    a17?: number,
-    a18?: number,
-    a19?: number,
-    a20?: number,
-    a21?: number,
-  ): number;
-}
-
-/** The parallel kernels on the calling thread alone: (ith, nth) = (0, 1), through the same argument path as the pool. */
-export class SerialRunner implements KernelRunner {
-  readonly nth = 1;
-  private readonly fns: ((...a: number[]) => unknown)[];
-  private readonly argv: number[][] = [];
-  private readonly g = new Float64Array(MAX_ARGS);
-  constructor(exports: KernelExports) {
-    this.fns = PARALLEL.map((n) => exports[n] as unknown as (...a: number[]) => unknown);
-    for (let n = 0; n <= MAX_ARGS + 2; n++) this.argv.push(new Array<number>(n).fill(0));
-  }
-  run(
-    fn: number,
-    argc: number,
-    a0 = 0,
-    a1 = 0,
-    a2 = 0,
-    a3 = 0,
-    a4 = 0,
-    a5 = 0,
-    a6 = 0,
-    a7 = 0,
-    a8 = 0,
-    a9 = 0,
-    a10 = 0,
-    a11 = 0,
-    a12 = 0,
-    a13 = 0,
-    a14 = 0,
-    a15 = 0,
-    a16 = 0,
-    a17 = 0,
-    a18 = 0,
-    a19 = 0,
-    a20 = 0,
-    a21 = 0,
-  ): number {
-    const a = this.argv[argc + 2],
-      g = this.g;
-    g[0] = a0;
-    g[1] = a1;
-    g[2] = a2;
-    g[3] = a3;
-    g[4] = a4;
-    g[5] = a5;
-    g[6] = a6;
-    g[7] = a7;
-    g[8] = a8;
-    g[9] = a9;
-    g[10] = a10;
-    g[11] = a11;
-    g[12] = a12;
-    g[13] = a13;
-    g[14] = a14;
-    g[15] = a15;
-    g[16] = a16;
-    g[17] = a17;
-    g[18] = a18;
-    g[19] = a19;
-    g[20] = a20;
-    g[21] = a21;
-    for (let i = 0; i < argc; i++) a[i] = g[i];
-    a[argc] = 0;
-    a[argc + 1] = 1;
-    return this.fns[fn].apply(null, a) as number;
   }
 }
 
