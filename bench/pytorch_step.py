@@ -158,7 +158,7 @@ def spread(vals, d=5):
 
 
 # ------------------------------------------------------------------ BLAS detection
-def blas_info():
+def blas_info(openblas_threads=1):
     libs = sorted(
         {
             line.split()[-1]
@@ -188,7 +188,7 @@ def blas_info():
 
         try:
             lib = ctypes.CDLL(openblas[0])  # already loaded: same handle
-            lib.openblas_set_num_threads(1)
+            lib.openblas_set_num_threads(openblas_threads)
             lib.openblas_get_config.restype = ctypes.c_char_p
             lib.openblas_get_corename.restype = ctypes.c_char_p
             info["openblasConfig"] = lib.openblas_get_config().decode()

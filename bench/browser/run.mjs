@@ -133,9 +133,15 @@ export async function runBrowserBench(opts) {
         opts.timeoutSeconds * 1000,
       );
     });
-    const result = await Promise.race([page.evaluate((o) => window.runBench(o), pageOpts), timeout]).finally(
-      () => clearTimeout(timer),
-    );
+    const result = await Promise.race([
+      (async () => {
+        const r = await page.evaluate((o) => window.runBench(o), pageOpts);
+        if (opts.workerTrain)
+          r.workerTrain = await page.evaluate((o) => window.runWorkerTrain(o), opts.workerTrain);
+        return r;
+      })(),
+      timeout,
+    ]).finally(() => clearTimeout(timer));
     return {
       available: true,
       chromium: version,

@@ -61,6 +61,141 @@ function table(head, rows, align = null) {
   );
 }
 
+/** The training section: Trainer.fit on MNIST, fresh and steady, 1 and N threads, PyTorch beside it. */
+function trainSection(R) {
+  const out = [];
+  const T = R.train,
+    n = T?.threads ?? R.workerTrain?.node?.threads;
+  if (T?.wasmVae?.length) {
+    out.push(
+      `## Training on MNIST, fresh and steady state, 1 and ${n} threads`,
+      '',
+      `Trainer.fit of the reference model on ${fmtInt(T.rows)} MNIST rows ([0, 1] pixels, as examples/vae), samples/s of one epoch. ` +
+        `Fresh: epoch 1 of a new model. Steady: one epoch from a snapshot of a model that has trained ${T.warmEpochs} epochs (Trainer.save → Trainer.resume on each thread count), ` +
+        `median of ${T.rounds} round(s). Hardware: ${n} independent single-thread processes resuming the same snapshot at once, their summed samples/s over one thread's — what the machine gives ${n} workers in this run.`,
+      '',
+      table(
+        [
+          'batch',
+          'fresh, 1 thread',
+          'steady, 1 thread',
+          `fresh, ${n} threads`,
+          `steady, ${n} threads`,
+          'speed-up',
+          `${n} processes`,
+          'of the hardware',
+        ],
+        T.wasmVae.map((w) => [
+          String(w.batch),
+          fmtInt(w.fresh1),
+          fmtInt(w.steady1),
+          fmtInt(w.freshN),
+          fmtInt(w.steadyN),
+          ratioText(w.speedup),
+          ratioText(w.hardware),
+          `${(w.efficiency * 100).toFixed(0)}%`,
+        ]),
+      ),
+      '',
+    );
+    if (T.efficiency)
+      out.push(
+        `One thread, batch 128, steady: fit trains ${fmtInt(T.efficiency.fitSamplesPerSec)} samples/s, ${T.efficiency.ratio} of the ${fmtInt(T.efficiency.allowedSamplesPerSec)} that its GEMMs alone allow (the step's GEMMs timed alone on the same kernels before and after: ${T.efficiency.gemmGflops.join(' / ')} GFLOP/s).`,
+        '',
+      );
+  }
+  if (T?.barrier) {
+    const b = T.barrier;
+    out.push(
+      `The pool's cost per parallel call (a kernel on 16 floats, lib/barrier.mjs): ${b.usPerCallPool} µs with the ${b.threads} threads spinning between calls (one thread: ${b.usPerCallSerial} µs), ${b.usPerCallPoolAfterPause} µs when the workers were asleep (a 2 ms pause before each call; one thread: ${b.usPerCallSerialAfterPause} µs).`,
+      '',
+    );
+  }
+  if (T?.pytorch?.length) {
+    const batches = T.pytorch[0].results.map((r) => r.batch);
+    const rows = [];
+    for (const p of T.pytorch)
+      for (const t of Object.keys(p.results[0].steady))
+        rows.push([
+          `${p.config}${p.openblasCore && !p.config.includes(p.openblasCore) ? ` [core ${p.openblasCore}]` : ''}`,
+          t,
+          ...batches.map((b) => {
+            const r = p.results.find((x) => x.batch === b);
+            return `${fmtInt(r.fresh[t])} → ${fmtInt(r.steady[t])}`;
+          }),
+        ]);
+    out.push(
+      `PyTorch ${R.versions.torch ?? ''} (bench/pytorch_train.py), the same protocol: fresh → steady samples/s (steady: one epoch from a copy of the model and Adam state after ${T.warmEpochs} epochs at the largest thread count). torch.set_num_threads(t); OpenBLAS's own pool as stated:`,
+      '',
+      table(['configuration', 'threads', ...batches.map((b) => `batch ${b}`)], rows),
+      '',
+    );
+    const slow = T.pytorch.flatMap((p) =>
+      p.results.map(
+        (r) =>
+          `${p.config}, batch ${r.batch}: ${r.warmEpochs.map((e) => fmtInt(e.samplesPerSec)).join(' → ')}`,
+      ),
+    );
+    out.push(`PyTorch's warm epochs, samples/s epoch by epoch (does it slow down?): ${slow.join('; ')}.`, '');
+  }
+  const e = R.e2e?.run;
+  if (e?.wasmVae) {
+    const rows = [
+      [
+        `wasm-vae (${e.wasmVae.threads} threads)`,
+        fmt(e.wasmVae.wallSeconds),
+        fmt(e.wasmVae.epochs.at(-1).testLoss, 5),
+      ],
+    ];
+    if (e.pytorch)
+      rows.push([
+        `PyTorch (${e.pytorch.config}, ${e.pytorch.threads} threads)`,
+        fmt(e.pytorch.wallSeconds),
+        fmt(e.pytorch.epochs.at(-1).testLoss, 5),
+      ]);
+    out.push(
+      `### End to end: npm start's run (${e.epochs} epochs at batch 128, the test −ELBO after each), wall seconds including reading MNIST`,
+      '',
+      table(['system', 'wall s', 'final test −ELBO'], rows),
+      '',
+    );
+  }
+  const w = R.workerTrain;
+  if (w?.node) {
+    const line = (name, r) => [
+      name,
+      String(r.threads),
+      fmtInt(r.fresh),
+      r.steady.map(fmtInt).join(' · '),
+      String(r.lastLoss),
+    ];
+    out.push(
+      `### Threaded WorkerTrainer, Node and Chromium (batch 128, ${fmtInt(w.node.rows)} MNIST rows)`,
+      '',
+      table(
+        ['environment', 'threads', 'fresh', 'steady epochs', 'last-epoch loss'],
+        [
+          line('Node (worker_threads)', w.node),
+          ...(w.chromium ? [line('Chromium (Web Worker)', w.chromium)] : []),
+        ],
+      ),
+      '',
+    );
+  }
+  if (R.trainTargets?.length)
+    out.push(
+      `### Targets of the threads issue (same run)`,
+      '',
+      table(
+        ['target', 'measured', 'detail', 'status'],
+        R.trainTargets.map((t) => [t.name, t.got == null ? '–' : fmt(t.got), t.detail, t.status]),
+        'lrll',
+      ),
+      '',
+    );
+  return out;
+}
+
 export function markdown(R) {
   const out = [];
   const m = R.machine;
@@ -73,17 +208,18 @@ export function markdown(R) {
     '',
   );
   out.push(
-    'Every figure: median over timed samples after warm-up, with [p10–p90] of the samples. Single thread everywhere. ' +
-      'Ratios divide medians of the same run.',
+    'Every figure: median over timed samples after warm-up, with [p10–p90] of the samples. Single thread everywhere but the ' +
+      'training section, which is Trainer.fit on MNIST at 1 and N threads in the steady state. Ratios divide medians of the same run.',
     '',
   );
+  out.push(...trainSection(R));
 
   // ---- training step
   const batches = R.config.batches;
   const bestNode = R.best;
   if (R.step.length) {
     out.push(
-      '## Training step',
+      '## Training step (a fresh model on synthetic inputs, one thread)',
       '',
       'Reference model 784-400-20 (PyTorch examples/vae): ReLU, Bernoulli likelihood on logits, loss summed over the batch, ' +
         'Adam 1e-3; one step = draw ε + forward + loss + backward (writing the gradients) + Adam update, as Trainer.fit runs it. Samples/s:',
