@@ -17,7 +17,7 @@ import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
 import { ACTIVATION_KINDS } from './abi.js';
 import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
-import { field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
+import { describe, field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
 import { ThreadPool, parallelKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
   toMatrix,
@@ -30,6 +30,7 @@ import {
   type Matrix,
 } from './data/preprocess.js';
 import { encodeSafetensors, decodeSafetensors, tensorF32, type TensorEntry } from './io/safetensors.js';
+import { readPyTorchStateDict, type PyTorchOptions } from './io/pytorch.js';
 
 export type { ModelConfig } from './config.js';
 
@@ -467,15 +468,15 @@ export class VAE {
   }
 
   /** Loads a model written by save(). The file is treated as hostile: every problem is a FormatError. */
-  static async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<VAE> {
+  static async load(bytes: Uint8Array | ArrayBuffer, opts: LoadOptions = {}): Promise<VAE> {
     const vae = await VAE.fromFile(bytes, opts);
     return vae.model;
   }
 
   /** @internal load and also return the decoded file (the trainer reads its state from it). */
-  static async fromFile(bytes: Uint8Array, opts: LoadOptions = {}) {
-    if (!(bytes instanceof Uint8Array)) throw new FormatError('VAE.load expects the file as a Uint8Array');
+  static async fromFile(bytes: Uint8Array | ArrayBuffer, opts: LoadOptions = {}) {
     const run = parse(RUN, opts, 'VAE.load');
+    bytes = fileBytes(bytes, 'VAE.load');
     const file = decodeSafetensors(bytes);
     const md = file.metadata;
     if (md.format !== FORMAT_NAME)
@@ -507,6 +508,28 @@ export class VAE {
   }
 
   /**
+   * A model from a PyTorch `state_dict` saved as safetensors (`safetensors.torch.save_file(
+   * model.state_dict(), path)`), for an MLP VAE of nn.Linear layers. PyTorch examples/vae's names
+   * (fc1, fc21, fc22, fc3, fc4) are recognised; other names through `names` (wasm-vae layer →
+   * the file's layer). Sizes come from the tensors; the activation, likelihood, sigma, seed, … from
+   * the options (VAE.create's defaults: ReLU, Bernoulli). Missing, extra or mis-shaped tensors are a
+   * FormatError naming each, raised before any wasm memory is allocated. See src/io/pytorch.ts.
+   */
+  static async fromPyTorch(
+    bytes: Uint8Array | ArrayBuffer,
+    opts: PyTorchOptions & LoadOptions = {},
+  ): Promise<VAE> {
+    if (opts === null || typeof opts !== 'object')
+      throw new ConfigError('VAE.fromPyTorch: options must be an object');
+    const run = parse(RUN, pick(opts, RUN_KEYS), 'VAE.fromPyTorch');
+    const { config, params } = readPyTorchStateDict(fileBytes(bytes, 'VAE.fromPyTorch'), opts, RUN_KEYS);
+    const vae = await VAE.open(config, run);
+    seedRng(vae.net, config.seed);
+    for (const s of vae.net.paramSlots) vae.net.view(s).set(params.get(s.name)!);
+    return vae;
+  }
+
+  /**
    * Ends the model's kernel threads and marks it unusable: every later call throws. Each VAE owns
    * its own wasm instance and memory, which the engine frees once the VAE is no longer referenced
    * (WebAssembly memories cannot be shrunk or freed explicitly).
@@ -515,6 +538,16 @@ export class VAE {
     this.disposed = true;
     this.pool?.dispose();
   }
+}
+
+/** A file's bytes as a Uint8Array: a Uint8Array (or Node Buffer) as is, an ArrayBuffer or other view wrapped. */
+function fileBytes(bytes: unknown, what: string): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new FormatError(
+    `${what} expects the file's bytes as a Uint8Array or ArrayBuffer, got ${describe(bytes)}`,
+  );
 }
 
 function pick(o: object, keys: readonly string[]): Record<string, unknown> {

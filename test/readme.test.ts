@@ -11,35 +11,12 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { transform } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { codeBlocks, type Block } from './markdown.js';
 
 const sh = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const DIR = join(ROOT, 'test-artifacts', 'readme');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-
-export interface Block {
-  /** The info string after the fence: language and flags, e.g. "ts no-run". */
-  info: string;
-  code: string;
-  /** 1-based line of the opening fence. */
-  line: number;
-}
-
-/** The fenced code blocks of a Markdown text (``` fences at the start of a line). */
-export function codeBlocks(md: string): Block[] {
-  const out: Block[] = [];
-  const lines = md.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^```(.*)$/.exec(lines[i]);
-    if (!open) continue;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
-    if (i === lines.length) throw new Error(`README.md:${start + 1}: code block is not closed`);
-    out.push({ info: open[1].trim(), code: body.join('\n') + '\n', line: start + 1 });
-  }
-  return out;
-}
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const blocks = codeBlocks(README);
