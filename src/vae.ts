@@ -16,7 +16,7 @@ import {
 import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
 import { ACTIVATION_KINDS } from './abi.js';
-import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
+import { ConfigError, DataError, FormatError, ShapeError, VaeError } from './errors.js';
 import { describe, field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
 import { ThreadPool, parallelKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
@@ -34,8 +34,21 @@ import { readPyTorchStateDict, type PyTorchOptions } from './io/pytorch.js';
 
 export type { ModelConfig } from './config.js';
 
-/** Rows of data: a row-major Float32Array (N × D), Uint8 pixels (scaled to [0, 1]), an array of rows, or a Matrix. */
-export type Input = Float32Array | Uint8Array | Uint8ClampedArray | ArrayLike<number>[] | number[][] | Matrix;
+/**
+ * Rows of data: a flat row-major Float32Array, Float64Array or number[] (N × D values, used as
+ * given), a flat Uint8Array / Uint8ClampedArray (N × D bytes, divided by 255 into [0, 1] — for
+ * every likelihood: pass floats to a Gaussian model to keep another scale), an array of rows, or a
+ * `{ data, rows, cols }` Matrix.
+ */
+export type Input =
+  | Float32Array
+  | Float64Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | number[]
+  | ArrayLike<number>[]
+  | number[][]
+  | Matrix;
 
 /** VAE.create's options: the model's (see src/config.ts for every default) and how it runs. */
 export interface VAEOptions extends ModelOptions {
@@ -101,6 +114,12 @@ export class VAE {
   readonly threadsNote: string;
   private readonly pool: ThreadPool | null;
   private disposed = false;
+  /**
+   * @internal What was done to the data this model was trained on (the last fit's, or the loaded
+   * file's), saved as the file's preprocessing metadata: `input` says how values were read, `range`
+   * the [min, max] the model saw after that.
+   */
+  trainedOn: { input: string; range: [number, number] } | null = null;
 
   private constructor(
     k: Kernels,
@@ -197,10 +216,29 @@ export class VAE {
     unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim,
   ): Matrix {
     let m: Matrix;
-    if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = checkMatrix(x, what);
-    else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray)
-      m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
-    else m = toMatrix(x as Float32Array | number[][], x instanceof Float32Array ? cols : undefined);
+    try {
+      if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = checkMatrix(x, what);
+      else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray)
+        m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
+      else if (x instanceof Float32Array) m = toMatrix(x, cols);
+      else if (
+        ArrayBuffer.isView(x) &&
+        !(x instanceof DataView) &&
+        !(x instanceof BigInt64Array || x instanceof BigUint64Array)
+      )
+        m = toMatrix(Float32Array.from(x as unknown as ArrayLike<number>), cols); // Float64Array, Int16Array, … as given
+      else if (Array.isArray(x) && x.length > 0 && typeof x[0] === 'number')
+        m = toMatrix(flatNumbers(x as unknown[], what), cols); // a flat number[] of rows × cols values
+      else m = toMatrix(x as number[][]);
+    } catch (e) {
+      // toMatrix's messages name itself; the caller knows the data by its own name
+      if (e instanceof VaeError && e.message.startsWith('toMatrix: '))
+        e.message = `${what}: ${e.message.slice('toMatrix: '.length)}`.replace(
+          'expected a Float32Array (with cols) or an array of rows',
+          `expected rows of numbers (a flat Float32Array, Float64Array, Uint8Array or number[] of rows × ${cols} values, an array of rows, or a { data, rows, cols } matrix), got ${describe(x)}`,
+        );
+      throw e;
+    }
     if (m.cols !== cols) throw new ShapeError(`${what} has ${m.cols} columns; this model expects ${cols}`);
     if (m.rows === 0) throw new DataError(`${what} is empty`);
     if (m.data.length !== m.rows * m.cols)
@@ -208,7 +246,7 @@ export class VAE {
         `${what}: data length ${m.data.length} is not rows × cols = ${m.rows} × ${m.cols}`,
       );
     checkFinite(m.data, what, m.cols);
-    if (unit) checkUnitInterval(m.data, m.cols, `${what} (the Bernoulli likelihood needs values in [0, 1])`);
+    if (unit) checkUnitInterval(m.data, m.cols, what);
     return m;
   }
 
@@ -462,7 +500,8 @@ export class VAE {
       format: FORMAT_NAME,
       format_version: String(FORMAT_VERSION),
       config: JSON.stringify(model),
-      preprocessing: JSON.stringify({ binarization, scale: '[0,1]' }),
+      // what was done: binarization, and how the training values were read and their range
+      preprocessing: JSON.stringify({ binarization, ...(this.trainedOn ?? { input: 'not trained' }) }),
       ...(extra?.metadata ?? {}),
     });
   }
@@ -504,6 +543,7 @@ export class VAE {
     const vae = await VAE.open(cfg, run);
     seedRng(vae.net, cfg.seed);
     for (const s of vae.net.paramSlots) vae.net.view(s).set(tensorF32(file.tensors, s.name, s.shape, true));
+    vae.trainedOn = readTrainedOn(md.preprocessing);
     return { model: vae, file };
   }
 
@@ -548,6 +588,45 @@ function fileBytes(bytes: unknown, what: string): Uint8Array {
   throw new FormatError(
     `${what} expects the file's bytes as a Uint8Array or ArrayBuffer, got ${describe(bytes)}`,
   );
+}
+
+/** How fit() read its training data, for the preprocessing metadata. */
+export function describeInput(x: unknown, m: Matrix): { input: string; range: [number, number] } {
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < m.data.length; i++) {
+    const v = m.data[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const input =
+    x instanceof Uint8Array || x instanceof Uint8ClampedArray ? 'bytes divided by 255' : 'values as given';
+  return { input, range: [lo, hi] };
+}
+
+/** The preprocessing record of a model file (older files have none: null). */
+function readTrainedOn(text: string | undefined): { input: string; range: [number, number] } | null {
+  try {
+    const p = JSON.parse(text ?? '{}');
+    const r = p?.range;
+    if (typeof p?.input === 'string' && Array.isArray(r) && r.length === 2 && r.every(Number.isFinite))
+      return { input: p.input.slice(0, 100), range: [r[0], r[1]] };
+  } catch {
+    // checked (and reported) with the config above
+  }
+  return null;
+}
+
+/** A flat array of numbers as a Float32Array; a non-number names its index. */
+function flatNumbers(x: unknown[], what: string): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (typeof v !== 'number')
+      throw new DataError(`${what}: value at index ${i} is not a number, got ${describe(v)}`);
+    out[i] = v;
+  }
+  return out;
 }
 
 function pick(o: object, keys: readonly string[]): Record<string, unknown> {
