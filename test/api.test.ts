@@ -96,3 +96,45 @@ describe('the cosine schedule', () => {
     );
   });
 });
+
+describe('logLikelihoodAsync', () => {
+  it('the same bits as logLikelihood for a seed, with progress; abort rejects and leaves the model as it was', async () => {
+    const vae = await VAE.create({ inputDim: D, encoder: [5], latentDim: 2, seed: 5, threads: 1 });
+    const x = Float32Array.from({ length: 40 * D }, (_, i) => ((i * 13) % 17) / 16);
+    const sync = vae.logLikelihood(x, { k: 3000, seed: 9 });
+    const seen: { rows: number; total: number }[] = [];
+    const got = await vae.logLikelihoodAsync(x, {
+      k: 3000,
+      seed: 9,
+      onProgress: (p) => seen.push({ rows: p.rows, total: p.total }),
+    });
+    expect(got.perRow).toEqual(sync.perRow);
+    expect(got.logLikelihood).toBe(sync.logLikelihood);
+    expect(seen.at(-1)).toEqual({ rows: 40, total: 40 });
+    for (let i = 1; i < seen.length; i++) expect(seen[i].rows).toBeGreaterThan(seen[i - 1].rows);
+    // an unseeded call continues the model's stream as the synchronous one does
+    const twin = await VAE.create({ inputDim: D, encoder: [5], latentDim: 2, seed: 5, threads: 1 });
+    expect((await vae.logLikelihoodAsync(x, { k: 50 })).perRow).toEqual(
+      twin.logLikelihood(x, { k: 50 }).perRow,
+    );
+
+    const before = vae.evaluate(x, { seed: 1 }).loss;
+    const ctrl = new AbortController();
+    ctrl.abort();
+    await expect(vae.logLikelihoodAsync(x, { k: 100, seed: 2, signal: ctrl.signal })).rejects.toThrow(
+      /aborted/,
+    );
+    const late = new AbortController();
+    const p = vae.logLikelihoodAsync(x, {
+      k: 20000,
+      seed: 2,
+      signal: late.signal,
+      onProgress: () => late.abort(),
+    });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    expect(vae.evaluate(x, { seed: 1 }).loss).toBe(before);
+    await expect(vae.logLikelihoodAsync(x, { signal: 'stop' as never })).rejects.toThrow(
+      /signal must be an AbortSignal, got "stop" \(a string\)/,
+    );
+  });
+});
