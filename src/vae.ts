@@ -35,8 +35,8 @@ import { readPyTorchStateDict, type PyTorchOptions } from './io/pytorch.js';
 export type { ModelConfig } from './config.js';
 
 /**
- * Rows of data: a flat row-major Float32Array, Float64Array or number[] (N × D values, used as
- * given), a flat Uint8Array / Uint8ClampedArray (N × D bytes, divided by 255 into [0, 1] — for
+ * Rows of data: a flat row-major Float32Array, Float64Array, other numeric typed array or number[]
+ * (N × D values, used as given), a flat Uint8Array / Uint8ClampedArray (N × D bytes, divided by 255 into [0, 1] — for
  * every likelihood: pass floats to a Gaussian model to keep another scale), an array of rows, or a
  * `{ data, rows, cols }` Matrix.
  */
@@ -45,6 +45,11 @@ export type Input =
   | Float64Array
   | Uint8Array
   | Uint8ClampedArray
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint16Array
+  | Uint32Array
   | number[]
   | ArrayLike<number>[]
   | number[][]
