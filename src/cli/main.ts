@@ -182,7 +182,9 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
   const log = (s: string) => {
     if (!opts.quiet) process.stdout.write(s + '\n');
   };
-  const dataName = opts.data === 'fashion' ? 'Fashion-MNIST' : 'MNIST';
+  // files from --data-dir are named by where they came from unless --data says fashion
+  const dataName =
+    opts.data === 'fashion' ? 'Fashion-MNIST' : opts.dataDir ? `the IDX files in ${opts.dataDir}` : 'MNIST';
   const ds: ImageDataset =
     opts.data === 'fashion'
       ? await loadFashionMnist({ dir: opts.dataDir })

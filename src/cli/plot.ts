@@ -124,7 +124,7 @@ export function imageChart(
     height,
     padding: { left: pad.left, top: pad.top, right: 10, bottom: 10 },
     background: 'white',
-    ...(o.title ? { title: { text: o.title, fontSize: 14 } } : {}),
+    ...(o.title ? { title: { text: o.title, fontSize: 14, font: 'sans-serif' } } : {}),
     data: [{ name: 'labels', values: (o.labels ?? []).map((l) => ({ ...l })) }],
     marks: [
       {
@@ -152,6 +152,7 @@ export function imageChart(
             align: { signal: "datum.align || 'center'" },
             baseline: { signal: "datum.baseline || 'bottom'" },
             fontSize: { value: 12 },
+            font: { value: 'sans-serif' },
             fill: { value: '#222' },
           },
         },
