@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { decode, encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, parseCsv } from '../src/node.js';
+import { VAE, loadMnist, loadModel, parseCsv, saveModel } from '../src/node.js';
 import { commandUsage, COMMAND_NAMES, normalQuantile, parseCommand } from '../src/cli/commands.js';
 
 const run = promisify(execFile);
@@ -240,6 +240,34 @@ describe.skipIf(!existsSync(CLI))('wasm-vae <command> (dist/cli/main.js)', () =>
     const { mu } = vae.encode(XR.subarray(0, 50 * 64));
     for (let i = 0; i < 50; i++) expect(l.data[i * 4]).toBeCloseTo(mu[i * 2], 5);
     expect(existsSync(plot)).toBe(true);
+  });
+
+  it("eval --split test reads MNIST's test images (the same numbers as evaluate on them)", async () => {
+    const vae = await VAE.create({ inputDim: 784, encoder: [16], latentDim: 2, seed: 2, threads: 1 });
+    const model = join(dir, 'mnist-tiny.safetensors');
+    await saveModel(model, vae);
+    const r = await cli([
+      'eval',
+      '--model',
+      model,
+      '--data',
+      'mnist',
+      '--split',
+      'test',
+      '--rows',
+      '30',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const got = JSON.parse(r.stdout);
+    const { test } = await loadMnist();
+    expect(got).toMatchObject({
+      data: 'MNIST test',
+      rows: 30,
+      loss: vae.evaluate(test.x.subarray(0, 30 * 784), { seed: 1 }).loss,
+    });
+    const bad = await cli(['eval', '--model', model, '--data', join(dir, 'data.csv'), '--split', 'test']);
+    expect(bad.stderr).toMatch(/--split test: data\.csv has no test split/);
   });
 
   it('names the problem before training: --out a file, a ragged CSV, mixed image sizes, --epochs -1', async () => {

@@ -42,6 +42,7 @@ const DATA: Spec = {
   },
   'data-dir': { type: 'string', help: 'for mnist / fashion: read the four IDX files from DIR' },
   rows: { type: 'string', help: 'use the first N rows only (of each split)' },
+  split: { type: 'string', help: 'for mnist / fashion: train or test', default: 'train' },
 };
 const MODEL: Spec = { model: { type: 'string', help: 'a model file written by train (model.safetensors)' } };
 
@@ -234,7 +235,12 @@ async function checkOutFile(file: string, exts: string[]): Promise<void> {
 }
 
 async function data(v: Values): Promise<CliData> {
-  const d = await loadCliData(need(v, 'data'), v['data-dir'] as string | undefined);
+  let d = await loadCliData(need(v, 'data'), v['data-dir'] as string | undefined);
+  if (oneOf(v, 'split', ['train', 'test'] as const) === 'test') {
+    if (!d.test)
+      throw new UsageError(`--split test: ${d.name} has no test split (only mnist and fashion do)`);
+    d = { ...d, ...d.test, name: `${d.name} test`, test: undefined };
+  }
   if (v.rows === undefined) return d;
   const n = Math.min(int(v, 'rows'), d.rows);
   const t = d.test && Math.min(n, d.test.rows); // the test split shortened alike
