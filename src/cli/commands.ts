@@ -297,7 +297,7 @@ async function writeImageGrid(
   tileLabels
     ?.slice(0, cols)
     .forEach((t, i) => labels.push({ x: i * tw + tw / 2, y: -3, text: t, baseline: 'bottom' }));
-  const left = rowNames ? 12 + 7 * Math.max(...rowNames.map((s) => s.length)) : 10;
+  const left = 10; // Vega's autosize (pad) makes room for the row names left of the image
   await writeChart(
     path,
     imageChart(encodeGrayPng(grid), grid.width, grid.height, {
