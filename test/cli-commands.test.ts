@@ -11,6 +11,7 @@ import { decode, encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE, loadMnist, loadModel, parseCsv, saveModel } from '../src/node.js';
 import { commandUsage, COMMAND_NAMES, normalQuantile, parseCommand } from '../src/cli/commands.js';
+import { parseCli } from '../src/cli/main.js';
 
 const run = promisify(execFile);
 const CLI = resolve(import.meta.dirname, '../dist/cli/main.js');
@@ -71,6 +72,9 @@ describe('parsing', () => {
     ])
       expect(commandUsage('train')).toContain(o);
     expect(parseCommand('train', ['--epochs', '-1']).epochs).toBe('-1');
+    // and in the zero-argument MNIST run's options
+    expect(() => parseCli(['--epochs', '-1'])).toThrow(/^--epochs must be an integer ≥ 1, got "-1"$/);
+    expect(() => parseCli(['--lr', '-0.5'])).toThrow(/^--lr must be a positive number, got "-0.5"$/);
     expect(() => parseCommand('train', ['--epoch', '3'])).toThrow(/Unknown option '--epoch'/);
   });
 

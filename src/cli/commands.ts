@@ -148,18 +148,30 @@ export function commandUsage(cmd: string): string {
 type Values = Record<string, string | boolean | undefined>;
 
 /**
+ * `--name -1` → `--name=-1` for the options that take a value, so that node:util's parseArgs
+ * passes a negative number on to the range check instead of calling it an ambiguous option.
+ */
+export function joinNegativeValues(argv: string[], valued: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+    if (name && valued.includes(name) && /^-[\d.]/.test(argv[i + 1] ?? ''))
+      args.push(`--${name}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
+  return args;
+}
+
+/**
  * Parses a command's options. A value that starts with '-' followed by a digit (`--epochs -1`) is
  * the option's value, not another option, so it reaches the range check.
  */
 export function parseCommand(cmd: string, argv: string[]): Values {
   const spec = COMMANDS[cmd].spec;
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
-    if (name && spec[name]?.type === 'string' && /^-[\d.]/.test(argv[i + 1] ?? '')) {
-      args.push(`--${name}=${argv[++i]}`);
-    } else args.push(argv[i]);
-  }
+  const args = joinNegativeValues(
+    argv,
+    Object.keys(spec).filter((k) => spec[k].type === 'string'),
+  );
   try {
     const { values } = parseArgs({
       args,

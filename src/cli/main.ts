@@ -62,7 +62,7 @@ Options:
   -h, --help          print this help and exit
 `;
 
-import { COMMAND_NAMES, UsageError, runCommand } from './commands.js';
+import { COMMAND_NAMES, UsageError, joinNegativeValues, runCommand } from './commands.js';
 /** A bad command line: printed with a pointer to --help, exit code 1. */
 export { UsageError };
 
@@ -95,7 +95,17 @@ export function parseCli(argv: string[]): CliOptions {
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      // `--epochs -1` reaches the range check below (parseArgs alone calls it ambiguous)
+      args: joinNegativeValues(argv, [
+        'epochs',
+        'batch-size',
+        'lr',
+        'latent',
+        'hidden',
+        'seed',
+        'train-rows',
+        'test-rows',
+      ]),
       strict: true,
       allowPositionals: false,
       options: {
