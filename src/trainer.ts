@@ -5,7 +5,8 @@
  * yields to the event loop between batches (at most every `yieldMs`) so programs and pages stay
  * responsive. Losses reported are nats per datapoint.
  */
-import { VAE, describeInput, type Input } from './vae.js';
+import { VAE, type Input } from './vae.js';
+import { describeInput } from './vae.js'; // the preprocessing record fit() leaves on the model
 import { Optimizer, type OptimizerConfig } from './optim.js';
 import { IWAE, RNG_DATA, RNG_TRAIN, elbo, type Objective } from './network.js';
 import { TrainStep, type Reduction } from './step.js';
