@@ -6,10 +6,10 @@
  * responsive. Losses reported are nats per datapoint.
  */
 import { VAE, type Input } from './vae.js';
-import { describeInput } from './vae.js'; // the preprocessing record fit() leaves on the model
 import { Optimizer, type OptimizerConfig } from './optim.js';
 import { IWAE, RNG_DATA, RNG_TRAIN, elbo, type Objective } from './network.js';
 import { TrainStep, type Reduction } from './step.js';
+import { describeInput } from './vae.js'; // the preprocessing record fit() leaves on the model
 import { ConfigError, FormatError } from './errors.js';
 import {
   any,
