@@ -75,3 +75,4 @@ export {
   type Matrix,
 } from './data/preprocess.js';
 export { encodeSafetensors, decodeSafetensors, type TensorEntry } from './io/safetensors.js';
+export { EXAMPLES_VAE_NAMES, type PyTorchOptions } from './io/pytorch.js';

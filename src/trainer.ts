@@ -9,6 +9,7 @@ import { VAE, type Input, type LoadOptions } from './vae.js';
 import { Optimizer, type OptimizerConfig } from './optim.js';
 import { IWAE, RNG_DATA, RNG_TRAIN, elbo, type Objective } from './network.js';
 import { TrainStep, type Reduction } from './step.js';
+import { describeInput } from './vae.js'; // the preprocessing record fit() leaves on the model
 import { ConfigError, FormatError } from './errors.js';
 import {
   any,
@@ -33,6 +34,7 @@ export type LrSchedule =
   | { type: 'constant' }
   | { type: 'step'; stepSize: number; gamma?: number }
   | { type: 'exponential'; gamma: number }
+  /** cosine: from lr to minLr (default 0) over `epochs` (default: to the end of the current fit()). */
   | { type: 'cosine'; epochs?: number; minLr?: number }
   /** Burda et al.'s IWAE schedule: 3^i passes at lr₀·10^(−i/7), i = 0…7 (3280 passes in all). */
   | { type: 'iwae' };
@@ -178,6 +180,9 @@ export class Trainer {
     return this.options.objective === 'iwae' ? IWAE : elbo(this.options.beta, this.options.freeBits);
   }
 
+  /** The epoch count at which the current (or last) fit() ends: the cosine schedule's default length. */
+  private fitEnd = 0;
+
   /** Learning rate for a (0-based) epoch under the schedule. */
   lrAt(epoch: number): number {
     const s = this.options.lrSchedule,
@@ -188,7 +193,8 @@ export class Trainer {
       case 'exponential':
         return lr0 * s.gamma ** epoch;
       case 'cosine': {
-        const T = s.epochs ?? 100,
+        // T defaults to the end of the current fit(): the epochs trained before it plus its own
+        const T = s.epochs ?? Math.max(this.fitEnd, epoch + 1),
           m = s.minLr ?? 0;
         return m + ((lr0 - m) * (1 + Math.cos((Math.PI * Math.min(epoch, T)) / T))) / 2;
       }
@@ -220,10 +226,11 @@ export class Trainer {
       o = this.options;
     const mode = vae.config.binarization;
     let data = vae.matrix(x, vae.config.inputDim, 'training data');
+    vae.trainedOn = describeInput(x, data);
     if (mode === 'static' || mode === 'threshold') data = vae.binarizeOnce(data);
     const val =
       f.validationData !== undefined
-        ? vae.binarizeOnce(vae.matrix(f.validationData, vae.config.inputDim, 'validation data'))
+        ? vae.binarizeOnce(vae.matrix(f.validationData, vae.config.inputDim, 'validationData'))
         : null;
     const N = data.rows,
       B = o.batchSize;
@@ -243,6 +250,7 @@ export class Trainer {
       best: Float32Array | null = null;
     this.history.stopReason = 'completed';
     let lastYield = performance.now();
+    this.fitEnd = this.epoch + f.epochs;
     for (let ep = 0; ep < f.epochs; ep++) {
       const epoch = this.epoch;
       this.optimizer.lr = this.lrAt(epoch);

@@ -16,8 +16,8 @@ import {
 import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
 import { ACTIVATION_KINDS } from './abi.js';
-import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
-import { field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
+import { ConfigError, DataError, FormatError, ShapeError, VaeError } from './errors.js';
+import { describe, field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
 import { ThreadPool, parallelKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
   toMatrix,
@@ -30,11 +30,30 @@ import {
   type Matrix,
 } from './data/preprocess.js';
 import { encodeSafetensors, decodeSafetensors, tensorF32, type TensorEntry } from './io/safetensors.js';
+import { readPyTorchStateDict, type PyTorchOptions } from './io/pytorch.js';
 
 export type { ModelConfig } from './config.js';
 
-/** Rows of data: a row-major Float32Array (N × D), Uint8 pixels (scaled to [0, 1]), an array of rows, or a Matrix. */
-export type Input = Float32Array | Uint8Array | Uint8ClampedArray | ArrayLike<number>[] | number[][] | Matrix;
+/**
+ * Rows of data: a flat row-major Float32Array, Float64Array, other numeric typed array or number[]
+ * (N × D values, used as given), a flat Uint8Array / Uint8ClampedArray (N × D bytes, divided by 255 into [0, 1] — for
+ * every likelihood: pass floats to a Gaussian model to keep another scale), an array of rows, or a
+ * `{ data, rows, cols }` Matrix.
+ */
+export type Input =
+  | Float32Array
+  | Float64Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint16Array
+  | Uint32Array
+  | number[]
+  | ArrayLike<number>[]
+  | number[][]
+  | Matrix;
 
 /** VAE.create's options: the model's (see src/config.ts for every default) and how it runs. */
 export interface VAEOptions extends ModelOptions {
@@ -100,6 +119,12 @@ export class VAE {
   readonly threadsNote: string;
   private readonly pool: ThreadPool | null;
   private disposed = false;
+  /**
+   * @internal What was done to the data this model was trained on (the last fit's, or the loaded
+   * file's), saved as the file's preprocessing metadata: `input` says how values were read, `range`
+   * the [min, max] the model saw after that.
+   */
+  trainedOn: { input: string; range: [number, number] } | null = null;
 
   private constructor(
     k: Kernels,
@@ -196,10 +221,29 @@ export class VAE {
     unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim,
   ): Matrix {
     let m: Matrix;
-    if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = checkMatrix(x, what);
-    else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray)
-      m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
-    else m = toMatrix(x as Float32Array | number[][], x instanceof Float32Array ? cols : undefined);
+    try {
+      if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = checkMatrix(x, what);
+      else if (x instanceof Uint8Array || x instanceof Uint8ClampedArray)
+        m = toMatrix(uint8ToUnit(x as Uint8Array), cols); // bytes → [0, 1]
+      else if (x instanceof Float32Array) m = toMatrix(x, cols);
+      else if (
+        ArrayBuffer.isView(x) &&
+        !(x instanceof DataView) &&
+        !(x instanceof BigInt64Array || x instanceof BigUint64Array)
+      )
+        m = toMatrix(Float32Array.from(x as unknown as ArrayLike<number>), cols); // Float64Array, Int16Array, … as given
+      else if (Array.isArray(x) && x.length > 0 && typeof x[0] === 'number')
+        m = toMatrix(flatNumbers(x as unknown[], what), cols); // a flat number[] of rows × cols values
+      else m = toMatrix(x as number[][]);
+    } catch (e) {
+      // toMatrix's messages name itself; the caller knows the data by its own name
+      if (e instanceof VaeError && e.message.startsWith('toMatrix: '))
+        e.message = `${what}: ${e.message.slice('toMatrix: '.length)}`.replace(
+          'expected a Float32Array (with cols) or an array of rows',
+          `expected rows of numbers (a flat Float32Array, Float64Array, Uint8Array or number[] of rows × ${cols} values, an array of rows, or a { data, rows, cols } matrix), got ${describe(x)}`,
+        );
+      throw e;
+    }
     if (m.cols !== cols) throw new ShapeError(`${what} has ${m.cols} columns; this model expects ${cols}`);
     if (m.rows === 0) throw new DataError(`${what} is empty`);
     if (m.data.length !== m.rows * m.cols)
@@ -207,7 +251,7 @@ export class VAE {
         `${what}: data length ${m.data.length} is not rows × cols = ${m.rows} × ${m.cols}`,
       );
     checkFinite(m.data, what, m.cols);
-    if (unit) checkUnitInterval(m.data, m.cols, `${what} (the Bernoulli likelihood needs values in [0, 1])`);
+    if (unit) checkUnitInterval(m.data, m.cols, what);
     return m;
   }
 
@@ -393,33 +437,90 @@ export class VAE {
     x: Input,
     opts: { k?: number; seed?: number } = {},
   ): { logLikelihood: number; perRow: Float64Array } {
-    this.alive();
-    opts ??= {};
-    const m = this.matrix(x);
-    const K = opts.k ?? 5000;
-    if (!Number.isSafeInteger(K) || K < 1 || K > LIMITS.maxSamples)
-      throw new ConfigError(`k must be a positive integer (at most ${LIMITS.maxSamples}), got ${K}`);
-    return this.withSeed(opts.seed, () => {
-      const net = this.net,
-        Lc = Math.min(K, this.chunkRows); // a fixed chunking: the same bits whatever the capacity
+    const { m, K } = this.llArgs(x, opts);
+    return this.withSeed(opts?.seed, () => {
       const per = new Float64Array(m.rows);
-      for (let r = 0; r < m.rows; r++) {
-        this.putRows(m, r, 1);
-        let total = -Infinity; // log Σ_l w_l over the chunks so far
-        for (let done = 0; done < K; done += Lc) {
-          const L = Math.min(Lc, K - done);
-          net.sampleEps(1, L);
-          // the IWAE loss of one row is −log (1/L) Σ_l w_l, so this chunk's log Σ_l w_l is −loss + log L
-          const c = -net.loss(1, L, IWAE, 1, false).loss + Math.log(L);
-          total = total === -Infinity ? c : Math.max(total, c) + Math.log1p(Math.exp(-Math.abs(total - c)));
-        }
-        per[r] = total - Math.log(K);
-      }
-      checkComputed(per, 'log-likelihood');
-      let mean = 0;
-      for (const v of per) mean += v;
-      return { logLikelihood: mean / m.rows, perRow: per };
+      for (let r = 0; r < m.rows; r++) per[r] = this.llRow(m, r, K);
+      return llResult(per);
     });
+  }
+
+  /**
+   * logLikelihood without blocking: the same numbers (the same bits for a seed), computed row by
+   * row with a yield to the event loop every ~50 ms, `onProgress` after each yield and at the end,
+   * and `signal` to stop (the promise then rejects with the signal's reason, an AbortError by
+   * default). Make no other call on this model until it settles: they would share its sampling
+   * stream. k = 5000 on 10,000 MNIST test images takes minutes; this is the form to use for it.
+   */
+  async logLikelihoodAsync(
+    x: Input,
+    opts: {
+      k?: number;
+      seed?: number;
+      signal?: AbortSignal;
+      onProgress?: (p: { rows: number; total: number; seconds: number }) => void;
+    } = {},
+  ): Promise<{ logLikelihood: number; perRow: Float64Array }> {
+    const { m, K } = this.llArgs(x, opts);
+    const { signal, onProgress } = opts;
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new ConfigError(`signal must be an AbortSignal, got ${describe(signal)}`);
+    if (onProgress !== undefined && typeof onProgress !== 'function')
+      throw new ConfigError(`onProgress must be a function, got ${describe(onProgress)}`);
+    const net = this.net,
+      saved = opts.seed === undefined ? null : net.rngWords(RNG_TRAIN);
+    if (opts.seed !== undefined) net.seedStream(RNG_TRAIN, opts.seed, SEED_SALT.train);
+    const t0 = performance.now();
+    let mine = saved === null ? null : net.rngWords(RNG_TRAIN); // this call's stream across yields
+    try {
+      const per = new Float64Array(m.rows);
+      let last = t0;
+      for (let r = 0; r < m.rows; r++) {
+        if (signal?.aborted)
+          throw signal.reason ?? new DOMException('logLikelihood was aborted', 'AbortError');
+        per[r] = this.llRow(m, r, K);
+        const now = performance.now();
+        if (now - last > 50 && r + 1 < m.rows) {
+          onProgress?.({ rows: r + 1, total: m.rows, seconds: (now - t0) / 1000 });
+          if (mine) mine = net.rngWords(RNG_TRAIN);
+          await new Promise((res) => setTimeout(res, 0));
+          this.alive();
+          if (mine) net.rngWords(RNG_TRAIN, mine);
+          last = performance.now();
+        }
+      }
+      onProgress?.({ rows: m.rows, total: m.rows, seconds: (performance.now() - t0) / 1000 });
+      return llResult(per);
+    } finally {
+      if (saved && !this.disposed) net.rngWords(RNG_TRAIN, saved);
+    }
+  }
+
+  private llArgs(x: Input, opts: { k?: number }): { m: Matrix; K: number } {
+    this.alive();
+    const m = this.matrix(x);
+    const K = opts?.k ?? 5000;
+    if (!Number.isSafeInteger(K) || K < 1 || K > LIMITS.maxSamples)
+      throw new ConfigError(
+        `k must be a positive integer (at most ${LIMITS.maxSamples}), got ${describe(K)}`,
+      );
+    return { m, K };
+  }
+
+  /** log p(x_r) ≈ log (1/K) Σ_l w_l for row r of m, over chunks of at most chunkRows samples. */
+  private llRow(m: Matrix, r: number, K: number): number {
+    const net = this.net,
+      Lc = Math.min(K, this.chunkRows); // a fixed chunking: the same bits whatever the capacity
+    this.putRows(m, r, 1);
+    let total = -Infinity; // log Σ_l w_l over the chunks so far
+    for (let done = 0; done < K; done += Lc) {
+      const L = Math.min(Lc, K - done);
+      net.sampleEps(1, L);
+      // the IWAE loss of one row is −log (1/L) Σ_l w_l, so this chunk's log Σ_l w_l is −loss + log L
+      const c = -net.loss(1, L, IWAE, 1, false).loss + Math.log(L);
+      total = total === -Infinity ? c : Math.max(total, c) + Math.log1p(Math.exp(-Math.abs(total - c)));
+    }
+    return total - Math.log(K);
   }
 
   /** Latent units whose posterior mean varies across the data: Cov_x(E_q[z_u]) > threshold. */
@@ -461,21 +562,22 @@ export class VAE {
       format: FORMAT_NAME,
       format_version: String(FORMAT_VERSION),
       config: JSON.stringify(model),
-      preprocessing: JSON.stringify({ binarization, scale: '[0,1]' }),
+      // what was done: binarization, and how the training values were read and their range
+      preprocessing: JSON.stringify({ binarization, ...(this.trainedOn ?? { input: 'not trained' }) }),
       ...(extra?.metadata ?? {}),
     });
   }
 
   /** Loads a model written by save(). The file is treated as hostile: every problem is a FormatError. */
-  static async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<VAE> {
+  static async load(bytes: Uint8Array | ArrayBuffer, opts: LoadOptions = {}): Promise<VAE> {
     const vae = await VAE.fromFile(bytes, opts);
     return vae.model;
   }
 
   /** @internal load and also return the decoded file (the trainer reads its state from it). */
-  static async fromFile(bytes: Uint8Array, opts: LoadOptions = {}) {
-    if (!(bytes instanceof Uint8Array)) throw new FormatError('VAE.load expects the file as a Uint8Array');
+  static async fromFile(bytes: Uint8Array | ArrayBuffer, opts: LoadOptions = {}) {
     const run = parse(RUN, opts, 'VAE.load');
+    bytes = fileBytes(bytes, 'VAE.load');
     const file = decodeSafetensors(bytes);
     const md = file.metadata;
     if (md.format !== FORMAT_NAME)
@@ -503,7 +605,30 @@ export class VAE {
     const vae = await VAE.open(cfg, run);
     seedRng(vae.net, cfg.seed);
     for (const s of vae.net.paramSlots) vae.net.view(s).set(tensorF32(file.tensors, s.name, s.shape, true));
+    vae.trainedOn = readTrainedOn(md.preprocessing);
     return { model: vae, file };
+  }
+
+  /**
+   * A model from a PyTorch `state_dict` saved as safetensors (`safetensors.torch.save_file(
+   * model.state_dict(), path)`), for an MLP VAE of nn.Linear layers. PyTorch examples/vae's names
+   * (fc1, fc21, fc22, fc3, fc4) are recognised; other names through `names` (wasm-vae layer →
+   * the file's layer). Sizes come from the tensors; the activation, likelihood, sigma, seed, … from
+   * the options (VAE.create's defaults: ReLU, Bernoulli). Missing, extra or mis-shaped tensors are a
+   * FormatError naming each, raised before any wasm memory is allocated. See src/io/pytorch.ts.
+   */
+  static async fromPyTorch(
+    bytes: Uint8Array | ArrayBuffer,
+    opts: PyTorchOptions & LoadOptions = {},
+  ): Promise<VAE> {
+    if (opts === null || typeof opts !== 'object')
+      throw new ConfigError('VAE.fromPyTorch: options must be an object');
+    const run = parse(RUN, pick(opts, RUN_KEYS), 'VAE.fromPyTorch');
+    const { config, params } = readPyTorchStateDict(fileBytes(bytes, 'VAE.fromPyTorch'), opts, RUN_KEYS);
+    const vae = await VAE.open(config, run);
+    seedRng(vae.net, config.seed);
+    for (const s of vae.net.paramSlots) vae.net.view(s).set(params.get(s.name)!);
+    return vae;
   }
 
   /**
@@ -515,6 +640,62 @@ export class VAE {
     this.disposed = true;
     this.pool?.dispose();
   }
+}
+
+/** A file's bytes as a Uint8Array: a Uint8Array (or Node Buffer) as is, an ArrayBuffer or other view wrapped. */
+function fileBytes(bytes: unknown, what: string): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new FormatError(
+    `${what} expects the file's bytes as a Uint8Array or ArrayBuffer, got ${describe(bytes)}`,
+  );
+}
+
+function llResult(per: Float64Array): { logLikelihood: number; perRow: Float64Array } {
+  checkComputed(per, 'log-likelihood');
+  let mean = 0;
+  for (const v of per) mean += v;
+  return { logLikelihood: mean / per.length, perRow: per };
+}
+
+/** How fit() read its training data, for the preprocessing metadata. */
+export function describeInput(x: unknown, m: Matrix): { input: string; range: [number, number] } {
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < m.data.length; i++) {
+    const v = m.data[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const input =
+    x instanceof Uint8Array || x instanceof Uint8ClampedArray ? 'bytes divided by 255' : 'values as given';
+  return { input, range: [lo, hi] };
+}
+
+/** The preprocessing record of a model file (older files have none: null). */
+function readTrainedOn(text: string | undefined): { input: string; range: [number, number] } | null {
+  try {
+    const p = JSON.parse(text ?? '{}');
+    const r = p?.range;
+    if (typeof p?.input === 'string' && Array.isArray(r) && r.length === 2 && r.every(Number.isFinite))
+      return { input: p.input.slice(0, 100), range: [r[0], r[1]] };
+  } catch {
+    // checked (and reported) with the config above
+  }
+  return null;
+}
+
+/** A flat array of numbers as a Float32Array; a non-number names its index. */
+function flatNumbers(x: unknown[], what: string): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (typeof v !== 'number')
+      throw new DataError(`${what}: value at index ${i} is not a number, got ${describe(v)}`);
+    out[i] = v;
+  }
+  return out;
 }
 
 function pick(o: object, keys: readonly string[]): Record<string, unknown> {

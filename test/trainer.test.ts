@@ -919,7 +919,7 @@ describe('bad options', () => {
     await rejects(
       t.fit(x, { epochs: 1, validationData: [[1, 2]] }),
       ShapeError,
-      /validation data has 2 columns/,
+      /validationData has 2 columns/,
     );
     const out = x.slice();
     out[3] = 2;

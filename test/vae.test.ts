@@ -757,7 +757,7 @@ describe('save / load', () => {
     expect(FORMAT_VERSION).toBe(1);
     const { binarization, ...model } = vae.config;
     expect(JSON.parse(f.metadata.config)).toEqual(model);
-    expect(JSON.parse(f.metadata.preprocessing)).toEqual({ binarization, scale: '[0,1]' });
+    expect(JSON.parse(f.metadata.preprocessing)).toEqual({ binarization, input: 'not trained' });
     expect(binarization).toBe('dynamic');
     // the raw bytes of a weight are the little-endian float32 of the parameter
     const w = vae.stateDict().get('fc_mu.bias')!.data;

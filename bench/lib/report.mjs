@@ -1,5 +1,6 @@
 // The bench's outputs from its JSON: the markdown report (tables with ratios and targets) and the
-// SVG chart of training samples/s per system and batch size (hand-written SVG, no dependency).
+// SVG chart of training samples/s per system and batch size (a Vega-Lite spec rendered by
+// src/cli/plot.ts, the one charting module: run after `npm run build`).
 import { lossDiffs, LOSS_RTOL } from './verify.mjs';
 
 const fmtInt = (v) => Math.round(v).toLocaleString('en-US');
@@ -491,100 +492,82 @@ const COLORS = {
   'tfjs-cpu/chromium': '#f48fb1',
   'pytorch/native': '#424242',
 };
-const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-export function svgChart(R) {
-  const batches = R.config.batches;
+/** The Vega-Lite spec of the chart: grouped bars (log scale) with p10–p90 rules, one group per batch size. */
+export function chartSpec(R) {
   const series = stepSeries(R);
-  const W = 980,
-    H = 520,
-    left = 70,
-    right = 250,
-    top = 50,
-    bottom = 60;
-  const pw = W - left - right,
-    ph = H - top - bottom;
-  const vals = R.step
-    .flatMap((s) => [
-      s.samplesPerSec.p10 ?? s.samplesPerSec.median,
-      s.samplesPerSec.p90 ?? s.samplesPerSec.median,
-    ])
-    .filter((v) => v > 0);
+  const names = series.map((s) => label(s.system, s.env));
+  const values = R.step
+    .filter((r) => series.some((s) => s.system === r.system && s.env === r.env))
+    .map((r) => {
+      const v = r.samplesPerSec;
+      return {
+        batch: `batch ${r.batch}`,
+        system: label(r.system, r.env),
+        median: v.median,
+        p10: v.p10 ?? v.median,
+        p90: v.p90 ?? v.median,
+        text: v.median >= 1000 ? `${(v.median / 1000).toFixed(1)}k` : String(Math.round(v.median)),
+      };
+    });
+  const x = {
+    field: 'batch',
+    type: 'nominal',
+    title: null,
+    sort: R.config.batches.map((b) => `batch ${b}`),
+    axis: { labelAngle: 0, labelFontWeight: 'bold' },
+  };
+  const xOffset = { field: 'system', type: 'nominal', sort: names };
   // axis from the largest 1-2-5 value below min/1.5 (so the shortest bar stays visible) to the next decade
+  const vals = values.flatMap((v) => [v.p10, v.p90]).filter((v) => v > 0);
   const floor125 = (v) => {
     const d = 10 ** Math.floor(Math.log10(v));
     return [5, 2, 1].map((m) => m * d).find((x) => x <= v) ?? d;
   };
   const lo = floor125(Math.min(...vals, 1000) / 1.5),
     hi = 10 ** Math.ceil(Math.log10(Math.max(...vals, 1000)));
-  const y = (v) =>
-    top + ph - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
-  const gw = pw / batches.length,
-    bw = Math.max(4, Math.min(24, (gw - 24) / Math.max(1, series.length)));
-  const o = [];
-  o.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-  );
-  o.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  o.push(
-    `<text x="${left}" y="22" font-size="15" font-weight="bold">Training step, 784-400-20 VAE, Adam: samples/s (log scale, median with p10–p90)</text>`,
-  );
-  o.push(
-    `<text x="${left}" y="40" fill="#555">${esc(`${R.machine.cpu}, 1 thread · ${R.date.slice(0, 10)} · ${R.mode} run`)}</text>`,
-  );
-  for (let d = Math.floor(Math.log10(lo)); d <= Math.log10(hi) + 1e-9; d++) {
-    for (const m of [1, 2, 5]) {
-      const v = m * 10 ** d;
-      if (v < lo * 0.999) continue;
-      if (v > hi) break;
-      const yy = y(v).toFixed(1);
-      o.push(
-        `<line x1="${left}" x2="${left + pw}" y1="${yy}" y2="${yy}" stroke="${m === 1 ? '#ccc' : '#eee'}"/>`,
-      );
-      o.push(
-        `<text x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#555">${v >= 1000 ? `${v / 1000}k` : v}</text>`,
-      );
-    }
-  }
-  o.push(
-    `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + ph}" stroke="#333"/><line x1="${left}" x2="${left + pw}" y1="${top + ph}" y2="${top + ph}" stroke="#333"/>`,
-  );
-  o.push(
-    `<text transform="translate(18 ${top + ph / 2}) rotate(-90)" text-anchor="middle">samples / s</text>`,
-  );
-  batches.forEach((b, gi) => {
-    const gx = left + gi * gw + (gw - bw * series.length) / 2;
-    o.push(
-      `<text x="${left + gi * gw + gw / 2}" y="${top + ph + 22}" text-anchor="middle" font-weight="bold">batch ${b}</text>`,
-    );
-    series.forEach((s, si) => {
-      const r = R.step.find((x) => x.system === s.system && x.env === s.env && x.batch === b);
-      if (!r) return;
-      const v = r.samplesPerSec,
-        x = gx + si * bw,
-        col = COLORS[`${s.system}/${s.env}`] ?? '#888';
-      o.push(
-        `<rect x="${x.toFixed(1)}" y="${y(v.median).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${(top + ph - y(v.median)).toFixed(1)}" fill="${col}"><title>${esc(`${label(s.system, s.env)}, batch ${b}: ${Math.round(v.median)} samples/s`)}</title></rect>`,
-      );
-      if (v.p10 != null && v.p90 != null) {
-        const cx = (x + (bw - 1) / 2).toFixed(1);
-        o.push(
-          `<line x1="${cx}" x2="${cx}" y1="${y(v.p90).toFixed(1)}" y2="${y(v.p10).toFixed(1)}" stroke="#000" stroke-width="1"/>`,
-        );
-      }
-      const ty = y(Math.max(v.median, v.p90 ?? 0)) - 4;
-      o.push(
-        `<text transform="translate(${(x + bw / 2 + 3).toFixed(1)} ${ty.toFixed(1)}) rotate(-90)" font-size="9" fill="#333">${v.median >= 1000 ? `${(v.median / 1000).toFixed(1)}k` : Math.round(v.median)}</text>`,
-      );
-    });
-  });
-  series.forEach((s, si) => {
-    const ly = top + 10 + si * 20;
-    o.push(
-      `<rect x="${left + pw + 20}" y="${ly - 9}" width="14" height="14" fill="${COLORS[`${s.system}/${s.env}`] ?? '#888'}"/>`,
-    );
-    o.push(`<text x="${left + pw + 40}" y="${ly + 2}">${esc(label(s.system, s.env))}</text>`);
-  });
-  o.push('</svg>');
-  return o.join('\n');
+  const yScale = { type: 'log', domain: [lo, hi], clamp: true };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Training step, 784-400-20 VAE, Adam: samples/s (log scale, median with p10–p90)',
+      subtitle: `${R.machine.cpu}, 1 thread · ${R.date.slice(0, 10)} · ${R.mode} run`,
+      anchor: 'start',
+    },
+    width: 660,
+    height: 400,
+    background: 'white',
+    data: { values },
+    encoding: { x, xOffset },
+    layer: [
+      {
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          y: { field: 'median', type: 'quantitative', title: 'samples / s', scale: yScale },
+          y2: { datum: lo },
+          color: {
+            field: 'system',
+            type: 'nominal',
+            title: null,
+            sort: names,
+            legend: { labelLimit: 320 },
+            scale: { domain: names, range: series.map((s) => COLORS[`${s.system}/${s.env}`] ?? '#888') },
+          },
+        },
+      },
+      {
+        mark: { type: 'rule', color: 'black' },
+        encoding: { y: { field: 'p10', type: 'quantitative', scale: yScale }, y2: { field: 'p90' } },
+      },
+      {
+        mark: { type: 'text', angle: 270, align: 'left', dx: 4, fontSize: 9, color: '#333' },
+        encoding: { y: { field: 'p90', type: 'quantitative', scale: yScale }, text: { field: 'text' } },
+      },
+    ],
+  };
+}
+
+/** The chart as an SVG document, rendered by src/cli/plot.ts (the one charting module; needs dist/). */
+export async function svgChart(R) {
+  const { renderSvg } = await import('../../dist/cli/plot.js');
+  return renderSvg(chartSpec(R));
 }

@@ -28,6 +28,17 @@ import { saveModel } from '../node.js';
 import { imageGrid, writePng } from './png.js';
 
 export const USAGE = `Usage: wasm-vae [options]      (npm start -- [options])
+       wasm-vae <command> [options]   (wasm-vae <command> --help for each)
+
+Commands, for your own data (MNIST / Fashion-MNIST by name, an IDX pair, a CSV, a folder of PNGs):
+  train        train a VAE; writes the model, loss curves, reconstructions, samples (and, for a
+               2-D latent space, the manifold and a latent scatter) to --out
+  eval         the ELBO (reconstruction, KL) and optionally log p(x) of data under a model
+  sample       decode draws z ~ N(0, I) to an image grid or CSV
+  reconstruct  inputs and their reconstructions as a labelled image grid or CSV
+  encode       posterior means and log-variances to CSV (and a latent scatter)
+
+Without a command:
 
 Trains a VAE (PyTorch examples/vae configuration by default) on MNIST or Fashion-MNIST and writes
 model.safetensors, reconstructions.png, samples.png and summary.json to the output folder.
@@ -51,8 +62,9 @@ Options:
   -h, --help          print this help and exit
 `;
 
+import { COMMAND_NAMES, UsageError, joinNegativeValues, runCommand } from './commands.js';
 /** A bad command line: printed with a pointer to --help, exit code 1. */
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface CliOptions {
   epochs: number;
@@ -83,7 +95,17 @@ export function parseCli(argv: string[]): CliOptions {
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      // `--epochs -1` reaches the range check below (parseArgs alone calls it ambiguous)
+      args: joinNegativeValues(argv, [
+        'epochs',
+        'batch-size',
+        'lr',
+        'latent',
+        'hidden',
+        'seed',
+        'train-rows',
+        'test-rows',
+      ]),
       strict: true,
       allowPositionals: false,
       options: {
@@ -170,7 +192,9 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
   const log = (s: string) => {
     if (!opts.quiet) process.stdout.write(s + '\n');
   };
-  const dataName = opts.data === 'fashion' ? 'Fashion-MNIST' : 'MNIST';
+  // files from --data-dir are named by where they came from unless --data says fashion
+  const dataName =
+    opts.data === 'fashion' ? 'Fashion-MNIST' : opts.dataDir ? `the IDX files in ${opts.dataDir}` : 'MNIST';
   const ds: ImageDataset =
     opts.data === 'fashion'
       ? await loadFashionMnist({ dir: opts.dataDir })
@@ -320,6 +344,8 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
 
 /** The command: parse, run, report errors. Returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length > 0 && COMMAND_NAMES.includes(argv[0]))
+    return withSignals((signal) => runCommand(argv[0], argv.slice(1), signal));
   let opts: CliOptions;
   try {
     opts = parseCli(argv);
@@ -331,6 +357,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  return withSignals((signal) => run(opts, signal));
+}
+
+/** Runs a command with Ctrl-C handling and prints its errors. Returns the exit code. */
+async function withSignals(fn: (signal: AbortSignal) => Promise<number>): Promise<number> {
   // Ctrl-C once: stop after the current batch and still write the outputs; twice: quit now
   const ac = new AbortController();
   const onSigint = () => {
@@ -340,7 +371,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    return await run(opts, ac.signal);
+    return await fn(ac.signal);
   } catch (err) {
     if (err instanceof UsageError)
       process.stderr.write(`wasm-vae: ${err.message}\nRun with --help for usage.\n`);

@@ -4,7 +4,8 @@
  * the file name ends in `.png`. Used by the CLI, the bench report and the reproduction harness;
  * never imported by the library core (the modules load on first use).
  *
- * Helpers build the common specs (`lineChart`), and `writeChart(path, spec)` writes atomically.
+ * Helpers build the common specs (`lineChart`, `scatterChart`, `imageChart` for labelled image
+ * grids), and `writeChart(path, spec)` writes atomically.
  */
 import { writeFileAtomic } from '../io/node.js';
 
@@ -65,10 +66,110 @@ export function lineChart(points: readonly SeriesPoint[], o: LineChartOptions): 
   };
 }
 
-/** Renders a Vega-Lite spec to an SVG document. */
-export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+/** One point of a scatter plot, with an optional category (coloured, with a legend). */
+export interface ScatterPoint {
+  x: number;
+  y: number;
+  label?: string;
+}
+
+/** A scatter plot of points, coloured by `label` when the points have one. */
+export function scatterChart(
+  points: readonly ScatterPoint[],
+  o: { title?: string; xTitle: string; yTitle: string; width?: number; height?: number },
+): VegaLiteSpec {
+  const labelled = points.some((p) => p.label !== undefined);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...(o.title ? { title: o.title } : {}),
+    width: o.width ?? 420,
+    height: o.height ?? 420,
+    background: 'white',
+    data: { values: points.map((p) => ({ ...p })) },
+    mark: { type: 'circle', size: 14, opacity: 0.7 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: o.xTitle, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: { zero: false } },
+      ...(labelled
+        ? { color: { field: 'label', type: 'nominal', title: 'label', scale: { scheme: 'category10' } } }
+        : {}),
+    },
+  };
+}
+
+/** A text label placed in an image chart, in the image's pixel coordinates. */
+export interface ImageLabel {
+  x: number;
+  y: number;
+  text: string;
+  align?: 'left' | 'center' | 'right';
+  baseline?: 'top' | 'middle' | 'bottom';
+}
+
+/**
+ * A raster image (PNG bytes, shown at its own pixel size: scale it up first, nearest-neighbour, for
+ * crisp pixels) with a title and text labels around it — a Vega specification (Vega-Lite has no
+ * pixel-positioned marks). Labels may sit outside the image (negative x or y): the padding makes room.
+ */
+export function imageChart(
+  png: Uint8Array,
+  width: number,
+  height: number,
+  o: { title?: string; labels?: readonly ImageLabel[]; padding?: { left: number; top: number } },
+): VegaSpec {
+  const pad = o.padding ?? { left: 10, top: 10 };
+  return {
+    $schema: 'https://vega.github.io/schema/vega/v6.json',
+    width,
+    height,
+    padding: { left: pad.left, top: pad.top, right: 10, bottom: 10 },
+    background: 'white',
+    ...(o.title ? { title: { text: o.title, fontSize: 14, font: 'sans-serif' } } : {}),
+    data: [{ name: 'labels', values: (o.labels ?? []).map((l) => ({ ...l })) }],
+    marks: [
+      {
+        type: 'image',
+        encode: {
+          enter: {
+            url: { value: `data:image/png;base64,${Buffer.from(png).toString('base64')}` },
+            x: { value: 0 },
+            y: { value: 0 },
+            width: { value: width },
+            height: { value: height },
+            aspect: { value: false },
+            smooth: { value: false },
+          },
+        },
+      },
+      {
+        type: 'text',
+        from: { data: 'labels' },
+        encode: {
+          enter: {
+            x: { field: 'x' },
+            y: { field: 'y' },
+            text: { field: 'text' },
+            align: { signal: "datum.align || 'center'" },
+            baseline: { signal: "datum.baseline || 'bottom'" },
+            fontSize: { value: 12 },
+            font: { value: 'sans-serif' },
+            fill: { value: '#222' },
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** A Vega (not Vega-Lite) specification (https://vega.github.io/vega/docs/specification/). */
+export type VegaSpec = Record<string, unknown> & { marks: unknown[] };
+
+/** Renders a Vega-Lite spec (or a Vega spec: one with `marks`) to an SVG document. */
+export async function renderSvg(spec: VegaLiteSpec | VegaSpec): Promise<string> {
   const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
-  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0]).spec;
+  const compiled = Array.isArray(spec.marks)
+    ? (spec as unknown as Parameters<typeof vega.parse>[0])
+    : vl.compile(spec as unknown as Parameters<typeof vl.compile>[0]).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -88,7 +189,7 @@ export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
  * Writes `spec` to `path` atomically: PNG when the name ends in `.png`, else SVG. Returns the bytes
  * written.
  */
-export async function writeChart(path: string, spec: VegaLiteSpec): Promise<number> {
+export async function writeChart(path: string, spec: VegaLiteSpec | VegaSpec): Promise<number> {
   const svg = await renderSvg(spec);
   const data = path.toLowerCase().endsWith('.png') ? await svgToPng(svg) : svg;
   await writeFileAtomic(path, data);

@@ -80,3 +80,15 @@ export function encodeGrayPng(grid: GrayImage): Uint8Array {
 export async function writePng(path: string, grid: GrayImage): Promise<void> {
   await writeFileAtomic(path, encodeGrayPng(grid));
 }
+
+/** Scales an image up by an integer factor, nearest-neighbour (each pixel becomes k × k). */
+export function scaleUp(img: GrayImage, k: number): GrayImage {
+  if (!isPosInt(k)) throw new ShapeError(`scaleUp: factor must be a positive integer, got ${k}`);
+  const W = img.width * k,
+    out = new Uint8Array(W * img.height * k);
+  for (let y = 0; y < img.height * k; y++) {
+    const src = Math.floor(y / k) * img.width;
+    for (let x = 0; x < W; x++) out[y * W + x] = img.data[src + Math.floor(x / k)];
+  }
+  return { data: out, width: W, height: img.height * k };
+}

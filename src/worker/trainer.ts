@@ -21,6 +21,7 @@ import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from
 import { ConfigError, VaeError, WasmError } from '../errors.js';
 import { compileKernels } from '../wasm.js';
 import { parseFitOptions } from '../trainer.js';
+import { describeInput } from '../vae.js'; // the preprocessing record, as Trainer.fit leaves it
 import { any, field, nonNegative, optional, parse, bool, posInt } from '../options.js';
 import {
   takeSnapshot,
@@ -338,6 +339,8 @@ export class WorkerTrainer {
 
   private dataMessage(x: Input, what: string, transfer: Transferable[]): DataMessage {
     const m = this.vae.matrix(x, this.vae.config.inputDim, what);
+    // the main-thread model records what fit did to its data, as Trainer.fit does
+    if (what === 'training data') this.vae.trainedOn = describeInput(x, m);
     const buf = m.data.buffer;
     const whole =
       buf instanceof ArrayBuffer && m.data.byteOffset === 0 && m.data.byteLength === buf.byteLength;
