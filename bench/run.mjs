@@ -1017,7 +1017,7 @@ const base = opts.outName ?? (Q ? 'quick' : 'latest');
 const md = markdown(R);
 writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(R, null, 2)}\n`);
 writeFileSync(join(outDir, `${base}.md`), md);
-if (R.step.length) writeFileSync(join(outDir, `${base}.svg`), svgChart(R));
+if (R.step.length) writeFileSync(join(outDir, `${base}.svg`), await svgChart(R));
 console.log(`\n${md}`);
 console.log(
   `wrote bench/results/${base}.md, ${base}.json${R.step.length ? `, ${base}.svg` : ''} (${R.wallSeconds} s)`,

@@ -90,18 +90,17 @@ describe('the packed tarball, installed', () => {
     proj = join(tmp, 'proj');
     mkdirSync(proj);
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+    // every production entry (no `dev` flag): the dependencies, theirs, nested copies and the
+    // platform packages of optional dependencies (e.g. @resvg/resvg-js-linux-x64-gnu)
     const entries: Record<string, unknown> = {};
-    const queue = Object.keys(pkg.dependencies);
-    while (queue.length) {
-      const name = queue.shift()!;
-      const key = `node_modules/${name}`;
-      if (entries[key]) continue;
-      const e = lock.packages[key];
-      if (!e) throw new Error(`${key} is not hoisted in package-lock.json`);
+    for (const [key, e] of Object.entries(lock.packages as Record<string, Record<string, unknown>>)) {
+      if (!key.startsWith('node_modules/') || e.dev || e.link) continue;
       const { dev: _dev, peer: _peer, devOptional: _devOptional, ...rest } = e;
       entries[key] = rest;
-      queue.push(...Object.keys(e.dependencies ?? {}));
     }
+    for (const name of Object.keys(pkg.dependencies))
+      if (!entries[`node_modules/${name}`])
+        throw new Error(`node_modules/${name} is not in package-lock.json`);
     const spec = `file:${tarball}`;
     entries['node_modules/wasm-vae'] = {
       version: pkg.version,
