@@ -427,7 +427,7 @@ async function train(v: Values, log: Log, signal?: AbortSignal): Promise<number>
     threads: threads(v),
   };
   const trainer = v.resume
-    ? await resumeTrainer(v.resume as string, { build: undefined })
+    ? await resumeTrainer(v.resume as string, { threads: model.threads })
     : new Trainer(await VAE.create(model), topts);
   const vae = trainer.vae;
   if (vae.config.inputDim !== d.cols)
