@@ -31,6 +31,10 @@ export interface KernelExports {
   kl_free_bits(dmu: number, dlogvar: number, mu: number, logvar: number, B: number, Z: number, lambda: number, beta: number): number;
   /** The importance weights of the k-sample bound (Burda, Grosse & Salakhutdinov 2016, eq. (assembly/elbo.ts) */
   iwae_weights(lw: number, sw: number, dmu: number, dlogvar: number, recs: number, z: number, eps: number, logvar: number, B: number, L: number, Z: number, scale: number): number;
+  /** The continuous Bernoulli's mean from the logit l (n elements; dst may alias logits): E[x] = λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)) (Loaiza-Ganem & Cunningham 2019, §3) = ½ + ½·(coth u − 1/u), u = l/2 (the Langevin function), = ½ + ½·sign(l)·((1 + e)/(1 − e) − 2/|l|), e = exp(−|l|), and near λ = ½ (|l| < 1, where coth u and 1/u cancel) ½ + u/6 − u³/90 + u⁵/945 − u⁷/9450 (next term < 3e-8). (assembly/elbo.ts) */
+  cb_mean(dst: number, logits: number, n: number): void;
+  /** One draw x ~ p(x | decoder output) per element (n elements; dst may alias out or noise), from noise the caller drew with the library's RNG: U[0, 1) for the Bernoulli likelihoods, N(0, 1) for the Gaussians. (assembly/elbo.ts) */
+  lik_draw(dst: number, out: number, outlv: number, noise: number, n: number, lik: number, sigma: number): void;
   /** Adam / AdamW. (assembly/optim.ts) */
   adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step_size: number, bc2_sqrt: number, gs: number, decoupled: boolean, ith: number, nth: number): void;
   /** Adagrad: g += wd·p; s += g²; p −= clr·g/(√s + eps), clr = lr / (1 + (t − 1)·lr_decay) from the caller. (assembly/optim.ts) */
@@ -91,6 +95,8 @@ export const KERNEL_ARITY = {
   elbo_forward_backward: 24,
   kl_free_bits: 8,
   iwae_weights: 12,
+  cb_mean: 3,
+  lik_draw: 7,
   adam_step: 16,
   adagrad_step: 10,
   sgd_step: 13,
@@ -129,6 +135,7 @@ export const KERNEL_CONSTANTS = {
   LIK_BERNOULLI: 0,
   LIK_GAUSSIAN: 1,
   LIK_GAUSSIAN_LEARNED: 2,
+  LIK_CONTINUOUS_BERNOULLI: 3,
   LOGVAR_MIN: -30,
   LOGVAR_MAX: 20,
   BUILD_SCALAR: 0,
@@ -139,7 +146,7 @@ export const KERNEL_CONSTANTS = {
 /** Activation kinds by name (act_forward / act_backward `kind`). */
 export const ACTIVATION_KINDS = { identity: 0, relu: 1, leaky_relu: 2, elu: 3, tanh: 4, sigmoid: 5, softplus: 6 } as const;
 /** Likelihood kinds by name (elbo_forward_backward `lik`). */
-export const LIKELIHOOD_KINDS = { bernoulli: 0, gaussian: 1, 'gaussian-learned': 2 } as const;
+export const LIKELIHOOD_KINDS = { bernoulli: 0, gaussian: 1, 'gaussian-learned': 2, 'continuous-bernoulli': 3 } as const;
 /** Build names, indexed by build_kind(). */
 export const BUILD_KINDS = ['scalar', 'simd', 'relaxed'] as const;
 /** The range log σ² is clamped to before it is exponentiated. */

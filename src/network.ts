@@ -794,7 +794,7 @@ export class Network {
   }
 
   /** Byte offset of an activation or gradient tensor: for kernels that fill it directly (e.g. the RNG). */
-  ptr(name: 'x' | 'z' | 'eps' | 'out' | 'mu' | 'logvar' | 'order'): number {
+  ptr(name: 'x' | 'z' | 'eps' | 'out' | 'outlv' | 'dout' | 'mu' | 'logvar' | 'order'): number {
     return name === 'order' ? this.layout.order : this.p[name];
   }
 

@@ -15,9 +15,20 @@ import {
 } from './config.js';
 import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
-import { ACTIVATION_KINDS } from './abi.js';
+import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError, DataError, FormatError, ShapeError } from './errors.js';
-import { field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
+import {
+  bool,
+  field,
+  nonNegInt,
+  oneOf,
+  optional,
+  parse,
+  posInt,
+  str,
+  type Check,
+  type Parsed,
+} from './options.js';
 import { ThreadPool, parallelKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
   toMatrix,
@@ -83,6 +94,30 @@ export interface Evaluation {
   kl: number;
   rows: number;
 }
+
+/**
+ * What decode, sample, reconstruct and interpolate return for each row of z:
+ *  - `output: 'mean'` (the default): E[x | z] — Bernoulli probabilities, Gaussian means, the
+ *    continuous Bernoulli's mean λ/(2λ − 1) + 1/(2 artanh(1 − 2λ));
+ *  - `output: 'lambda'`: the Bernoulli likelihoods' parameter λ = σ(decoder logit) (for
+ *    'bernoulli' the same numbers as the mean; for 'continuous-bernoulli' not: its mean is
+ *    pulled towards ½);
+ *  - `draw: true`: one draw x ~ p(x | z) per element instead (0/1 for Bernoulli, in [0, 1] for
+ *    the continuous Bernoulli, mean + σ·n for the Gaussians), from the model's sampling stream
+ *    (or `seed`'s), so a seed gives the same bits everywhere.
+ */
+export interface DecodeOptions {
+  output?: 'mean' | 'lambda';
+  draw?: boolean;
+  seed?: number;
+}
+const DECODE = {
+  output: field(oneOf(['mean', 'lambda'] as const), 'mean'),
+  draw: field(bool, false),
+  seed: optional(nonNegInt),
+};
+type Decode = Parsed<typeof DECODE>;
+const DECODE_KEYS = Object.keys(DECODE);
 
 export const FORMAT_NAME = 'wasm-vae';
 export const FORMAT_VERSION = 1;
@@ -193,7 +228,7 @@ export class VAE {
     x: Input,
     cols = this.config.inputDim,
     what = 'x',
-    unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim,
+    unit = this.config.likelihood.endsWith('bernoulli') && cols === this.config.inputDim,
   ): Matrix {
     let m: Matrix;
     if (x && typeof x === 'object' && 'data' in x && 'rows' in x && 'cols' in x) m = checkMatrix(x, what);
@@ -207,7 +242,12 @@ export class VAE {
         `${what}: data length ${m.data.length} is not rows × cols = ${m.rows} × ${m.cols}`,
       );
     checkFinite(m.data, what, m.cols);
-    if (unit) checkUnitInterval(m.data, m.cols, `${what} (the Bernoulli likelihood needs values in [0, 1])`);
+    if (unit)
+      checkUnitInterval(
+        m.data,
+        m.cols,
+        `${what} (the ${this.config.likelihood === 'bernoulli' ? 'Bernoulli' : 'continuous Bernoulli'} likelihood needs values in [0, 1])`,
+      );
     return m;
   }
 
@@ -265,17 +305,51 @@ export class VAE {
     return { mu, logvar, rows: m.rows };
   }
 
-  /** p(x|z): Bernoulli probabilities or Gaussian means, (rows, inputDim). */
-  decode(z: Input): Float32Array {
+  /** p(x|z) for each row of z, (rows, inputDim): E[x|z] by default; see DecodeOptions for λ and draws. */
+  decode(z: Input, opts: DecodeOptions = {}): Float32Array {
     this.alive();
-    return this.decodeMatrix(this.matrix(z, this.config.latentDim, 'z', false));
+    const how = this.decodeOptions(opts, 'decode');
+    const m = this.matrix(z, this.config.latentDim, 'z', false);
+    return this.withSeed(how.seed, () => this.decodeMatrix(m, undefined, how));
   }
 
-  /** Decodes the rows of z in chunks; with `eachChunk`, fills the 'z' tensor itself (given the chunk's first row and size). */
-  private decodeMatrix(m: Matrix, eachChunk?: (r: number, n: number) => void): Float32Array {
+  /** Parses DecodeOptions (plus `extra` keys the caller reads itself). */
+  private decodeOptions(opts: unknown, what: string, extra: readonly string[] = []): Decode {
+    const o = (opts ?? {}) as Record<string, unknown>;
+    const how = parse(DECODE, o && typeof o === 'object' ? pick(o, DECODE_KEYS) : o, what);
+    const unknown =
+      o &&
+      typeof o === 'object' &&
+      Object.keys(o).find((k) => !DECODE_KEYS.includes(k) && !extra.includes(k));
+    if (unknown)
+      throw new ConfigError(
+        `unknown ${what} option "${unknown}"; known: ${[...DECODE_KEYS, ...extra].join(', ')}`,
+      );
+    if (how.output === 'lambda' && !this.config.likelihood.endsWith('bernoulli'))
+      throw new ConfigError(
+        `${what}: output 'lambda' is the Bernoulli likelihoods' parameter; this model's likelihood is '${this.config.likelihood}' (use output 'mean')`,
+      );
+    if (how.draw && opts && (opts as DecodeOptions).output !== undefined)
+      throw new ConfigError(
+        `${what}: draw: true returns draws x ~ p(x|z), not a mean or λ; leave output out`,
+      );
+    return how;
+  }
+
+  /**
+   * Decodes the rows of z in chunks; with `eachChunk`, fills the 'z' tensor itself (given the
+   * chunk's first row and size). `how` says whether each element is E[x|z], λ or a draw.
+   */
+  private decodeMatrix(
+    m: Matrix,
+    eachChunk?: (r: number, n: number) => void,
+    how: Decode = { output: 'mean', draw: false, seed: undefined },
+  ): Float32Array {
     const D = this.config.inputDim,
       Z = this.config.latentDim,
-      net = this.net;
+      net = this.net,
+      e = this.kernels.exports,
+      lik = this.config.likelihood;
     checkOutputFloats(m.rows, D, 'decoding');
     const out = new Float32Array(m.rows * D);
     for (let r = 0; r < m.rows; r += this.chunkRows) {
@@ -283,9 +357,21 @@ export class VAE {
       if (eachChunk) eachChunk(r, n);
       else net.put('z', m.data, r * Z, n * Z);
       net.decode(n);
-      // Bernoulli: the decoder gives logits; probabilities come from the activation kernel's sigmoid
-      if (this.config.likelihood === 'bernoulli')
-        net.par.act_forward(net.ptr('out'), net.ptr('out'), n * D, ACTIVATION_KINDS.sigmoid, 0);
+      const o = net.ptr('out');
+      if (how.draw) {
+        // noise for n·D elements in the gradient tensor 'dout' (inference computes no gradient):
+        // uniform for the Bernoulli likelihoods, normal for the Gaussians, from the sampling stream
+        const noise = net.ptr('dout'),
+          st = net.rngState(RNG_TRAIN);
+        if (lik.endsWith('bernoulli')) e.rng_uniform(noise, n * D, st, 0, 1);
+        else e.rng_normal(noise, n * D, st, 0, 1);
+        e.lik_draw(o, o, net.ptr('outlv'), noise, n * D, LIKELIHOOD_KINDS[lik], this.config.sigma);
+      } else if (lik === 'bernoulli' || (lik === 'continuous-bernoulli' && how.output === 'lambda')) {
+        // the decoder gives logits; probabilities (λ) come from the activation kernel's sigmoid
+        net.par.act_forward(o, o, n * D, ACTIVATION_KINDS.sigmoid, 0);
+      } else if (lik === 'continuous-bernoulli') {
+        e.cb_mean(o, o, n * D);
+      }
       net.get('out', out, r * D, n * D);
     }
     checkComputed(out, 'decoder output', D);
@@ -293,37 +379,46 @@ export class VAE {
   }
 
   /** Decodes the posterior mean of each row (or one posterior sample with `sample: true`). */
-  reconstruct(x: Input, opts: { sample?: boolean; seed?: number } = {}): Float32Array {
+  reconstruct(x: Input, opts: { sample?: boolean } & DecodeOptions = {}): Float32Array {
     this.alive();
     opts ??= {};
+    const how = this.decodeOptions(opts, 'reconstruct', ['sample']);
     const m = this.matrix(x),
       Z = this.config.latentDim,
       net = this.net;
     return this.withSeed(opts.seed, () =>
-      this.decodeMatrix({ data: m.data, rows: m.rows, cols: Z }, (r, n) => {
-        this.putRows(m, r, n);
-        net.encode(n);
-        if (opts.sample) {
-          net.sampleEps(n, 1);
-          net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
-        } else {
-          net.meanLatent(n);
-        }
-      }),
+      this.decodeMatrix(
+        { data: m.data, rows: m.rows, cols: Z },
+        (r, n) => {
+          this.putRows(m, r, n);
+          net.encode(n);
+          if (opts.sample) {
+            net.sampleEps(n, 1);
+            net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
+          } else {
+            net.meanLatent(n);
+          }
+        },
+        how,
+      ),
     );
   }
 
   /** n draws z ~ N(0, I) decoded: (n, inputDim) probabilities or means. */
-  sample(n: number, opts: { seed?: number } = {}): Float32Array {
+  sample(n: number, opts: DecodeOptions = {}): Float32Array {
     this.alive();
-    opts ??= {};
+    const how = this.decodeOptions(opts, 'sample');
     if (!Number.isSafeInteger(n) || n < 1)
       throw new ConfigError(`sample count must be a positive integer, got ${n}`);
     const Z = this.config.latentDim;
-    return this.withSeed(opts.seed, () =>
-      this.decodeMatrix({ data: new Float32Array(0), rows: n, cols: Z }, (_r, c) => {
-        this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
-      }),
+    return this.withSeed(how.seed, () =>
+      this.decodeMatrix(
+        { data: new Float32Array(0), rows: n, cols: Z },
+        (_r, c) => {
+          this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
+        },
+        how,
+      ),
     );
   }
 

@@ -67,11 +67,47 @@ export function dactRef(x: number, kind: Act, alpha: number): number {
   }
 }
 
-export type Lik = 'bernoulli' | 'gaussian' | 'gaussian-learned';
+export type Lik = 'bernoulli' | 'gaussian' | 'gaussian-learned' | 'continuous-bernoulli';
+
+const softplus = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+
+/**
+ * log C(λ) of the continuous Bernoulli, λ = σ(l), straight from Loaiza-Ganem & Cunningham (2019)
+ * eq. 7, C(λ) = 2 artanh(1 − 2λ) / (1 − 2λ), in f64 from λ and 1 − λ (each from its own logit, so
+ * neither cancels); 2(1 + t²/3 + t⁴/5) with t = 1 − 2λ (the series of artanh) where |t| < 1e-4.
+ */
+export function cbLogNormRef(l: number): number {
+  const lam = 1 / (1 + Math.exp(-l)),
+    lam1 = 1 / (1 + Math.exp(l));
+  const t = lam1 - lam;
+  if (Math.abs(t) < 1e-4) return Math.log(2 * (1 + (t * t) / 3 + t ** 4 / 5));
+  const artanh = 0.5 * (-softplus(l) + softplus(-l)); // ½ log((1 − λ)/λ)
+  return Math.log((2 * artanh) / t);
+}
+
+/** E[x] of the continuous Bernoulli: λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)); ½ + l/12 near λ = ½. */
+export function cbMeanRef(l: number): number {
+  const lam = 1 / (1 + Math.exp(-l)),
+    lam1 = 1 / (1 + Math.exp(l));
+  if (Math.abs(l) < 1e-4) return 0.5 + l / 12;
+  return lam / (lam - lam1) + 1 / (2 * 0.5 * (-softplus(l) + softplus(-l)));
+}
+
+/** The continuous Bernoulli's CDF at x: (λ^x (1 − λ)^(1−x) + λ − 1) / (2λ − 1); x where λ = ½. */
+export function cbCdfRef(x: number, l: number): number {
+  if (Math.abs(l) < 1e-9) return x;
+  // λ^x (1 − λ)^(1−x) through log λ = −softplus(−l), log(1 − λ) = −softplus(l): no underflow as λ → 0, 1
+  const pow = Math.exp(-x * softplus(-l) - (1 - x) * softplus(l));
+  const lam = 1 / (1 + Math.exp(-l)),
+    lam1 = 1 / (1 + Math.exp(l));
+  return (pow - lam1) / (lam - lam1);
+}
 
 /** −log p(x|out) for one element. */
 export function nllRef(out: number, x: number, lik: Lik, sigma: number, outlv = 0): number {
   if (lik === 'bernoulli') return Math.max(out, 0) - out * x + Math.log1p(Math.exp(-Math.abs(out)));
+  if (lik === 'continuous-bernoulli')
+    return Math.max(out, 0) - out * x + Math.log1p(Math.exp(-Math.abs(out))) - cbLogNormRef(out);
   if (lik === 'gaussian')
     return 0.5 * ((x - out) / sigma) ** 2 + Math.log(sigma) + 0.5 * Math.log(2 * Math.PI);
   return 0.5 * (x - out) ** 2 * Math.exp(-outlv) + 0.5 * outlv + 0.5 * Math.log(2 * Math.PI);

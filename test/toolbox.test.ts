@@ -1,0 +1,227 @@
+// The toolbox of issue 13: the continuous Bernoulli likelihood, draws x ~ p(x|z), bits per
+// dimension, per-dimension KL, cyclical KL annealing, spherical interpolation — each against an
+// independent reference (f64 formulas, the library's RNG stream replayed on a separate instance,
+// sampling statistics with 4σ bounds).
+import { describe, it, expect, beforeAll } from 'vitest';
+import { BUILDS, Heap, kernels, expectClose, randArray } from './helpers.js';
+import { cbMeanRef, cbCdfRef } from './ref.js';
+import { VAE } from '../src/vae.js';
+import { Trainer } from '../src/trainer.js';
+import { ConfigError, DataError } from '../src/errors.js';
+import { seedWords } from '../src/network.js';
+import type { Likelihood } from '../src/config.js';
+import type { Kernels } from '../src/wasm.js';
+
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+
+function expectThrows(fn: () => unknown, E: new (...a: never[]) => Error, re: RegExp) {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `expected a ${E.name}`).toBeInstanceOf(E);
+  expect((err as Error).message).toMatch(re);
+}
+
+/** A model whose decoder ignores z: fc_out's weight is 0, its bias the given outputs (and fc_out_logvar's). */
+async function fixedDecoder(likelihood: Likelihood, bias: number[], lvBias?: number[], sigma?: number) {
+  const vae = await VAE.create({
+    inputDim: bias.length,
+    encoder: [4],
+    decoder: [],
+    latentDim: 3,
+    likelihood,
+    sigma,
+    seed: 3,
+    threads: 1,
+  });
+  vae.net.view(vae.net.outHead.weight).fill(0);
+  vae.net.view(vae.net.outHead.bias).set(bias);
+  if (vae.net.outLogvarHead) {
+    vae.net.view(vae.net.outLogvarHead.weight).fill(0);
+    vae.net.view(vae.net.outLogvarHead.bias).set(lvBias!);
+  }
+  return vae;
+}
+
+describe.each(BUILDS)('continuous Bernoulli and draws (%s build)', (build) => {
+  let k: Kernels;
+  let heap: Heap;
+  beforeAll(async () => {
+    k = await kernels(build);
+    heap = new Heap(k);
+  });
+
+  /**
+   * The sampling stream replayed on a separate kernel instance, chunk by chunk as the model runs
+   * it (chunkRows 256): per chunk `zPerRow` normals per row (sample's z), then D draws per row.
+   */
+  function replay(
+    seed: number,
+    rows: number,
+    zPerRow: number,
+    D: number,
+    kind: 'uniform' | 'normal',
+  ): Float32Array {
+    heap.reset();
+    const st = heap.alloc(4),
+      a = heap.alloc(256 * Math.max(zPerRow, 1)),
+      b = heap.alloc(256 * D),
+      out = new Float32Array(rows * D);
+    const [lo, hi] = seedWords(seed);
+    k.exports.rng_seed(st, lo, hi);
+    for (let r = 0; r < rows; r += 256) {
+      const n = Math.min(256, rows - r);
+      if (zPerRow) k.exports.rng_normal(a, n * zPerRow, st, 0, 1);
+      if (kind === 'uniform') k.exports.rng_uniform(b, n * D, st, 0, 1);
+      else k.exports.rng_normal(b, n * D, st, 0, 1);
+      out.set(heap.f32(b, n * D), r * D);
+    }
+    return out;
+  }
+
+  const logits = [-30, -4, -1.2, -0.3, -1e-3, 0, 2e-4, 0.45, 0.8, 3, 9, 40];
+  const D = logits.length;
+
+  it("decode: E[x|z] (the continuous Bernoulli's mean) by default, λ = σ(l) with output 'lambda'", async () => {
+    const vae = await fixedDecoder('continuous-bernoulli', logits);
+    expect(vae.config.likelihood).toBe('continuous-bernoulli');
+    const z = randArray(2 * 3, 1);
+    const mean = vae.decode(z),
+      lam = vae.decode(z, { output: 'lambda' });
+    for (let r = 0; r < 2; r++) {
+      expectClose(mean.slice(r * D, (r + 1) * D), logits.map(cbMeanRef), { atol: 3e-7, rtol: 0 }, 'mean');
+      expectClose(lam.slice(r * D, (r + 1) * D), logits.map(sigmoid), { atol: 1e-7, rtol: 1e-6 }, 'lambda');
+    }
+    // the mean is pulled towards ½ relative to λ, on both sides
+    for (let i = 0; i < D; i++)
+      expect(Math.abs(mean[i] - 0.5)).toBeLessThanOrEqual(Math.abs(lam[i] - 0.5) + 1e-7);
+    // sample and reconstruct return the same kinds
+    expectClose(vae.sample(2, { seed: 1 }), mean, { atol: 0, rtol: 0 }, 'sample mean');
+    expectClose(
+      vae.reconstruct(randArray(2 * D, 2, 0, 1), { output: 'lambda' }),
+      lam,
+      { atol: 0, rtol: 0 },
+      'reconstruct λ',
+    );
+    // for 'bernoulli' λ is the mean
+    const bern = await fixedDecoder('bernoulli', logits);
+    expect(bern.decode(z, { output: 'lambda' })).toEqual(bern.decode(z));
+  });
+
+  const cases: [Likelihood, (o: number, r: number, i: number) => number | null, 'uniform' | 'normal'][] = [
+    ['bernoulli', (o, u) => (u < sigmoid(o) ? 1 : 0), 'uniform'],
+    ['continuous-bernoulli', () => null, 'uniform'],
+    ['gaussian', (o, n) => o + 0.4 * n, 'normal'],
+    ['gaussian-learned', (o, n, i) => o + Math.exp(0.5 * ((i % 5) - 2)) * n, 'normal'],
+  ];
+  it.each(cases)(
+    '%s: decode and sample with draw: true replay the sampling stream exactly',
+    async (lik, f, kind) => {
+      const out = lik.includes('bernoulli') ? logits : logits.map((l) => l / 10);
+      const vae = await fixedDecoder(
+        lik,
+        out,
+        out.map((_, i) => (i % 5) - 2),
+        lik === 'gaussian' ? 0.4 : undefined,
+      );
+      const rows = 300,
+        z = randArray(rows * 3, 5);
+      const x = vae.decode(z, { draw: true, seed: 11 });
+      const noise = replay(11, rows, 0, D, kind);
+      for (let i = 0; i < rows * D; i++) {
+        const o = out[i % D];
+        if (lik === 'continuous-bernoulli') {
+          expect(x[i]).toBeGreaterThanOrEqual(0);
+          expect(x[i]).toBeLessThanOrEqual(1);
+          expect(Math.abs(cbCdfRef(x[i], o) - noise[i]), `F(x) = u at l = ${o}`).toBeLessThan(3e-6);
+        } else {
+          const want = f(o, noise[i], i % D)!;
+          expect(Math.abs(x[i] - want)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+        }
+      }
+      // sample(n, { draw }) draws z first (n·Z normals), then x
+      const s = vae.sample(rows, { draw: true, seed: 12 });
+      const noise2 = replay(12, rows, 3, D, kind);
+      if (lik === 'bernoulli')
+        expect(Array.from(s)).toEqual(Array.from(noise2, (u, i) => (u < sigmoid(out[i % D]) ? 1 : 0)));
+      for (let i = 0; i < rows * D; i++) {
+        if (lik === 'continuous-bernoulli')
+          expect(Math.abs(cbCdfRef(s[i], out[i % D]) - noise2[i])).toBeLessThan(3e-6);
+        else if (lik !== 'bernoulli') {
+          const want = f(out[i % D], noise2[i], i % D)!;
+          expect(Math.abs(s[i] - want)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+        }
+      }
+      // a seed gives the same bits; another seed other draws; an unseeded call advances the model's stream
+      expect(vae.decode(z, { draw: true, seed: 11 })).toEqual(x);
+      expect(vae.decode(z, { draw: true, seed: 13 })).not.toEqual(x);
+      const u1 = vae.decode(z, { draw: true }),
+        u2 = vae.decode(z, { draw: true });
+      expect(u2).not.toEqual(u1);
+    },
+  );
+
+  it("continuous-Bernoulli draws have the distribution's mean (4σ bounds over 4000 draws per element)", async () => {
+    const vae = await fixedDecoder('continuous-bernoulli', logits);
+    const n = 4000,
+      x = vae.sample(n, { draw: true, seed: 3 });
+    for (let j = 0; j < D; j++) {
+      let s = 0;
+      for (let r = 0; r < n; r++) s += x[r * D + j];
+      // Var ≤ 1/12 (the uniform's, at λ = ½, is the largest)
+      expect(Math.abs(s / n - cbMeanRef(logits[j])), `element ${j}`).toBeLessThan(4 * Math.sqrt(1 / 12 / n));
+    }
+  });
+
+  it('trains on grey-level data: −ELBO falls below 0 (a density on [0, 1]), save/load keeps the numbers', async () => {
+    const vae = await VAE.create({
+      inputDim: 12,
+      encoder: [16],
+      latentDim: 2,
+      likelihood: 'continuous-bernoulli',
+      seed: 5,
+      threads: 1,
+      build,
+    });
+    const N = 256,
+      x = new Float32Array(N * 12);
+    // grey levels on a 1-D curve, mostly towards 0 and 1, where the continuous Bernoulli can concentrate
+    for (let r = 0; r < N; r++)
+      for (let j = 0; j < 12; j++) x[r * 12 + j] = sigmoid(5 * Math.sin((r / N) * 6.28 + j * 0.5));
+    const before = vae.evaluate(x, { seed: 1 }).loss;
+    await new Trainer(vae, { batchSize: 32, optimizer: { name: 'adam', lr: 1e-2 } }).fit(x, { epochs: 30 });
+    const after = vae.evaluate(x, { seed: 1 }).loss;
+    expect(after).toBeLessThan(before - 5);
+    expect(after).toBeLessThan(0); // −log of a density can be negative; a Bernoulli's −log p cannot
+    const again = await VAE.load(vae.save(), { threads: 1, build });
+    expect(again.config.likelihood).toBe('continuous-bernoulli');
+    expect(again.evaluate(x, { seed: 1 }).loss).toBe(after);
+  });
+
+  it('bad options and data are typed errors naming the problem', async () => {
+    const cb = await fixedDecoder('continuous-bernoulli', [0, 1]);
+    const g = await fixedDecoder('gaussian', [0, 1]);
+    const z = [[0, 0, 0]];
+    expectThrows(() => g.decode(z, { output: 'lambda' }), ConfigError, /output 'lambda'.*'gaussian'/);
+    expectThrows(() => cb.decode(z, { output: 'median' as 'mean' }), ConfigError, /unknown output "median"/);
+    expectThrows(
+      () => cb.decode(z, { draw: 'yes' as unknown as boolean }),
+      ConfigError,
+      /draw must be true or false/,
+    );
+    expectThrows(() => cb.decode(z, { draw: true, output: 'mean' }), ConfigError, /leave output out/);
+    expectThrows(() => cb.sample(2, { drow: true } as never), ConfigError, /unknown sample option "drow"/);
+    expectThrows(() => cb.decode(z, { seed: -1 }), ConfigError, /seed/);
+    expectThrows(
+      () => cb.evaluate([[0.5, 1.5]]),
+      DataError,
+      /continuous Bernoulli likelihood needs values in \[0, 1\]/,
+    );
+    await expect(
+      VAE.create({ inputDim: 2, likelihood: 'continuous-bernoulli', binarization: 'dynamic' }),
+    ).rejects.toThrow(/binarization only makes sense with the bernoulli likelihood/);
+  });
+});
