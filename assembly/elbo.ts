@@ -264,6 +264,23 @@ export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: 
 }
 
 /**
+ * The per-dimension KL: kd (Z) f64 += Σ_b KL(q(z_j|x_b) ‖ N(0, 1)) over B rows of mu, logvar (B, Z)
+ * (accumulates, so a data set runs in chunks; the caller zeroes kd first).
+ */
+export function kl_dims(kd: usize, mu: usize, logvar: usize, B: i32, Z: i32): void {
+  for (let j = 0; j < Z; j++) {
+    let s: f64 = 0;
+    for (let b = 0; b < B; b++) {
+      const o = idx4(b * Z + j);
+      const lv = clampLv(load<f32>(logvar + o));
+      s += kl1(load<f32>(mu + o), lv, Mathf.exp(lv));
+    }
+    const p = kd + (<usize>j << 3);
+    store<f64>(p, load<f64>(p) + s);
+  }
+}
+
+/**
  * Free bits (Kingma et al. 2016, "Improved Variational Inference with Inverse Autoregressive
  * Flow", eq. 15): the KL of latent dimension j, summed over the minibatch, is replaced by
  * max(Σ_b kl_bj, λ·B). Returns the loss correction Σ_j β·(λ·B − Σ_b kl_bj) over the dimensions under

@@ -29,6 +29,8 @@ export interface KernelExports {
   elbo_forward_backward(rec: number, kl: number, recs: number, dout: number, doutlv: number, dmu: number, dlogvar: number, rowloss: number, out: number, outlv: number, x: number, mu: number, logvar: number, sw: number, B: number, L: number, D: number, Z: number, lik: number, sigma: number, beta: number, scale: number, ith: number, nth: number): number;
   /** Free bits (Kingma et al. (assembly/elbo.ts) */
   kl_free_bits(dmu: number, dlogvar: number, mu: number, logvar: number, B: number, Z: number, lambda: number, beta: number): number;
+  /** The per-dimension KL: kd (Z) f64 += Σ_b KL(q(z_j|x_b) ‖ N(0, 1)) over B rows of mu, logvar (B, Z) (accumulates, so a data set runs in chunks; the caller zeroes kd first). (assembly/elbo.ts) */
+  kl_dims(kd: number, mu: number, logvar: number, B: number, Z: number): void;
   /** The importance weights of the k-sample bound (Burda, Grosse & Salakhutdinov 2016, eq. (assembly/elbo.ts) */
   iwae_weights(lw: number, sw: number, dmu: number, dlogvar: number, recs: number, z: number, eps: number, logvar: number, B: number, L: number, Z: number, scale: number): number;
   /** The continuous Bernoulli's mean from the logit l (n elements; dst may alias logits): E[x] = λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)) (Loaiza-Ganem & Cunningham 2019, §3) = ½ + ½·(coth u − 1/u), u = l/2 (the Langevin function), = ½ + ½·sign(l)·((1 + e)/(1 − e) − 2/|l|), e = exp(−|l|), and near λ = ½ (|l| < 1, where coth u and 1/u cancel) ½ + u/6 − u³/90 + u⁵/945 − u⁷/9450 (next term < 3e-8). (assembly/elbo.ts) */
@@ -94,6 +96,7 @@ export const KERNEL_ARITY = {
   reparam_backward: 10,
   elbo_forward_backward: 24,
   kl_free_bits: 8,
+  kl_dims: 5,
   iwae_weights: 12,
   cb_mean: 3,
   lik_draw: 7,

@@ -516,6 +516,7 @@ export class Network {
     a.add('recs', [next.sampleRows]);
     a.add('sw', [next.sampleRows]);
     a.add('lw', [next.sampleRows]);
+    a.add('kld', [Z, 2]); // f64 per latent dimension: the per-dimension KL accumulator
     const layout = planArena({
       heapBase: this.k.heapBase,
       headerBytes: HEADER_BYTES,
@@ -713,6 +714,19 @@ export class Network {
     parts.rec = this.sum(p.rec, B);
     parts.kl = this.sum(p.kl, B);
     return parts;
+  }
+
+  /**
+   * Adds Σ_b KL_bj of the B rows in 'mu' and 'logvar' to the f64 accumulator 'kld' (Z), zeroing it
+   * first with `reset`, and returns the accumulator as a view (valid until the memory grows).
+   */
+  klDims(B: number, reset = false): Float64Array {
+    const e = this.k.exports,
+      Z = this.config.latentDim,
+      p = this.actView('kld').byteOffset;
+    if (reset) e.f32_fill(p, 2 * Z, 0);
+    if (B > 0) e.kl_dims(p, this.p.mu, this.p.logvar, B, Z);
+    return new Float64Array(this.k.memory.buffer, p, Z);
   }
 
   /** The fused ELBO kernel over the tensors in the arena (see assembly/elbo.ts for the arguments). */

@@ -92,6 +92,14 @@ export interface Evaluation {
   reconstruction: number;
   /** KL(q(z|x) ‖ p(z)) per datapoint. */
   kl: number;
+  /**
+   * −ELBO in bits per data dimension: loss / (inputDim · ln 2). For a density over data scaled
+   * from 8-bit values into [0, 1] (Gaussian, continuous Bernoulli), add 8 (= log₂ 256) to compare
+   * with figures for the discrete 8-bit data.
+   */
+  bitsPerDim: number;
+  /** The mean KL of each latent unit over the rows, (latentDim): near 0 for a collapsed unit; sums to `kl`. */
+  klPerDim: Float64Array;
   rows: number;
 }
 
@@ -422,19 +430,46 @@ export class VAE {
     );
   }
 
-  /** Decodes `steps` points on the line between the posterior means of xa and xb (steps ≥ 2). */
-  interpolate(xa: ArrayLike<number>, xb: ArrayLike<number>, steps: number): Float32Array {
+  /**
+   * Decodes `steps` points (steps ≥ 2) between the posterior means of xa and xb: on the line
+   * (`path: 'linear'`, the default) or on the great circle through them (`path: 'slerp'`, Shoemake
+   * 1985 as White 2016 uses it for latent spaces: z(t) = sin((1−t)θ)/sin θ · μa + sin(tθ)/sin θ · μb,
+   * θ the angle between μa and μb, so the norm stays near the prior's typical radius instead of
+   * dipping mid-way; the line where sin θ < 1e-6: μa, μb (anti)parallel). Takes the DecodeOptions too.
+   */
+  interpolate(
+    xa: ArrayLike<number>,
+    xb: ArrayLike<number>,
+    steps: number,
+    opts: { path?: 'linear' | 'slerp' } & DecodeOptions = {},
+  ): Float32Array {
     if (!Number.isSafeInteger(steps) || steps < 2)
       throw new ConfigError(`interpolate needs steps ≥ 2, got ${steps}`);
+    const how = this.decodeOptions(opts, 'interpolate', ['path']);
+    const path = oneOf(['linear', 'slerp'] as const)(opts?.path ?? 'linear', 'path');
     checkOutputFloats(steps, Math.max(this.config.inputDim, this.config.latentDim), 'interpolate');
     const { mu } = this.encode([xa, xb]);
     const Z = this.config.latentDim,
       z = new Float32Array(steps * Z);
+    let dot = 0,
+      na = 0,
+      nb = 0;
+    for (let j = 0; j < Z; j++) {
+      dot += mu[j] * mu[Z + j];
+      na += mu[j] * mu[j];
+      nb += mu[Z + j] * mu[Z + j];
+    }
+    const theta = Math.acos(Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb || 1))));
+    const spherical = path === 'slerp' && Math.sin(theta) >= 1e-6;
     for (let s = 0; s < steps; s++) {
       const t = s / (steps - 1);
-      for (let j = 0; j < Z; j++) z[s * Z + j] = (1 - t) * mu[j] + t * mu[Z + j];
+      const wa = spherical ? Math.sin((1 - t) * theta) / Math.sin(theta) : 1 - t,
+        wb = spherical ? Math.sin(t * theta) / Math.sin(theta) : t;
+      for (let j = 0; j < Z; j++) z[s * Z + j] = wa * mu[j] + wb * mu[Z + j];
     }
-    return this.decodeMatrix({ data: z, rows: steps, cols: Z });
+    return this.withSeed(how.seed, () =>
+      this.decodeMatrix({ data: z, rows: steps, cols: Z }, undefined, how),
+    );
   }
 
   /** The ELBO and its parts, in nats per datapoint, with `samples` z draws per row. */
@@ -451,6 +486,7 @@ export class VAE {
       this.net.reserve({ dataRows: rows, sampleRows: rows * L });
       let rec = 0,
         kl = 0;
+      this.net.klDims(0, true);
       for (let r = 0; r < m.rows; r += rows) {
         const n = Math.min(rows, m.rows - r);
         this.putRows(m, r, n);
@@ -458,10 +494,20 @@ export class VAE {
         const p = this.net.loss(n, L, undefined, 1, false);
         rec += p.rec;
         kl += p.kl;
+        this.net.klDims(n);
       }
       const N = m.rows;
+      const klPerDim = Float64Array.from(this.net.klDims(0), (v) => v / N);
       checkComputed([rec, kl], 'reconstruction or KL term');
-      return { elbo: -(rec + kl) / N, loss: (rec + kl) / N, reconstruction: rec / N, kl: kl / N, rows: N };
+      return {
+        elbo: -(rec + kl) / N,
+        loss: (rec + kl) / N,
+        reconstruction: rec / N,
+        kl: kl / N,
+        bitsPerDim: (rec + kl) / N / (this.config.inputDim * Math.LN2),
+        klPerDim,
+        rows: N,
+      };
     });
   }
 
@@ -480,14 +526,14 @@ export class VAE {
 
   /**
    * Importance-sampled estimate of log p(x) per datapoint with k samples from q(z|x) — the IWAE
-   * bound L_k, a lower bound that tightens as k grows. The k samples of a row run in chunks of the
+   * bound L_k, a lower bound that tightens as k grows (also as bits per dimension, −L_k / (D ln 2)). The k samples of a row run in chunks of the
    * model's chunkRows through the IWAE objective's own kernels, combined by
    * log-sum-exp, so k = 5000 needs no more memory than k = 1.
    */
   logLikelihood(
     x: Input,
     opts: { k?: number; seed?: number } = {},
-  ): { logLikelihood: number; perRow: Float64Array } {
+  ): { logLikelihood: number; bitsPerDim: number; perRow: Float64Array } {
     this.alive();
     opts ??= {};
     const m = this.matrix(x);
@@ -513,7 +559,9 @@ export class VAE {
       checkComputed(per, 'log-likelihood');
       let mean = 0;
       for (const v of per) mean += v;
-      return { logLikelihood: mean / m.rows, perRow: per };
+      // −log p(x) in bits per data dimension (see Evaluation.bitsPerDim for 8-bit data)
+      const ll = mean / m.rows;
+      return { logLikelihood: ll, bitsPerDim: -ll / (this.config.inputDim * Math.LN2), perRow: per };
     });
   }
 

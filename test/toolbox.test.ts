@@ -225,3 +225,171 @@ describe.each(BUILDS)('continuous Bernoulli and draws (%s build)', (build) => {
     ).rejects.toThrow(/binarization only makes sense with the bernoulli likelihood/);
   });
 });
+
+describe('diagnostics: bits per dimension, per-dimension KL', () => {
+  it('evaluate: klPerDim is the f64 closed-form KL of encode() per unit, sums to kl; a dead unit has 0; bitsPerDim = loss / (D ln 2)', async () => {
+    const D = 9,
+      Z = 4;
+    const vae = await VAE.create({
+      inputDim: D,
+      encoder: [7],
+      latentDim: Z,
+      seed: 2,
+      threads: 1,
+      chunkRows: 16,
+    });
+    // unit 2 ignores x and matches the prior exactly: μ = 0, log σ² = 0
+    const wm = vae.net.view(vae.net.muHead.weight),
+      wl = vae.net.view(vae.net.logvarHead.weight);
+    wm.fill(0, 2 * 7, 3 * 7);
+    wl.fill(0, 2 * 7, 3 * 7);
+    vae.net.view(vae.net.muHead.bias)[2] = 0;
+    vae.net.view(vae.net.logvarHead.bias)[2] = 0;
+    const N = 50,
+      x = randArray(N * D, 7, 0, 1);
+    const ev = vae.evaluate(x, { seed: 1 });
+    const { mu, logvar } = vae.encode(x);
+    const ref = new Float64Array(Z);
+    for (let r = 0; r < N; r++)
+      for (let j = 0; j < Z; j++) {
+        const m = mu[r * Z + j],
+          v = logvar[r * Z + j];
+        ref[j] += (-0.5 * (1 + v - m * m - Math.exp(v))) / N;
+      }
+    expect(ev.klPerDim.length).toBe(Z);
+    expectClose(ev.klPerDim, ref, { atol: 1e-7, rtol: 1e-6 }, 'klPerDim');
+    expect(ev.klPerDim[2]).toBe(0);
+    const sum = ev.klPerDim.reduce((a, b) => a + b, 0);
+    expect(Math.abs(sum - ev.kl)).toBeLessThan(1e-6 * ev.kl);
+    expect(ev.bitsPerDim).toBeCloseTo(ev.loss / (D * Math.LN2), 12);
+    // the same with 3 samples per row (chunks of 5 rows): the KL does not depend on ε
+    const ev3 = vae.evaluate(x, { samples: 3, seed: 1 });
+    expectClose(ev3.klPerDim, ev.klPerDim, { atol: 1e-12, rtol: 1e-12 }, 'klPerDim, L = 3');
+    const ll = vae.logLikelihood(x.subarray(0, 3 * D), { k: 20, seed: 1 });
+    expect(ll.bitsPerDim).toBeCloseTo(-ll.logLikelihood / (D * Math.LN2), 12);
+  });
+
+  it("fit's klPerDim adds valKlPerDim to each epoch record (the last equals evaluate's); without validation data a ConfigError", async () => {
+    const D = 6;
+    const vae = await VAE.create({ inputDim: D, encoder: [5], latentDim: 3, seed: 1, threads: 1 });
+    const x = randArray(64 * D, 3, 0, 1),
+      val = randArray(16 * D, 4, 0, 1);
+    const t = new Trainer(vae, { batchSize: 16 });
+    const h = await t.fit(x, { epochs: 2, validationData: val, klPerDim: true });
+    expect(h.epochs.map((r) => r.valKlPerDim?.length)).toEqual([3, 3]);
+    const last = h.epochs[1];
+    expect(last.valKlPerDim!.reduce((a, b) => a + b, 0)).toBeCloseTo(last.valKl!, 6);
+    await expect(t.fit(x, { epochs: 1, klPerDim: true })).rejects.toThrow(/klPerDim needs validationData/);
+    const h2 = await t.fit(x, { epochs: 1, validationData: val });
+    expect(h2.epochs.at(-1)!.valKlPerDim).toBeUndefined();
+  });
+});
+
+describe('cyclical KL annealing (Fu et al. 2019)', () => {
+  const fu = (t: number, len: number, ratio: number, beta: number, cycles?: number) =>
+    cycles !== undefined && t >= cycles * len ? beta : beta * Math.min(1, (t % len) / len / ratio);
+
+  it('β per step follows mod(t, T/M)/(T/M)/R, clipped at 1, by steps and by epochs; after `cycles` it holds', async () => {
+    const D = 5;
+    const x = randArray(40 * D, 1, 0, 1);
+    const run = async (opts: object, epochs: number) => {
+      const vae = await VAE.create({ inputDim: D, encoder: [4], latentDim: 2, seed: 1, threads: 1 });
+      const betas: number[] = [];
+      await new Trainer(vae, { batchSize: 10, ...opts }).fit(x, {
+        epochs,
+        onBatchEnd: (b) => void betas.push(b.beta),
+      });
+      return betas;
+    };
+    const a = await run({ beta: 2, klCycle: { steps: 6, ratio: 0.5 } }, 5);
+    expect(a).toEqual(Array.from({ length: 20 }, (_, t) => fu(t, 6, 0.5, 2)));
+    expect(a.slice(0, 7)).toEqual([0, 2 / 3, 4 / 3, 2, 2, 2, 0]);
+    const b = await run({ klCycle: { steps: 4, ratio: 1, cycles: 2 } }, 4);
+    expect(b).toEqual(Array.from({ length: 16 }, (_, t) => fu(t, 4, 1, 1, 2)));
+    expect(b.slice(7, 10)).toEqual([0.75, 1, 1]);
+    // by epochs: 4 batches an epoch, cycles of 2 epochs, β rising over the first 0.25 of each
+    const c = await run({ klCycle: { epochs: 2, ratio: 0.25 } }, 4);
+    expect(c).toEqual(Array.from({ length: 16 }, (_, t) => fu(t / 4, 2, 0.25, 1)));
+  });
+
+  it('bad schedules are ConfigErrors naming the problem', async () => {
+    const vae = await VAE.create({ inputDim: 3, encoder: [2], latentDim: 1, threads: 1 });
+    const bad: [object, RegExp][] = [
+      [{ klCycle: {} }, /klCycle needs exactly one of steps or epochs/],
+      [{ klCycle: { steps: 5, epochs: 1 } }, /klCycle needs exactly one of steps or epochs/],
+      [{ klCycle: { steps: 5, ratio: 0 } }, /klCycle.ratio must be a number in \(0, 1\]/],
+      [{ klCycle: { steps: 5, ratio: 1.5 } }, /klCycle.ratio must be a number in \(0, 1\]/],
+      [{ klCycle: { steps: -1 } }, /klCycle.steps/],
+      [{ klCycle: { steps: 5, cycles: 0.5 } }, /klCycle.cycles/],
+      [{ klCycle: { steps: 5, period: 3 } }, /unknown klCycle option "period"/],
+      [{ klCycle: { steps: 5 }, klWarmup: { steps: 5 } }, /klWarmup and klCycle/],
+      [{ klCycle: { steps: 5 }, objective: 'iwae' }, /objective 'iwae' has no β/],
+    ];
+    for (const [o, re] of bad) expectThrows(() => new Trainer(vae, o), ConfigError, re);
+  });
+});
+
+describe('interpolate with path: slerp', () => {
+  it('an identity decoder returns z itself: the f64 slerp formula, its endpoints and constant norm between equal-norm ends', async () => {
+    const Z = 3;
+    const vae = await VAE.create({
+      inputDim: Z,
+      encoder: [4],
+      decoder: [],
+      latentDim: Z,
+      likelihood: 'gaussian',
+      seed: 4,
+      threads: 1,
+    });
+    vae.net.view(vae.net.outHead.weight).set([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    vae.net.view(vae.net.outHead.bias).fill(0);
+    // μ = x: fc_mu is the identity through an identity encoder layer
+    const lin = await VAE.create({
+      inputDim: Z,
+      encoder: [Z],
+      decoder: [],
+      latentDim: Z,
+      activation: 'identity',
+      likelihood: 'gaussian',
+      seed: 4,
+      threads: 1,
+    });
+    for (const m of [lin]) {
+      const net = m.net;
+      const eye = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+      net.view(net.paramSlots.find((s) => s.name === 'encoder.0.weight')!).set(eye);
+      net.view(net.paramSlots.find((s) => s.name === 'encoder.0.bias')!).fill(0);
+      net.view(net.muHead.weight).set(eye);
+      net.view(net.muHead.bias).fill(0);
+      net.view(net.outHead.weight).set(eye);
+      net.view(net.outHead.bias).fill(0);
+    }
+    const a = [2, 0, 0],
+      b = [0, 0, 2];
+    const steps = 5,
+      got = lin.interpolate(a, b, steps, { path: 'slerp' });
+    const th = Math.PI / 2;
+    for (let s = 0; s < steps; s++) {
+      const t = s / (steps - 1);
+      const wa = Math.sin((1 - t) * th) / Math.sin(th),
+        wb = Math.sin(t * th) / Math.sin(th);
+      const ref = a.map((v, j) => wa * v + wb * b[j]);
+      expectClose(got.slice(s * Z, (s + 1) * Z), ref, { atol: 1e-6, rtol: 1e-6 }, `step ${s}`);
+      expect(Math.hypot(...got.slice(s * Z, (s + 1) * Z))).toBeCloseTo(2, 5);
+    }
+    // the line dips: its midpoint has norm √2
+    const line = lin.interpolate(a, b, 3);
+    expect(Math.hypot(...line.slice(Z, 2 * Z))).toBeCloseTo(Math.SQRT2, 5);
+    expect(lin.interpolate(a, b, 3, { path: 'linear' })).toEqual(line);
+    // parallel ends: slerp is the line
+    expect(lin.interpolate([1, 1, 0], [2, 2, 0], 4, { path: 'slerp' })).toEqual(
+      lin.interpolate([1, 1, 0], [2, 2, 0], 4),
+    );
+    expectThrows(
+      () => lin.interpolate(a, b, 3, { path: 'geodesic' as 'slerp' }),
+      ConfigError,
+      /unknown path "geodesic"/,
+    );
+    expectThrows(() => vae.interpolate(a, b, 3, { output: 'lambda' }), ConfigError, /output 'lambda'/);
+  });
+});

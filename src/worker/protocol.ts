@@ -115,6 +115,7 @@ export type ToWorker =
       val: DataMessage | null;
       epochs: number;
       validationSamples?: number;
+      klPerDim?: boolean;
       batchEvents: boolean;
       syncMs: number | null;
       aborted: boolean;

@@ -392,6 +392,7 @@ export class WorkerTrainer {
               val,
               epochs: opts.epochs,
               validationSamples: opts.validationSamples,
+              klPerDim: opts.klPerDim,
               batchEvents: typeof opts.onBatchEnd === 'function',
               syncMs: this.wopts.syncWeightsMs ?? null,
               aborted: signal?.aborted ?? false,

@@ -87,6 +87,7 @@ export function serve(port: Port): void {
             epochs: msg.epochs,
             ...(msg.val ? { validationData: matrix(msg.val) } : {}),
             ...(msg.validationSamples !== undefined ? { validationSamples: msg.validationSamples } : {}),
+            ...(msg.klPerDim ? { klPerDim: true } : {}),
             signal: ctrl.signal,
             onBatchEnd: (info) => {
               const due = msg.syncMs !== null && performance.now() - lastSync >= msg.syncMs;
