@@ -24,12 +24,16 @@ const HALF_LOG_2PI: f64 = 0.91893853320467274178;
 // @ts-ignore: decorator
 @inline function inRange(v: f32): f32 { return v >= LOGVAR_MIN && v <= LOGVAR_MAX ? 1 : 0; }
 
-/** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z). */
+/** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z); logvar = 0 (a plain autoencoder): z = μ_b, ε unread. */
 export function reparam_forward(z: usize, mu: usize, logvar: usize, eps: usize, B: i32, L: i32, Z: i32): void {
   for (let b = 0; b < B; b++) {
     const mb = mu + idx4(b * Z), lb = logvar + idx4(b * Z);
     for (let l = 0; l < L; l++) {
       const r = idx4((b * L + l) * Z);
+      if (!logvar) {
+        for (let j = 0; j < Z; j++) store<f32>(z + r + idx4(j), load<f32>(mb + idx4(j)));
+        continue;
+      }
       for (let j = 0; j < Z; j++) {
         const sd = Mathf.exp(0.5 * clampLv(load<f32>(lb + idx4(j))));
         store<f32>(z + r + idx4(j), load<f32>(mb + idx4(j)) + sd * load<f32>(eps + r + idx4(j)));
@@ -42,10 +46,19 @@ export function reparam_forward(z: usize, mu: usize, logvar: usize, eps: usize, 
  * The path through z: given dz (B·L, Z) = ∂loss/∂z from the decoder's backward pass,
  * dμ += Σ_l g, dlog σ² += Σ_l g ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates), with g = dz, or with
  * IWAE weights sw (B·L) (≠ 0) g = dz + sw ⊙ z: the ½‖z‖² of −log p(z) inside −log w.
+ * logvar = 0 (a plain autoencoder, z = μ): dμ += Σ_l dz only; dlogvar, eps, z, sw unread.
  */
 export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: usize, eps: usize,
                                  z: usize, sw: usize, B: i32, L: i32, Z: i32): void {
   for (let b = 0; b < B; b++) {
+    if (!logvar) {
+      for (let j = 0; j < Z; j++) {
+        let gm: f32 = 0;
+        for (let l = 0; l < L; l++) gm += load<f32>(dz + idx4((b * L + l) * Z + j));
+        store<f32>(dmu + idx4(b * Z + j), load<f32>(dmu + idx4(b * Z + j)) + gm);
+      }
+      continue;
+    }
     for (let j = 0; j < Z; j++) {
       const lv = load<f32>(logvar + idx4(b * Z + j));
       const hs: f32 = <f32>0.5 * Mathf.exp(<f32>0.5 * clampLv(lv)) * inRange(lv);
@@ -217,7 +230,7 @@ const LOG2: f32 = 0.69314718055994531;
  *   dmu, dlogvar (B, Z) out, optional: the KL term's ∂loss/∂μ, ∂loss/∂log σ², written
  *                (reparam_backward later accumulates the path through z)
  *   out, outlv (B·L, D) decoder output (logits or means) and learned log σ² (or 0)
- *   x (B, D); mu, logvar (B, Z)
+ *   x (B, D); mu, logvar (B, Z); logvar = 0 for a plain autoencoder: kl_b = 0, dmu written 0
  *   sw (B·L) optional: per-sample gradient weights replacing 1/L (the IWAE normalised weights)
  *   rowloss (B) f64 out, optional: rec_b + β·kl_b
  */
@@ -242,10 +255,12 @@ export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: 
       r += nll;
     }
     r /= <f64>L;
-    // closed-form KL and its gradient
+    // closed-form KL and its gradient; logvar = 0: a plain autoencoder (z = μ), no KL, dμ seeded 0
     let k: f64 = 0;
     const kg: f32 = scale * beta;
-    for (let j = 0; j < Z; j++) {
+    if (!logvar) {
+      if (dmu) for (let j = 0; j < Z; j++) store<f32>(dmu + idx4(b * Z + j), 0);
+    } else for (let j = 0; j < Z; j++) {
       const o = idx4(b * Z + j);
       const m = load<f32>(mu + o), lvr = load<f32>(logvar + o);
       const lv = clampLv(lvr);

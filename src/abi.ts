@@ -21,7 +21,7 @@ export interface KernelExports {
   act_forward(out: number, inp: number, n: number, kind: number, alpha: number, ith: number, nth: number): void;
   /** dinp (n) = dout (n) ⊙ f'(inp (n)), with out = f(inp) from the forward pass. (assembly/act.ts) */
   act_backward(dinp: number, dout: number, inp: number, out: number, n: number, kind: number, alpha: number, ith: number, nth: number): void;
-  /** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z). (assembly/elbo.ts) */
+  /** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z); logvar = 0 (a plain autoencoder): z = μ_b, ε unread. (assembly/elbo.ts) */
   reparam_forward(z: number, mu: number, logvar: number, eps: number, B: number, L: number, Z: number): void;
   /** The path through z: given dz (B·L, Z) = ∂loss/∂z from the decoder's backward pass, dμ += Σ_l g, dlog σ² += Σ_l g ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates), with g = dz, or with IWAE weights sw (B·L) (≠ 0) g = dz + sw ⊙ z: the ½‖z‖² of −log p(z) inside −log w. (assembly/elbo.ts) */
   reparam_backward(dmu: number, dlogvar: number, dz: number, logvar: number, eps: number, z: number, sw: number, B: number, L: number, Z: number): void;

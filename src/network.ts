@@ -308,13 +308,51 @@ export class Reparameterize implements Layer {
   }
 }
 
+/**
+ * The plain autoencoder's latent (variational: false): z (B·L, Z) = μ for every sample row;
+ * backward adds Σ_l dz to dμ (which the objective seeded with 0: there is no KL).
+ */
+export class LatentCopy implements Layer {
+  readonly kind = 'latent-copy';
+  readonly rows = 'sample';
+  readonly outputs: Tensor[];
+  readonly gradIn = ['dz'];
+  readonly gradOut: Tensor[];
+  private e!: KernelExports;
+  private p = { z: 0, mu: 0, dz: 0, dmu: 0 };
+
+  constructor(readonly Z: number) {
+    this.outputs = [{ name: 'z', width: Z, rows: 'sample' }];
+    this.gradOut = [{ name: 'dmu', width: Z, rows: 'data' }];
+  }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto() {
+    /* always adds: the objective seeded dμ */
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.p = { z: a.act('z'), mu: a.act('mu'), dz: a.dact('dz'), dmu: a.dact('dmu') };
+  }
+  forward(w: Walk) {
+    // z = μ + 0·ε: the reparameterisation kernel with no log σ² (σ = 0) and no ε
+    this.e.reparam_forward(this.p.z, this.p.mu, 0, 0, w.B, w.L, this.Z);
+  }
+  backward(w: Walk) {
+    const p = this.p;
+    this.e.reparam_backward(p.dmu, 0, p.dz, 0, 0, 0, 0, w.B, w.L, this.Z);
+  }
+}
+
 export class Network {
   readonly k: Kernels;
   readonly config: NetworkConfig;
   /** The layers with parameters, in parameter order (the params group's, the file's and initialisation's). */
   readonly paramLayers: ParamLayer[] = [];
   readonly muHead: Linear;
-  readonly logvarHead: Linear;
+  /** null for a plain autoencoder (variational: false). */
+  readonly logvarHead: Linear | null;
   readonly outHead: Linear;
   readonly outLogvarHead: Linear | null;
   /** The layer table: forward walks it in order, backward in reverse. */
@@ -415,7 +453,8 @@ export class Network {
       dh = `enc.dh.${i}`;
     });
     this.muHead = lin('fc_mu', w, Z, 'data', h, 'mu', dh, 'dmu');
-    this.logvarHead = lin('fc_logvar', w, Z, 'data', h, 'logvar', dh, 'dlogvar');
+    const variational = config.variational !== false;
+    this.logvarHead = variational ? lin('fc_logvar', w, Z, 'data', h, 'logvar', dh, 'dlogvar') : null;
     const dec: Layer[] = [];
     w = Z;
     h = 'z';
@@ -434,10 +473,10 @@ export class Network {
         : null;
     // Heads sharing an input are listed so that the backward walk meets fc_mu (fc_out) first: it
     // writes the shared input's gradient and the other head adds to it.
-    this.table.push(...enc, this.logvarHead, this.muHead);
+    this.table.push(...enc, ...(this.logvarHead ? [this.logvarHead] : []), this.muHead);
     this.latent = this.table.length;
     this.table.push(
-      new Reparameterize(Z),
+      variational ? new Reparameterize(Z) : new LatentCopy(Z),
       ...dec,
       ...(this.outLogvarHead ? [this.outLogvarHead] : []),
       this.outHead,
@@ -447,7 +486,7 @@ export class Network {
       { name: 'dout', width: D, rows: 'sample' },
       ...(this.outLogvarHead ? [{ name: 'doutlv', width: D, rows: 'sample' } as Tensor] : []),
       { name: 'dmu', width: Z, rows: 'data' },
-      { name: 'dlogvar', width: Z, rows: 'data' },
+      ...(variational ? [{ name: 'dlogvar', width: Z, rows: 'data' } as Tensor] : []),
     ];
     const written = new Set(this.seeds.map((t) => t.name));
     for (let i = this.table.length - 1; i >= 0; i--) {
@@ -563,7 +602,7 @@ export class Network {
     this.p = {
       x: a('x'),
       mu: a('mu'),
-      logvar: a('logvar'),
+      logvar: this.logvarHead ? a('logvar') : 0,
       eps: a('eps'),
       z: a('z'),
       out: a('out'),
@@ -575,7 +614,7 @@ export class Network {
       sw: a('sw'),
       lw: a('lw'),
       dmu: d('dmu'),
-      dlogvar: d('dlogvar'),
+      dlogvar: this.logvarHead ? d('dlogvar') : 0,
       dout: d('dout'),
       doutlv: lv ? d('doutlv') : 0,
     };
@@ -656,6 +695,10 @@ export class Network {
       p = this.p,
       Z = this.config.latentDim;
     const iwae = objective.kind === 'iwae';
+    if (!this.logvarHead && (iwae || (objective.kind === 'elbo' && objective.freeBits > 0)))
+      throw new ConfigError(
+        'a plain autoencoder (variational: false) has no q(z|x): no IWAE bound, no free bits',
+      );
     const w = this.setWalk(B, L, accumulate, grad && iwae ? p.sw : 0);
     for (const l of this.table) l.forward(w);
     // the chain rule is seeded here: dout (doutlv), dmu, dlogvar — the decoder's and the KL's gradients
@@ -725,7 +768,7 @@ export class Network {
       Z = this.config.latentDim,
       p = this.actView('kld').byteOffset;
     if (reset) e.f32_fill(p, 2 * Z, 0);
-    if (B > 0) e.kl_dims(p, this.p.mu, this.p.logvar, B, Z);
+    if (B > 0 && this.p.logvar) e.kl_dims(p, this.p.mu, this.p.logvar, B, Z); // an autoencoder has no KL
     return new Float64Array(this.k.memory.buffer, p, Z);
   }
 

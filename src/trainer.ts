@@ -197,6 +197,13 @@ export class Trainer {
         "objective 'iwae' has no β, KL warm-up or free bits, nor klCycle (they weight the ELBO's KL term, which the IWAE bound does not have)",
       );
     }
+    if (
+      !vae.config.variational &&
+      (o.objective === 'iwae' || o.beta !== 1 || o.freeBits !== 0 || o.klWarmup || o.klCycle)
+    )
+      throw new ConfigError(
+        'a plain autoencoder (variational: false) has no KL term and no q(z|x): no iwae, beta, klWarmup, klCycle or freeBits',
+      );
     if (o.klWarmup && o.klCycle)
       throw new ConfigError('klWarmup and klCycle are two schedules for β: give one of them');
     this.vae = vae;

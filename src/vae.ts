@@ -293,7 +293,10 @@ export class VAE {
     this.net.put('x', m.data, r0 * m.cols, n * m.cols);
   }
 
-  /** q(z|x): the posterior means and log-variances, (rows, latentDim) each. */
+  /**
+   * q(z|x): the posterior means and log-variances, (rows, latentDim) each. A plain autoencoder
+   * (variational: false) has the code z = μ(x) and no variance: its logvar is −Infinity (σ = 0).
+   */
   encode(x: Input): { mu: Float32Array; logvar: Float32Array; rows: number } {
     this.alive();
     const m = this.matrix(x),
@@ -306,10 +309,11 @@ export class VAE {
       this.putRows(m, r, n);
       net.encode(n);
       net.get('mu', mu, r * Z, n * Z);
-      net.get('logvar', logvar, r * Z, n * Z);
+      if (this.config.variational) net.get('logvar', logvar, r * Z, n * Z);
     }
     checkComputed(mu, 'posterior mean', Z);
-    checkComputed(logvar, 'posterior log-variance', Z);
+    if (this.config.variational) checkComputed(logvar, 'posterior log-variance', Z);
+    else logvar.fill(-Infinity);
     return { mu, logvar, rows: m.rows };
   }
 
@@ -536,6 +540,10 @@ export class VAE {
   ): { logLikelihood: number; bitsPerDim: number; perRow: Float64Array } {
     this.alive();
     opts ??= {};
+    if (!this.config.variational)
+      throw new ConfigError(
+        'logLikelihood needs a VAE: a plain autoencoder (variational: false) defines no density p(x) to estimate',
+      );
     const m = this.matrix(x);
     const K = opts.k ?? 5000;
     if (!Number.isSafeInteger(K) || K < 1 || K > LIMITS.maxSamples)

@@ -3,12 +3,14 @@
 // independent reference (f64 formulas, the library's RNG stream replayed on a separate instance,
 // sampling statistics with 4σ bounds).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { BUILDS, Heap, kernels, expectClose, randArray } from './helpers.js';
-import { cbMeanRef, cbCdfRef } from './ref.js';
-import { VAE } from '../src/vae.js';
-import { Trainer } from '../src/trainer.js';
+import { BUILDS, Heap, kernels, expectClose, randArray, paramsOf, checkGrad } from './helpers.js';
+import { cbMeanRef, cbCdfRef, modelLossRef, type RefConfig } from './ref.js';
+import { Network, elbo, IWAE, seedWords } from '../src/network.js';
+import { resolveModelConfig, parameterCount } from '../src/config.js';
+import { initParams, seedRng } from '../src/init.js';
+// the node entry: it gives the thread pool its Worker
+import { VAE, Trainer } from '../src/node.js';
 import { ConfigError, DataError } from '../src/errors.js';
-import { seedWords } from '../src/network.js';
 import type { Likelihood } from '../src/config.js';
 import type { Kernels } from '../src/wasm.js';
 
@@ -240,11 +242,11 @@ describe('diagnostics: bits per dimension, per-dimension KL', () => {
     });
     // unit 2 ignores x and matches the prior exactly: μ = 0, log σ² = 0
     const wm = vae.net.view(vae.net.muHead.weight),
-      wl = vae.net.view(vae.net.logvarHead.weight);
+      wl = vae.net.view(vae.net.logvarHead!.weight);
     wm.fill(0, 2 * 7, 3 * 7);
     wl.fill(0, 2 * 7, 3 * 7);
     vae.net.view(vae.net.muHead.bias)[2] = 0;
-    vae.net.view(vae.net.logvarHead.bias)[2] = 0;
+    vae.net.view(vae.net.logvarHead!.bias)[2] = 0;
     const N = 50,
       x = randArray(N * D, 7, 0, 1);
     const ev = vae.evaluate(x, { seed: 1 });
@@ -391,5 +393,112 @@ describe('interpolate with path: slerp', () => {
       /unknown path "geodesic"/,
     );
     expectThrows(() => vae.interpolate(a, b, 3, { output: 'lambda' }), ConfigError, /output 'lambda'/);
+  });
+});
+
+describe.each(BUILDS)('plain autoencoder, variational: false (%s build)', (build) => {
+  let k: Kernels;
+  beforeAll(async () => {
+    k = await kernels(build);
+  });
+
+  it.each([
+    ['bernoulli', 'relu', 1],
+    ['gaussian', 'tanh', 2],
+    ['continuous-bernoulli', 'elu', 1],
+  ] as const)(
+    '%s / %s, L = %i: loss = Σ_b rec_b at z = μ (f64), no KL; every gradient = finite differences',
+    (lik, act, L) => {
+      const cfg = resolveModelConfig({
+        inputDim: 10,
+        encoder: [8],
+        latentDim: 3,
+        decoder: [7],
+        activation: act,
+        likelihood: lik,
+        variational: false,
+      });
+      const B = 4;
+      const net = new Network(k, cfg, { dataRows: B, sampleRows: B * L });
+      expect(net.paramSlots.map((p) => p.name)).not.toContain('fc_logvar.weight');
+      expect(net.table.map((l) => l.kind)).toContain('latent-copy');
+      seedRng(net, 3);
+      initParams(net, 'glorot');
+      const x = lik.includes('bernoulli') ? randArray(B * 10, 3, 0, 1) : randArray(B * 10, 3, -1, 1);
+      net.actView('x', x.length).set(x);
+      net.actView('eps', B * L * 3).set(randArray(B * L * 3, 9)); // must not matter
+      for (const s of net.paramSlots) net.view(s, 'grad').fill(7); // the backward pass writes every gradient
+      const r = net.loss(B, L, elbo(1));
+      // the f64 reference with fc_logvar = 0 and ε = 0 is z = μ; β = 0 drops its KL
+      const params = paramsOf(net);
+      params['fc_logvar.weight'] = new Float64Array(3 * 8);
+      params['fc_logvar.bias'] = new Float64Array(3);
+      const eps0 = new Float64Array(B * L * 3);
+      const ref = () => modelLossRef(cfg as RefConfig, params, x, eps0, B, L, 0);
+      expect(r.kl).toBe(0);
+      expect(Math.abs(r.loss - ref().loss) / Math.abs(ref().loss)).toBeLessThan(2e-6);
+      expect(Math.abs(r.rec - ref().loss) / Math.abs(ref().loss)).toBeLessThan(2e-6);
+      checkGrad(net, params, () => ref().loss, 1, `autoencoder ${lik}`);
+      expect(() => net.loss(B, L, IWAE)).toThrow(ConfigError);
+      expect(() => net.loss(B, L, elbo(1, 0.5))).toThrow(/no free bits/);
+    },
+  );
+
+  it('the model: parameters without fc_logvar, logvar −∞, kl 0, trains, saves and loads; same bits on 2 threads', async () => {
+    const opts = { inputDim: 12, encoder: [10], latentDim: 2, variational: false, seed: 9, build } as const;
+    const ae = await VAE.create({ ...opts, threads: 1 });
+    expect(ae.config.variational).toBe(false);
+    expect(ae.parameterCount).toBe(parameterCount({ ...ae.config, variational: true }) - (10 + 1) * 2);
+    expect(ae.parameterCount).toBe(parameterCount(ae.config));
+    expect([...ae.stateDict().keys()]).not.toContain('fc_logvar.weight');
+    const N = 128,
+      x = new Float32Array(N * 12);
+    for (let r = 0; r < N; r++)
+      for (let j = 0; j < 12; j++) x[r * 12 + j] = sigmoid(4 * Math.sin(r * 0.1 + j));
+    const q = ae.encode(x.subarray(0, 24));
+    expect(Array.from(q.logvar)).toEqual([-Infinity, -Infinity, -Infinity, -Infinity]);
+    expect(ae.reconstruct(x.subarray(0, 24))).toEqual(ae.decode(q.mu));
+    expect(ae.reconstruct(x.subarray(0, 24), { sample: true, seed: 1 })).toEqual(ae.decode(q.mu));
+    const before = ae.evaluate(x);
+    expect(before.kl).toBe(0);
+    expect(Array.from(before.klPerDim)).toEqual([0, 0]);
+    const fit = async (threads: number) => {
+      const m = await VAE.create({ ...opts, threads });
+      const h = await new Trainer(m, { batchSize: 16, optimizer: { name: 'adam', lr: 1e-2 } }).fit(x, {
+        epochs: 8,
+        validationData: x.subarray(0, 32 * 12),
+      });
+      return { m, h };
+    };
+    const one = await fit(1),
+      two = await fit(2);
+    expect(two.m.threads).toBe(2);
+    expect(one.h.epochs.every((r) => r.kl === 0 && r.valKl === 0)).toBe(true);
+    expect(one.h.epochs.at(-1)!.loss).toBeLessThan(one.h.epochs[0].loss - 1);
+    expect(two.m.stateDict().get('fc_mu.weight')!.data).toEqual(one.m.stateDict().get('fc_mu.weight')!.data);
+    expect(two.h.epochs.map((r) => r.loss)).toEqual(one.h.epochs.map((r) => r.loss));
+    two.m.dispose();
+    const again = await VAE.load(one.m.save(), { threads: 1, build });
+    expect(again.config.variational).toBe(false);
+    expect(again.evaluate(x).loss).toBe(one.m.evaluate(x).loss);
+    // prior samples decode like any model's
+    expect(again.sample(4, { seed: 2 }).length).toBe(4 * 12);
+    // what an autoencoder cannot do is a typed error
+    expectThrows(() => again.logLikelihood(x), ConfigError, /plain autoencoder.*no density/);
+    for (const o of [
+      { objective: 'iwae' },
+      { beta: 2 },
+      { freeBits: 0.5 },
+      { klWarmup: { steps: 3 } },
+      { klCycle: { steps: 3 } },
+    ])
+      expectThrows(
+        () => new Trainer(again, o as object),
+        ConfigError,
+        /plain autoencoder \(variational: false\) has no KL term/,
+      );
+    await expect(VAE.create({ inputDim: 3, variational: 'no' as unknown as boolean })).rejects.toThrow(
+      /variational must be true or false/,
+    );
   });
 });
