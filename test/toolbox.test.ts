@@ -445,7 +445,7 @@ describe.each(BUILDS)('plain autoencoder, variational: false (%s build)', (build
   );
 
   it('the model: parameters without fc_logvar, logvar −∞, kl 0, trains, saves and loads; same bits on 2 threads', async () => {
-    const opts = { inputDim: 12, encoder: [10], latentDim: 2, variational: false, seed: 9, build } as const;
+    const opts = { inputDim: 12, encoder: [10], latentDim: 2, variational: false, seed: 9, build };
     const ae = await VAE.create({ ...opts, threads: 1 });
     expect(ae.config.variational).toBe(false);
     expect(ae.parameterCount).toBe(parameterCount({ ...ae.config, variational: true }) - (10 + 1) * 2);
