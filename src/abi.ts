@@ -67,6 +67,10 @@ export interface KernelExports {
   linear_backward(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, scratch: number, B: number, C: number, OC: number, accumulate_dinp: boolean, accumulate_params: boolean, ith: number, nth: number): void;
   /** Scratch floats the linear layer needs for a batch of B rows, C inputs, OC outputs, with nth threads. (assembly/nn.ts) */
   linear_scratch_floats(B: number, C: number, OC: number, nth: number): number;
+  /** The conditional model's joined input: out (R, A+C) row r = [a row r (A) | c row ⌊r/L⌋ (C)] — the encoder's [x | y] (L = 1) and the decoder's [z | y] (the L samples of a datapoint share its condition). (assembly/nn.ts) */
+  concat_forward(out: number, a: number, c: number, R: number, A: number, C: number, L: number): void;
+  /** da (R, A) (+)= the first A columns of dout (R, A+C); the condition's columns need no gradient. (assembly/nn.ts) */
+  concat_backward(da: number, dout: number, R: number, A: number, C: number, accumulate: boolean): void;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (N,K)ᵀ [+ bias]. (assembly/gemm_ref.ts) */
   f32_gemm_nt_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, accumulate: boolean): void;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (K,N) [+ bias]. (assembly/gemm_ref.ts) */
@@ -115,6 +119,8 @@ export const KERNEL_ARITY = {
   linear_forward: 10,
   linear_backward: 14,
   linear_scratch_floats: 4,
+  concat_forward: 7,
+  concat_backward: 6,
   f32_gemm_nt_ref: 8,
   f32_gemm_nn_ref: 8,
   f32_gemm_tn_ref: 7,

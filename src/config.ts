@@ -49,6 +49,11 @@ const MODEL = {
    * (its prior samples show why). true (the default): the VAE.
    */
   variational: field(bool, true),
+  /**
+   * Width C of a condition y (e.g. a one-hot label): > 0 makes a conditional VAE, q(z | x, y) and
+   * p(x | z, y), with y joined to the encoder's input and to the decoder's latent. 0: none.
+   */
+  conditionDim: field(nonNegInt, 0),
   /** How inputs are binarized (recorded with the model; the trainer applies 'dynamic'). */
   binarization: field(oneOf(BINARIZATIONS), 'none'),
 };
@@ -67,6 +72,7 @@ export type NetworkConfig = Pick<
   | 'likelihood'
   | 'sigma'
   | 'variational'
+  | 'conditionDim'
 >;
 /** The options a model config is made from: inputDim, and whatever else differs from the defaults. */
 export type ModelOptions = { inputDim: number } & Partial<ModelConfig>;
@@ -92,16 +98,18 @@ export const LIMITS = Object.freeze({
 export function parameterCount(
   c: Pick<NetworkConfig, 'inputDim' | 'encoder' | 'decoder' | 'latentDim' | 'likelihood'> & {
     variational?: boolean;
+    conditionDim?: number;
   },
 ): number {
+  const C = c.conditionDim ?? 0; // the condition joins the first layer's input on each side
   let n = 0,
-    w = c.inputDim;
+    w = c.inputDim + C;
   for (const h of c.encoder) {
     n += (w + 1) * h;
     w = h;
   }
   n += (c.variational === false ? 1 : 2) * (w + 1) * c.latentDim; // fc_mu (, fc_logvar)
-  w = c.latentDim;
+  w = c.latentDim + C;
   for (const h of c.decoder) {
     n += (w + 1) * h;
     w = h;

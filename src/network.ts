@@ -345,6 +345,67 @@ export class LatentCopy implements Layer {
   }
 }
 
+/**
+ * A conditional model's joined input (conditionDim C > 0): out = [a | cond], for the encoder's
+ * [x | y] and the decoder's [z | y] (a sample row reads the condition of its datapoint); backward
+ * passes the first A columns of the gradient back to `a` (null: the data, which needs none).
+ */
+export class Concat implements Layer {
+  readonly kind = 'concat';
+  readonly outputs: Tensor[];
+  readonly gradIn: string[];
+  readonly gradOut: (Tensor | null)[];
+  private acc = false;
+  private e!: KernelExports;
+  private p = { out: 0, a: 0, cond: 0, da: 0, dout: 0 };
+
+  constructor(
+    readonly rows: Rows,
+    private readonly a: string,
+    readonly A: number,
+    readonly C: number,
+    private readonly out: string,
+    da: string | null,
+    dout: string | null,
+  ) {
+    this.outputs = [{ name: out, width: A + C, rows }];
+    this.gradIn = dout === null ? [] : [dout];
+    this.gradOut = [da === null ? null : { name: da, width: A, rows }];
+  }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto(written: ReadonlySet<string>) {
+    this.acc = this.gradOut[0] !== null && written.has(this.gradOut[0].name);
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.p = {
+      out: a.act(this.out),
+      a: a.act(this.a),
+      cond: a.act('cond'),
+      da: this.gradOut[0] ? a.dact(this.gradOut[0].name) : 0,
+      dout: this.gradIn.length ? a.dact(this.gradIn[0]) : 0,
+    };
+  }
+  forward(w: Walk) {
+    const p = this.p;
+    this.e.concat_forward(
+      p.out,
+      p.a,
+      p.cond,
+      rowsOf(this.rows, w),
+      this.A,
+      this.C,
+      this.rows === 'sample' ? w.L : 1,
+    );
+  }
+  backward(w: Walk) {
+    const p = this.p;
+    if (p.da) this.e.concat_backward(p.da, p.dout, rowsOf(this.rows, w), this.A, this.C, this.acc);
+  }
+}
+
 export class Network {
   readonly k: Kernels;
   readonly config: NetworkConfig;
@@ -442,9 +503,16 @@ export class Network {
     };
     // parameters are created in file order (encoder, fc_mu, fc_logvar, decoder, fc_out, fc_out_logvar)
     const enc: Layer[] = [];
+    const C = config.conditionDim ?? 0;
     let w = D,
       h = 'x',
       dh: string | null = null;
+    if (C > 0) {
+      // a conditional model: the first layer of the encoder reads [x | y]
+      enc.push(new Concat('data', 'x', D, C, 'xc', null, null));
+      w = D + C;
+      h = 'xc';
+    }
     config.encoder.forEach((width, i) => {
       enc.push(lin(`encoder.${i}`, w, width, 'data', h, `enc.pre.${i}`, dh, `enc.dh.${i}`));
       enc.push(new ActivationLayer(width, 'data', fn, alpha, `enc.pre.${i}`, `enc.h.${i}`, `enc.dh.${i}`));
@@ -459,6 +527,13 @@ export class Network {
     w = Z;
     h = 'z';
     dh = 'dz';
+    if (C > 0) {
+      // … and the first layer of the decoder reads [z | y]
+      dec.push(new Concat('sample', 'z', Z, C, 'zc', 'dz', 'dzc'));
+      w = Z + C;
+      h = 'zc';
+      dh = 'dzc';
+    }
     config.decoder.forEach((width, i) => {
       dec.push(lin(`decoder.${i}`, w, width, 'sample', h, `dec.pre.${i}`, dh, `dec.dh.${i}`));
       dec.push(new ActivationLayer(width, 'sample', fn, alpha, `dec.pre.${i}`, `dec.h.${i}`, `dec.dh.${i}`));
@@ -541,6 +616,7 @@ export class Network {
       if (!g.slots.some((s) => s.name === t.name)) g.add(t.name, [rows(t.rows), t.width]);
     };
     add(a, { name: 'x', width: D, rows: 'data' });
+    if (this.config.conditionDim) add(a, { name: 'cond', width: this.config.conditionDim, rows: 'data' });
     add(a, { name: 'eps', width: Z, rows: 'sample' });
     for (const t of this.seeds) add(d, t);
     let scratch = 0;
@@ -648,10 +724,14 @@ export class Network {
     for (let i = 0; i < this.latent; i++) this.table[i].forward(w);
   }
 
-  /** Decoder forward for R rows of z already in 'z': fills 'out' (and 'outlv'). */
+  /**
+   * Decoder forward for R rows of z already in 'z': fills 'out' (and 'outlv'). A conditional
+   * model reads row r's condition from row r of 'cond' (R datapoints of one sample each).
+   */
   decode(R: number): void {
-    this.checkRows(1, R);
-    const w = this.setWalk(1, R, false, 0);
+    const cond = (this.config.conditionDim ?? 0) > 0;
+    this.checkRows(cond ? R : 1, cond ? 1 : R);
+    const w = cond ? this.setWalk(R, 1, false, 0) : this.setWalk(1, R, false, 0);
     for (let i = this.latent + 1; i < this.table.length; i++) this.table[i].forward(w);
   }
 
@@ -851,14 +931,15 @@ export class Network {
   }
 
   /** Byte offset of an activation or gradient tensor: for kernels that fill it directly (e.g. the RNG). */
-  ptr(name: 'x' | 'z' | 'eps' | 'out' | 'outlv' | 'dout' | 'mu' | 'logvar' | 'order'): number {
+  ptr(name: 'x' | 'z' | 'eps' | 'out' | 'outlv' | 'dout' | 'mu' | 'logvar' | 'order' | 'cond'): number {
+    if (name === 'cond') return this.layout.acts + this.acts.get('cond').offset;
     return name === 'order' ? this.layout.order : this.p[name];
   }
 
   /** Copies n floats from src[srcOff…] into a tensor ('x', 'z', 'eps'). A plain loop: no allocation. */
-  put(name: 'x' | 'z' | 'eps', src: ArrayLike<number>, srcOff: number, n: number): void {
+  put(name: 'x' | 'z' | 'eps' | 'cond', src: ArrayLike<number>, srcOff: number, n: number): void {
     const h = this.heap,
-      o = this.p[name] >> 2;
+      o = this.ptr(name) >> 2;
     for (let i = 0; i < n; i++) h[o + i] = src[srcOff + i];
   }
 

@@ -140,6 +140,7 @@ export function forwardRef(
   eps: ArrayLike<number>,
   B: number,
   L: number,
+  cond?: ArrayLike<number>,
 ): Forward {
   const alpha = cfg.activationAlpha ?? (cfg.activation === 'elu' ? 1 : 0.01);
   const sigma = cfg.sigma ?? 1;
@@ -160,7 +161,18 @@ export function forwardRef(
   const act = (a: Float64Array) => a.map((v) => actRef(v, cfg.activation, alpha));
   const D = cfg.inputDim,
     Z = cfg.latentDim;
-  let h = Float64Array.from(x);
+  // a conditional model (cond: (B, C)): the encoder reads [x_b | c_b], the decoder [z_bl | c_b]
+  const C = cond ? cond.length / B : 0;
+  const join = (a: Float64Array, A: number, rows: number, per: number) => {
+    if (!C) return a;
+    const o = new Float64Array(rows * (A + C));
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < A; j++) o[r * (A + C) + j] = a[r * A + j];
+      for (let j = 0; j < C; j++) o[r * (A + C) + A + j] = cond![Math.floor(r / per) * C + j];
+    }
+    return o;
+  };
+  let h = join(Float64Array.from(x), D, B, 1);
   cfg.encoder.forEach((_, i) => {
     h = act(lin(`encoder.${i}`, h, B));
   });
@@ -172,7 +184,7 @@ export function forwardRef(
       for (let j = 0; j < Z; j++) {
         z[(b * L + l) * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[(b * L + l) * Z + j];
       }
-  let g = z;
+  let g = join(z, Z, B * L, L);
   cfg.decoder.forEach((_, i) => {
     g = act(lin(`decoder.${i}`, g, B * L));
   });
@@ -196,8 +208,9 @@ export function modelLossRef(
   B: number,
   L: number,
   beta: number,
+  cond?: ArrayLike<number>,
 ): { loss: number; rec: number[]; kl: number[] } {
-  const { mu, lv, nll } = forwardRef(cfg, p, x, eps, B, L);
+  const { mu, lv, nll } = forwardRef(cfg, p, x, eps, B, L, cond);
   const Z = cfg.latentDim;
   const rec: number[] = [],
     kl: number[] = [];

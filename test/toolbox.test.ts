@@ -502,3 +502,68 @@ describe.each(BUILDS)('plain autoencoder, variational: false (%s build)', (build
     );
   });
 });
+
+describe.each(BUILDS)('conditional VAE, conditionDim (%s build)', (build) => {
+  let k: Kernels;
+  beforeAll(async () => {
+    k = await kernels(build);
+  });
+
+  it.each([
+    ['bernoulli', 'relu', [6], [5], 1, true],
+    ['gaussian', 'tanh', [6], [5], 3, true],
+    ['bernoulli', 'elu', [], [], 2, true],
+    ['continuous-bernoulli', 'relu', [6], [5], 1, false],
+  ] as const)(
+    '%s / %s, encoder %j decoder %j, L = %i, variational %s: loss = f64 reference on [x | y] and [z | y]; every gradient = finite differences',
+    (lik, act, encoder, decoder, L, variational) => {
+      const C = 3;
+      const cfg = resolveModelConfig({
+        inputDim: 8,
+        encoder: [...encoder],
+        latentDim: 2,
+        decoder: [...decoder],
+        activation: act,
+        likelihood: lik,
+        conditionDim: C,
+        variational,
+      });
+      const B = 4;
+      const net = new Network(k, cfg, { dataRows: B, sampleRows: B * L });
+      // the first layer of each side reads D + C and Z + C inputs
+      const first = (name: string) => net.paramSlots.find((s) => s.name === name)!.shape;
+      expect(first(encoder.length ? 'encoder.0.weight' : 'fc_mu.weight')[1]).toBe(8 + C);
+      expect(first(decoder.length ? 'decoder.0.weight' : 'fc_out.weight')[1]).toBe(2 + C);
+      expect(net.paramSlots.reduce((s, p) => s + p.floats, 0)).toBe(parameterCount(cfg));
+      seedRng(net, 5);
+      initParams(net, 'glorot');
+      const x = lik.includes('bernoulli') ? randArray(B * 8, 3, 0, 1) : randArray(B * 8, 3, -1, 1);
+      const cond = Float32Array.from({ length: B * C }, (_, i) =>
+        i % C === (i / C) % C ? 1 : 0.25 * (i % 2),
+      );
+      const eps = variational ? randArray(B * L * 2, 4, -2, 2) : new Float32Array(B * L * 2);
+      net.actView('x', x.length).set(x);
+      net.put('cond', cond, 0, cond.length);
+      net.actView('eps', eps.length).set(eps);
+      for (const s of net.paramSlots) net.view(s, 'grad').fill(5);
+      const r = { ...net.loss(B, L, elbo(0.7)) };
+      const params = paramsOf(net);
+      if (!variational) {
+        params['fc_logvar.weight'] = new Float64Array(2 * 6);
+        params['fc_logvar.bias'] = new Float64Array(2);
+      }
+      const ref = () =>
+        modelLossRef(cfg as RefConfig, params, x, eps, B, L, variational ? 0.7 : 0, cond).loss;
+      expect(Math.abs(r.loss - ref()) / Math.abs(ref())).toBeLessThan(2e-6);
+      checkGrad(net, params, ref, 1, `cvae ${lik}`);
+      // the condition matters: another y, another loss
+      net.put(
+        'cond',
+        cond.map((v) => 1 - v),
+        0,
+        cond.length,
+      );
+      expect(net.loss(B, L, elbo(0.7)).loss).not.toBeCloseTo(r.loss, 3);
+    },
+  );
+});
