@@ -108,6 +108,10 @@ export interface FitOptions {
   validationData?: Input;
   /** z samples per validation datapoint (default 1, as PyTorch's example). */
   validationSamples?: number;
+  /** A conditional model's conditions (conditionDim > 0): one row per training row, e.g. oneHot(labels, C). */
+  condition?: Input;
+  /** The validation rows' conditions. */
+  validationCondition?: Input;
   /** Add the validation data's per-dimension KL to each epoch record (valKlPerDim; needs validationData). */
   klPerDim?: boolean;
   onBatchEnd?: (info: BatchInfo) => void | Promise<void>;
@@ -168,6 +172,8 @@ export const FIT = {
   validationData: optional<Input>(any),
   validationSamples: field(posInt, 1),
   klPerDim: field(bool, false),
+  condition: optional<Input>(any),
+  validationCondition: optional<Input>(any),
   onBatchEnd: optional<NonNullable<FitOptions['onBatchEnd']>>(func),
   onEpochEnd: optional<NonNullable<FitOptions['onEpochEnd']>>(func),
   signal: optional<AbortSignal>(any),
@@ -275,8 +281,16 @@ export class Trainer {
         : null;
     const N = data.rows,
       B = o.batchSize;
+    // a conditional model: a condition per training row, and per validation row
+    const cond = vae.conditionMatrix(f.condition, N, 'fit', true);
+    const valCond = val
+      ? vae.conditionMatrix(f.validationCondition, val.rows, 'fit (validation)', true)
+      : null;
+    if (!val && f.validationCondition !== undefined)
+      throw new ConfigError('validationCondition needs validationData');
     if (B > N) throw new ConfigError(`batchSize ${B} is larger than the ${N} training rows`);
     const step = new TrainStep(vae.net, this.optimizer, data, {
+      cond,
       batchSize: B,
       samples: o.samples,
       objective: this.objective(),
@@ -346,7 +360,10 @@ export class Trainer {
         samplesPerSec: N / seconds,
       };
       if (val) {
-        const v = vae.evaluate(val, { samples: f.validationSamples });
+        const v = vae.evaluate(val, {
+          samples: f.validationSamples,
+          ...(valCond ? { condition: valCond } : {}),
+        });
         rec.valLoss = v.loss;
         rec.valReconstruction = v.reconstruction;
         rec.valKl = v.kl;

@@ -288,19 +288,86 @@ export class VAE {
     return { data: out, rows: m.rows, cols: m.cols };
   }
 
-  /** Copies rows [r0, r0+n) of m into the arena's 'x' tensor. */
+  /** Copies rows [r0, r0+n) of m into the arena's 'x' tensor (and of the call's condition into 'cond'). */
   private putRows(m: Matrix, r0: number, n: number): void {
     this.net.put('x', m.data, r0 * m.cols, n * m.cols);
+    this.putCond(r0, n);
+  }
+
+  /** The condition of the call under way (a conditional model): 1 row for every row, or one per row. */
+  private cond: Matrix | null = null;
+
+  /**
+   * Runs fn with the call's condition checked and set: a conditional model needs one (1 row, or
+   * `rows` rows, of conditionDim values); any other model refuses one.
+   */
+  private conditioned<T>(condition: unknown, rows: number, what: string, fn: () => T): T {
+    const m = this.conditionMatrix(condition, rows, what);
+    if (!m) return fn();
+    const prev = this.cond;
+    this.cond = m;
+    try {
+      return fn();
+    } finally {
+      this.cond = prev;
+    }
+  }
+
+  /**
+   * @internal A call's condition, checked: null for a model without one (which refuses a
+   * condition); for a conditional model 1 row (unless `exact`) or `rows` rows of conditionDim values.
+   */
+  conditionMatrix(condition: unknown, rows: number, what: string, exact = false): Matrix | null {
+    const C = this.config.conditionDim;
+    if (!C) {
+      if (condition !== undefined)
+        throw new ConfigError(`${what}: this model is not conditional (conditionDim 0); leave condition out`);
+      return null;
+    }
+    if (condition === undefined)
+      throw new ConfigError(
+        `${what}: this model is conditional (conditionDim ${C}); pass { condition } with ${exact ? '' : '1 or '}${rows} rows of ${C} values (e.g. oneHot(labels, ${C}))`,
+      );
+    if (condition instanceof Uint8Array || condition instanceof Uint8ClampedArray)
+      throw new ConfigError(
+        `${what}: a condition of bytes would be read as pixels (scaled by 1/255); pass a Float32Array, rows of numbers, or oneHot(labels, ${C})`,
+      );
+    const m = this.matrix(condition as Input, C, 'condition', false);
+    if ((exact || m.rows !== 1) && m.rows !== rows)
+      throw new ShapeError(
+        `${what}: condition has ${m.rows} rows; expected ${exact ? '' : '1 (for every row) or '}${rows}`,
+      );
+    return m;
+  }
+
+  /** Copies the call's condition for rows [r0, r0+n) into 'cond' (a plain loop: no allocation). */
+  private putCond(r0: number, n: number): void {
+    const c = this.cond;
+    if (!c) return;
+    const C = c.cols,
+      h = this.net.heap,
+      o = this.net.ptr('cond') >> 2;
+    for (let i = 0; i < n; i++) {
+      const s = (c.rows === 1 ? 0 : r0 + i) * C;
+      for (let j = 0; j < C; j++) h[o + i * C + j] = c.data[s + j];
+    }
   }
 
   /**
    * q(z|x): the posterior means and log-variances, (rows, latentDim) each. A plain autoencoder
    * (variational: false) has the code z = μ(x) and no variance: its logvar is −Infinity (σ = 0).
    */
-  encode(x: Input): { mu: Float32Array; logvar: Float32Array; rows: number } {
+  encode(
+    x: Input,
+    opts: { condition?: Input } = {},
+  ): { mu: Float32Array; logvar: Float32Array; rows: number } {
     this.alive();
-    const m = this.matrix(x),
-      Z = this.config.latentDim,
+    const m = this.matrix(x);
+    return this.conditioned(opts?.condition, m.rows, 'encode', () => this.encodeMatrix(m));
+  }
+
+  private encodeMatrix(m: Matrix): { mu: Float32Array; logvar: Float32Array; rows: number } {
+    const Z = this.config.latentDim,
       net = this.net;
     const mu = new Float32Array(m.rows * Z),
       logvar = new Float32Array(m.rows * Z);
@@ -318,11 +385,13 @@ export class VAE {
   }
 
   /** p(x|z) for each row of z, (rows, inputDim): E[x|z] by default; see DecodeOptions for λ and draws. */
-  decode(z: Input, opts: DecodeOptions = {}): Float32Array {
+  decode(z: Input, opts: DecodeOptions & { condition?: Input } = {}): Float32Array {
     this.alive();
-    const how = this.decodeOptions(opts, 'decode');
+    const how = this.decodeOptions(opts, 'decode', ['condition']);
     const m = this.matrix(z, this.config.latentDim, 'z', false);
-    return this.withSeed(how.seed, () => this.decodeMatrix(m, undefined, how));
+    return this.conditioned(opts?.condition, m.rows, 'decode', () =>
+      this.withSeed(how.seed, () => this.decodeMatrix(m, undefined, how)),
+    );
   }
 
   /** Parses DecodeOptions (plus `extra` keys the caller reads itself). */
@@ -368,6 +437,7 @@ export class VAE {
       const n = Math.min(this.chunkRows, m.rows - r);
       if (eachChunk) eachChunk(r, n);
       else net.put('z', m.data, r * Z, n * Z);
+      this.putCond(r, n);
       net.decode(n);
       const o = net.ptr('out');
       if (how.draw) {
@@ -391,45 +461,49 @@ export class VAE {
   }
 
   /** Decodes the posterior mean of each row (or one posterior sample with `sample: true`). */
-  reconstruct(x: Input, opts: { sample?: boolean } & DecodeOptions = {}): Float32Array {
+  reconstruct(x: Input, opts: { sample?: boolean; condition?: Input } & DecodeOptions = {}): Float32Array {
     this.alive();
     opts ??= {};
-    const how = this.decodeOptions(opts, 'reconstruct', ['sample']);
+    const how = this.decodeOptions(opts, 'reconstruct', ['sample', 'condition']);
     const m = this.matrix(x),
       Z = this.config.latentDim,
       net = this.net;
-    return this.withSeed(opts.seed, () =>
-      this.decodeMatrix(
-        { data: m.data, rows: m.rows, cols: Z },
-        (r, n) => {
-          this.putRows(m, r, n);
-          net.encode(n);
-          if (opts.sample) {
-            net.sampleEps(n, 1);
-            net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
-          } else {
-            net.meanLatent(n);
-          }
-        },
-        how,
+    return this.conditioned(opts.condition, m.rows, 'reconstruct', () =>
+      this.withSeed(opts.seed, () =>
+        this.decodeMatrix(
+          { data: m.data, rows: m.rows, cols: Z },
+          (r, n) => {
+            this.putRows(m, r, n);
+            net.encode(n);
+            if (opts.sample) {
+              net.sampleEps(n, 1);
+              net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
+            } else {
+              net.meanLatent(n);
+            }
+          },
+          how,
+        ),
       ),
     );
   }
 
   /** n draws z ~ N(0, I) decoded: (n, inputDim) probabilities or means. */
-  sample(n: number, opts: DecodeOptions = {}): Float32Array {
+  sample(n: number, opts: DecodeOptions & { condition?: Input } = {}): Float32Array {
     this.alive();
-    const how = this.decodeOptions(opts, 'sample');
+    const how = this.decodeOptions(opts, 'sample', ['condition']);
     if (!Number.isSafeInteger(n) || n < 1)
       throw new ConfigError(`sample count must be a positive integer, got ${n}`);
     const Z = this.config.latentDim;
-    return this.withSeed(how.seed, () =>
-      this.decodeMatrix(
-        { data: new Float32Array(0), rows: n, cols: Z },
-        (_r, c) => {
-          this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
-        },
-        how,
+    return this.conditioned(opts?.condition, n, 'sample', () =>
+      this.withSeed(how.seed, () =>
+        this.decodeMatrix(
+          { data: new Float32Array(0), rows: n, cols: Z },
+          (_r, c) => {
+            this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
+          },
+          how,
+        ),
       ),
     );
   }
@@ -445,14 +519,15 @@ export class VAE {
     xa: ArrayLike<number>,
     xb: ArrayLike<number>,
     steps: number,
-    opts: { path?: 'linear' | 'slerp' } & DecodeOptions = {},
+    opts: { path?: 'linear' | 'slerp'; condition?: Input } & DecodeOptions = {},
   ): Float32Array {
     if (!Number.isSafeInteger(steps) || steps < 2)
       throw new ConfigError(`interpolate needs steps ≥ 2, got ${steps}`);
-    const how = this.decodeOptions(opts, 'interpolate', ['path']);
+    const how = this.decodeOptions(opts, 'interpolate', ['path', 'condition']);
     const path = oneOf(['linear', 'slerp'] as const)(opts?.path ?? 'linear', 'path');
     checkOutputFloats(steps, Math.max(this.config.inputDim, this.config.latentDim), 'interpolate');
-    const { mu } = this.encode([xa, xb]);
+    // a conditional model: one condition row for both ends and the whole path
+    const { mu } = this.encode([xa, xb], { condition: opts?.condition });
     const Z = this.config.latentDim,
       z = new Float32Array(steps * Z);
     let dot = 0,
@@ -471,48 +546,50 @@ export class VAE {
         wb = spherical ? Math.sin(t * theta) / Math.sin(theta) : t;
       for (let j = 0; j < Z; j++) z[s * Z + j] = wa * mu[j] + wb * mu[Z + j];
     }
-    return this.withSeed(how.seed, () =>
-      this.decodeMatrix({ data: z, rows: steps, cols: Z }, undefined, how),
+    return this.conditioned(opts?.condition, 1, 'interpolate', () =>
+      this.withSeed(how.seed, () => this.decodeMatrix({ data: z, rows: steps, cols: Z }, undefined, how)),
     );
   }
 
   /** The ELBO and its parts, in nats per datapoint, with `samples` z draws per row. */
-  evaluate(x: Input, opts: { samples?: number; seed?: number } = {}): Evaluation {
+  evaluate(x: Input, opts: { samples?: number; seed?: number; condition?: Input } = {}): Evaluation {
     this.alive();
     opts ??= {};
     const m = this.matrix(x);
     const L = opts.samples ?? 1;
     if (!Number.isSafeInteger(L) || L < 1 || L > LIMITS.maxSamples)
       throw new ConfigError(`samples must be a positive integer (at most ${LIMITS.maxSamples}), got ${L}`);
-    return this.withSeed(opts.seed, () => {
-      // rows per chunk such that rows × L sample rows fit what the model reserves for inference
-      const rows = Math.max(1, Math.floor(this.chunkRows / L));
-      this.net.reserve({ dataRows: rows, sampleRows: rows * L });
-      let rec = 0,
-        kl = 0;
-      this.net.klDims(0, true);
-      for (let r = 0; r < m.rows; r += rows) {
-        const n = Math.min(rows, m.rows - r);
-        this.putRows(m, r, n);
-        this.net.sampleEps(n, L);
-        const p = this.net.loss(n, L, undefined, 1, false);
-        rec += p.rec;
-        kl += p.kl;
-        this.net.klDims(n);
-      }
-      const N = m.rows;
-      const klPerDim = Float64Array.from(this.net.klDims(0), (v) => v / N);
-      checkComputed([rec, kl], 'reconstruction or KL term');
-      return {
-        elbo: -(rec + kl) / N,
-        loss: (rec + kl) / N,
-        reconstruction: rec / N,
-        kl: kl / N,
-        bitsPerDim: (rec + kl) / N / (this.config.inputDim * Math.LN2),
-        klPerDim,
-        rows: N,
-      };
-    });
+    return this.conditioned(opts.condition, m.rows, 'evaluate', () =>
+      this.withSeed(opts.seed, () => {
+        // rows per chunk such that rows × L sample rows fit what the model reserves for inference
+        const rows = Math.max(1, Math.floor(this.chunkRows / L));
+        this.net.reserve({ dataRows: rows, sampleRows: rows * L });
+        let rec = 0,
+          kl = 0;
+        this.net.klDims(0, true);
+        for (let r = 0; r < m.rows; r += rows) {
+          const n = Math.min(rows, m.rows - r);
+          this.putRows(m, r, n);
+          this.net.sampleEps(n, L);
+          const p = this.net.loss(n, L, undefined, 1, false);
+          rec += p.rec;
+          kl += p.kl;
+          this.net.klDims(n);
+        }
+        const N = m.rows;
+        const klPerDim = Float64Array.from(this.net.klDims(0), (v) => v / N);
+        checkComputed([rec, kl], 'reconstruction or KL term');
+        return {
+          elbo: -(rec + kl) / N,
+          loss: (rec + kl) / N,
+          reconstruction: rec / N,
+          kl: kl / N,
+          bitsPerDim: (rec + kl) / N / (this.config.inputDim * Math.LN2),
+          klPerDim,
+          rows: N,
+        };
+      }),
+    );
   }
 
   /** Runs fn with the sampling stream reseeded (and restored after) when a seed is given. */
@@ -536,7 +613,7 @@ export class VAE {
    */
   logLikelihood(
     x: Input,
-    opts: { k?: number; seed?: number } = {},
+    opts: { k?: number; seed?: number; condition?: Input } = {},
   ): { logLikelihood: number; bitsPerDim: number; perRow: Float64Array } {
     this.alive();
     opts ??= {};
@@ -548,38 +625,40 @@ export class VAE {
     const K = opts.k ?? 5000;
     if (!Number.isSafeInteger(K) || K < 1 || K > LIMITS.maxSamples)
       throw new ConfigError(`k must be a positive integer (at most ${LIMITS.maxSamples}), got ${K}`);
-    return this.withSeed(opts.seed, () => {
-      const net = this.net,
-        Lc = Math.min(K, this.chunkRows); // a fixed chunking: the same bits whatever the capacity
-      const per = new Float64Array(m.rows);
-      for (let r = 0; r < m.rows; r++) {
-        this.putRows(m, r, 1);
-        let total = -Infinity; // log Σ_l w_l over the chunks so far
-        for (let done = 0; done < K; done += Lc) {
-          const L = Math.min(Lc, K - done);
-          net.sampleEps(1, L);
-          // the IWAE loss of one row is −log (1/L) Σ_l w_l, so this chunk's log Σ_l w_l is −loss + log L
-          const c = -net.loss(1, L, IWAE, 1, false).loss + Math.log(L);
-          total = total === -Infinity ? c : Math.max(total, c) + Math.log1p(Math.exp(-Math.abs(total - c)));
+    return this.conditioned(opts.condition, m.rows, 'logLikelihood', () =>
+      this.withSeed(opts.seed, () => {
+        const net = this.net,
+          Lc = Math.min(K, this.chunkRows); // a fixed chunking: the same bits whatever the capacity
+        const per = new Float64Array(m.rows);
+        for (let r = 0; r < m.rows; r++) {
+          this.putRows(m, r, 1);
+          let total = -Infinity; // log Σ_l w_l over the chunks so far
+          for (let done = 0; done < K; done += Lc) {
+            const L = Math.min(Lc, K - done);
+            net.sampleEps(1, L);
+            // the IWAE loss of one row is −log (1/L) Σ_l w_l, so this chunk's log Σ_l w_l is −loss + log L
+            const c = -net.loss(1, L, IWAE, 1, false).loss + Math.log(L);
+            total = total === -Infinity ? c : Math.max(total, c) + Math.log1p(Math.exp(-Math.abs(total - c)));
+          }
+          per[r] = total - Math.log(K);
         }
-        per[r] = total - Math.log(K);
-      }
-      checkComputed(per, 'log-likelihood');
-      let mean = 0;
-      for (const v of per) mean += v;
-      // −log p(x) in bits per data dimension (see Evaluation.bitsPerDim for 8-bit data)
-      const ll = mean / m.rows;
-      return { logLikelihood: ll, bitsPerDim: -ll / (this.config.inputDim * Math.LN2), perRow: per };
-    });
+        checkComputed(per, 'log-likelihood');
+        let mean = 0;
+        for (const v of per) mean += v;
+        // −log p(x) in bits per data dimension (see Evaluation.bitsPerDim for 8-bit data)
+        const ll = mean / m.rows;
+        return { logLikelihood: ll, bitsPerDim: -ll / (this.config.inputDim * Math.LN2), perRow: per };
+      }),
+    );
   }
 
   /** Latent units whose posterior mean varies across the data: Cov_x(E_q[z_u]) > threshold. */
   activeUnits(
     x: Input,
-    opts: { threshold?: number } = {},
+    opts: { threshold?: number; condition?: Input } = {},
   ): { count: number; variances: Float64Array; active: boolean[] } {
     const t = opts?.threshold ?? 1e-2;
-    const { mu, rows } = this.encode(x);
+    const { mu, rows } = this.encode(x, { condition: opts?.condition });
     const Z = this.config.latentDim,
       mean = new Float64Array(Z),
       v = new Float64Array(Z);

@@ -10,7 +10,8 @@ import { resolveModelConfig, parameterCount } from '../src/config.js';
 import { initParams, seedRng } from '../src/init.js';
 // the node entry: it gives the thread pool its Worker
 import { VAE, Trainer } from '../src/node.js';
-import { ConfigError, DataError } from '../src/errors.js';
+import { ConfigError, DataError, ShapeError } from '../src/errors.js';
+import { oneHot } from '../src/data/preprocess.js';
 import type { Likelihood } from '../src/config.js';
 import type { Kernels } from '../src/wasm.js';
 
@@ -566,4 +567,116 @@ describe.each(BUILDS)('conditional VAE, conditionDim (%s build)', (build) => {
       expect(net.loss(B, L, elbo(0.7)).loss).not.toBeCloseTo(r.loss, 3);
     },
   );
+});
+
+describe('conditional VAE: the model, the trainer, oneHot', () => {
+  it('oneHot: one 1 per row at the label; classes default to the largest + 1; bad labels are DataErrors', () => {
+    const m = oneHot(Uint8Array.from([2, 0, 1]));
+    expect(m.cols).toBe(3);
+    expect(Array.from(m.data)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 0]);
+    expect(oneHot([1], 10).data.indexOf(1)).toBe(1);
+    expectThrows(() => oneHot([0, 3], 3), DataError, /label 3 at index 1 is not an integer in \[0, 3\)/);
+    expectThrows(() => oneHot([0.5]), DataError, /label 0.5 at index 0 is not a non-negative integer/);
+    expectThrows(() => oneHot([]), DataError, /no labels/);
+  });
+
+  it('learns p(x | z, y): samples for class y look like class y; conditions broadcast, chunk and round-trip bit-exactly', async () => {
+    const D = 8,
+      N = 240;
+    const x = new Float32Array(N * D),
+      labels = new Uint8Array(N);
+    for (let r = 0; r < N; r++) {
+      labels[r] = r % 3;
+      // class c lights pixels c·3 … c·3+2, with a little grey noise
+      for (let j = 0; j < D; j++)
+        x[r * D + j] = Math.floor(j / 3) === labels[r] ? 0.95 : 0.05 + 0.02 * ((r * 7 + j) % 3);
+    }
+    const y = oneHot(labels, 3);
+    const vae = await VAE.create({
+      inputDim: D,
+      encoder: [16],
+      latentDim: 2,
+      conditionDim: 3,
+      seed: 1,
+      threads: 1,
+      chunkRows: 7,
+    });
+    expect(vae.config.conditionDim).toBe(3);
+    const h = await new Trainer(vae, { batchSize: 24, optimizer: { name: 'adam', lr: 1e-2 } }).fit(x, {
+      epochs: 40,
+      condition: y,
+      validationData: x.subarray(0, 30 * D),
+      validationCondition: { data: y.data.subarray(0, 90), rows: 30, cols: 3 },
+    });
+    expect(h.epochs.at(-1)!.valLoss!).toBeLessThan(h.epochs[0].valLoss! - 1);
+    for (let c = 0; c < 3; c++) {
+      const s = vae.sample(300, { condition: oneHot([c], 3), seed: 5 });
+      const mean = new Float64Array(D);
+      for (let r = 0; r < 300; r++) for (let j = 0; j < D; j++) mean[j] += s[r * D + j] / 300;
+      for (let j = 0; j < D; j++) {
+        if (Math.floor(j / 3) === c) expect(mean[j], `class ${c}, pixel ${j}`).toBeGreaterThan(0.7);
+        else expect(mean[j], `class ${c}, pixel ${j}`).toBeLessThan(0.3);
+      }
+    }
+    // a 1-row condition is every row's; chunks of 7 rows give the bits of one call per row
+    const xs = x.subarray(0, 10 * D);
+    const all = vae.encode(xs, { condition: oneHot(labels.subarray(0, 10), 3) });
+    for (let r = 0; r < 10; r++) {
+      const one = vae.encode(xs.subarray(r * D, (r + 1) * D), { condition: oneHot([labels[r]], 3) });
+      expect(one.mu).toEqual(all.mu.subarray(r * 2, r * 2 + 2));
+    }
+    const z = all.mu;
+    expect(vae.decode(z, { condition: oneHot(new Uint8Array(10).fill(1), 3) })).toEqual(
+      vae.decode(z, { condition: oneHot([1], 3) }),
+    );
+    expect(vae.decode(z, { condition: oneHot([2], 3) })).not.toEqual(
+      vae.decode(z, { condition: oneHot([1], 3) }),
+    );
+    const ev = vae.evaluate(x, { condition: y, seed: 2 });
+    const again = await VAE.load(vae.save(), { threads: 1, chunkRows: 7 });
+    expect(again.config.conditionDim).toBe(3);
+    expect(again.evaluate(x, { condition: y, seed: 2 }).loss).toBe(ev.loss);
+    expect(again.sample(4, { condition: oneHot([0], 3), seed: 1 })).toEqual(
+      vae.sample(4, { condition: oneHot([0], 3), seed: 1 }),
+    );
+    expect(
+      vae.interpolate(xs.subarray(0, D), xs.subarray(D, 2 * D), 4, { condition: oneHot([0], 3) }).length,
+    ).toBe(4 * D);
+    expect(vae.reconstruct(xs, { condition: oneHot(labels.subarray(0, 10), 3) }).length).toBe(10 * D);
+    expect(
+      Number.isFinite(
+        vae.logLikelihood(xs.subarray(0, 2 * D), { k: 10, condition: oneHot([0, 1], 3) }).logLikelihood,
+      ),
+    ).toBe(true);
+    expect(vae.activeUnits(xs, { condition: oneHot([0], 3) }).variances.length).toBe(2);
+
+    // typed errors
+    expectThrows(() => vae.encode(xs), ConfigError, /conditional \(conditionDim 3\); pass \{ condition \}/);
+    expectThrows(
+      () => vae.sample(3, { condition: oneHot([0, 1], 3) }),
+      ShapeError,
+      /condition has 2 rows; expected 1 \(for every row\) or 3/,
+    );
+    expectThrows(
+      () => vae.decode(z, { condition: Uint8Array.from([0, 1, 0]) }),
+      ConfigError,
+      /bytes would be read as pixels/,
+    );
+    expectThrows(
+      () => vae.decode(z, { condition: [[0, 1]] }),
+      ShapeError,
+      /condition has 2 columns; this model expects 3/,
+    );
+    const t = new Trainer(vae, { batchSize: 24 });
+    await expect(t.fit(x, { epochs: 1 })).rejects.toThrow(/fit: this model is conditional/);
+    await expect(t.fit(x, { epochs: 1, condition: oneHot([0], 3) })).rejects.toThrow(
+      /condition has 1 rows; expected 240/,
+    );
+    await expect(t.fit(x, { epochs: 1, condition: y, validationCondition: y })).rejects.toThrow(
+      /validationCondition needs validationData/,
+    );
+    const plain = await VAE.create({ inputDim: D, encoder: [4], latentDim: 2, threads: 1 });
+    expectThrows(() => plain.sample(2, { condition: [[1, 0, 0]] }), ConfigError, /not conditional/);
+    await expect(VAE.create({ inputDim: 3, conditionDim: -1 })).rejects.toThrow(/conditionDim/);
+  });
 });

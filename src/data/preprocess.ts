@@ -187,3 +187,36 @@ export function binarizeThreshold(data: Float32Array, t = 0.5): Float32Array {
   for (let i = 0; i < data.length; i++) out[i] = data[i]! > t ? 1 : 0;
   return out;
 }
+
+/**
+ * One-hot rows from class labels (an IDX label file's u8 array, or any integers): row i has a 1 in
+ * column labels[i] and 0 elsewhere — the condition of a conditional VAE. `classes` defaults to the
+ * largest label + 1. A label that is not an integer in [0, classes) is a DataError naming it.
+ */
+export function oneHot(labels: ArrayLike<number>, classes?: number): Matrix {
+  if (!labels || typeof labels.length !== 'number')
+    throw new DataError('oneHot needs an array of labels (e.g. the u8 array of an IDX label file)');
+  const n = labels.length;
+  if (n === 0) throw new DataError('oneHot: no labels');
+  let k = classes;
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    if (!Number.isInteger(c) || c < 0)
+      throw new DataError(`oneHot: label ${c} at index ${i} is not a non-negative integer`);
+  }
+  if (k === undefined) {
+    k = 0;
+    for (let i = 0; i < n; i++) k = Math.max(k, labels[i] + 1);
+  }
+  if (!Number.isSafeInteger(k) || k < 1 || k > 65536)
+    throw new DataError(`oneHot: classes must be an integer in [1, 65536], got ${k}`);
+  if (n * k > 2 ** 28) throw new DataError(`oneHot: ${n} rows of ${k} classes exceed 2^28 floats`);
+  const data = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    if (!Number.isInteger(c) || c < 0 || c >= k)
+      throw new DataError(`oneHot: label ${c} at index ${i} is not an integer in [0, ${k})`);
+    data[i * k + c] = 1;
+  }
+  return { data, rows: n, cols: k };
+}

@@ -352,6 +352,10 @@ export class WorkerTrainer {
    */
   async fit(x: Input, opts: FitOptions): Promise<History> {
     parseFitOptions(opts);
+    if (opts.condition !== undefined || opts.validationCondition !== undefined)
+      throw new ConfigError(
+        'WorkerTrainer does not take conditions yet: train a conditional VAE with Trainer',
+      );
     if (this.fitting)
       throw new ConfigError('this WorkerTrainer is already fitting; await the running fit() first');
     this.fitting = true;
