@@ -399,8 +399,9 @@ export function cb_mean(dst: usize, logits: usize, n: i32): void {
  *   bernoulli:            x = 1 if u < σ(l) else 0
  *   continuous-bernoulli: x = F⁻¹(u), F(x) = (λ^x (1 − λ)^(1−x) + λ − 1) / (2λ − 1) (the CDF,
  *                         Loaiza-Ganem & Cunningham 2019, appendix), in logits
- *                         F⁻¹(u) = log1p(u·expm1(l)) / l; for l > 0 evaluated as 1 − F⁻¹_{−l}(1 − u)
- *                         so expm1 never overflows; u + l·u(1 − u)/2 for |l| < 1e-4. In f64.
+ *                         F⁻¹(u) = log1p(u·expm1(l)) / l = log(1 − u + u·e^l) / l for l < 0, and
+ *                         1 + log(u + (1 − u)·e^{−l}) / l for l > 0 (the mirror image: exp never
+ *                         overflows); u + l·u(1 − u)/2 for |l| < 1e-4. In f64.
  *   gaussian:             x = m + σ·n;  gaussian-learned: x = m + exp(½ log σ²)·n (log σ² clamped)
  */
 export function lik_draw(dst: usize, out: usize, outlv: usize, noise: usize, n: i32, lik: i32, sigma: f32): void {
@@ -414,9 +415,10 @@ export function lik_draw(dst: usize, out: usize, outlv: usize, noise: usize, n: 
     } else if (lik == LIK_CONTINUOUS_BERNOULLI) {
       const l = <f64>o, u = <f64>r;
       let v: f64;
+      // log1p(u·expm1(l)) = log((1 − u) + u·e^l): a sum of two non-negative terms, no cancellation
       if (Math.abs(l) < 1e-4) v = u + 0.5 * l * u * (1 - u);
-      else if (l < 0) v = Math.log1p(u * Math.expm1(l)) / l;
-      else v = 1 - Math.log1p((1 - u) * Math.expm1(-l)) / -l;
+      else if (l < 0) v = Math.log(1 - u + u * Math.exp(l)) / l;
+      else v = 1 + Math.log(u + (1 - u) * Math.exp(-l)) / l;
       x = <f32>min(max(v, 0.0), 1.0);
     } else if (lik == LIK_GAUSSIAN) {
       x = o + sigma * r;

@@ -355,7 +355,7 @@ export class VAE {
 
   /**
    * q(z|x): the posterior means and log-variances, (rows, latentDim) each. A plain autoencoder
-   * (variational: false) has the code z = μ(x) and no variance: its logvar is −Infinity (σ = 0).
+   * (variational: false) has the code z = μ(x) and no variance: its logvar is empty (length 0).
    */
   encode(
     x: Input,
@@ -370,7 +370,7 @@ export class VAE {
     const Z = this.config.latentDim,
       net = this.net;
     const mu = new Float32Array(m.rows * Z),
-      logvar = new Float32Array(m.rows * Z);
+      logvar = new Float32Array(this.config.variational ? m.rows * Z : 0);
     for (let r = 0; r < m.rows; r += this.chunkRows) {
       const n = Math.min(this.chunkRows, m.rows - r);
       this.putRows(m, r, n);
@@ -380,7 +380,6 @@ export class VAE {
     }
     checkComputed(mu, 'posterior mean', Z);
     if (this.config.variational) checkComputed(logvar, 'posterior log-variance', Z);
-    else logvar.fill(-Infinity);
     return { mu, logvar, rows: m.rows };
   }
 

@@ -445,7 +445,7 @@ describe.each(BUILDS)('plain autoencoder, variational: false (%s build)', (build
     },
   );
 
-  it('the model: parameters without fc_logvar, logvar −∞, kl 0, trains, saves and loads; same bits on 2 threads', async () => {
+  it('the model: parameters without fc_logvar, no logvar, kl 0, trains, saves and loads; same bits on 2 threads', async () => {
     const opts = { inputDim: 12, encoder: [10], latentDim: 2, variational: false, seed: 9, build };
     const ae = await VAE.create({ ...opts, threads: 1 });
     expect(ae.config.variational).toBe(false);
@@ -457,7 +457,7 @@ describe.each(BUILDS)('plain autoencoder, variational: false (%s build)', (build
     for (let r = 0; r < N; r++)
       for (let j = 0; j < 12; j++) x[r * 12 + j] = sigmoid(4 * Math.sin(r * 0.1 + j));
     const q = ae.encode(x.subarray(0, 24));
-    expect(Array.from(q.logvar)).toEqual([-Infinity, -Infinity, -Infinity, -Infinity]);
+    expect(q.logvar.length).toBe(0); // no variance: z = μ(x)
     expect(ae.reconstruct(x.subarray(0, 24))).toEqual(ae.decode(q.mu));
     expect(ae.reconstruct(x.subarray(0, 24), { sample: true, seed: 1 })).toEqual(ae.decode(q.mu));
     const before = ae.evaluate(x);
