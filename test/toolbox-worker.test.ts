@@ -1,8 +1,8 @@
 // The toolbox under WorkerTrainer (Node worker_threads, from the built entry like worker-node.test.ts):
 // a plain autoencoder and a continuous-Bernoulli model train to the same losses and bit-identical
-// weights as Trainer, records carry valKlPerDim, and conditions are refused with a ConfigError.
+// weights as Trainer, records carry valKlPerDim, and a conditional VAE trains with its conditions.
 import { describe, it, expect } from 'vitest';
-import { VAE, Trainer, WorkerTrainer, ConfigError } from '../dist/node.js';
+import { VAE, Trainer, WorkerTrainer, ConfigError, oneHot } from '../dist/node.js';
 
 const D = 12,
   N = 128;
@@ -32,11 +32,32 @@ describe('the toolbox under WorkerTrainer', () => {
     },
   );
 
-  it('a conditional fit is a ConfigError (WorkerTrainer does not pass conditions yet)', async () => {
-    const c = await VAE.create({ inputDim: D, encoder: [8], latentDim: 2, conditionDim: 3, threads: 1 });
-    const w = await WorkerTrainer.create(c, { batchSize: 16 });
+  it('a conditional VAE: the same losses and weights as Trainer; conditions are checked before the worker runs', async () => {
+    const model = { inputDim: D, encoder: [8], latentDim: 2, conditionDim: 3, seed: 2, threads: 1 };
+    const y = oneHot(
+      Array.from({ length: N }, (_, i) => i % 3),
+      3,
+    );
+    const fit = {
+      epochs: 2,
+      condition: y,
+      validationData: x.subarray(0, 30 * D),
+      validationCondition: y.data.subarray(0, 90),
+    };
+    const a = await VAE.create(model),
+      b = await VAE.create(model);
+    const h1 = await new Trainer(a, { batchSize: 16 }).fit(x, fit);
+    const w = await WorkerTrainer.create(b, { batchSize: 16 });
     try {
-      await expect(w.fit(x, { epochs: 1, condition: new Float32Array(N * 3) })).rejects.toThrow(ConfigError);
+      const h2 = await w.fit(x, fit);
+      expect(h2.epochs.map((r) => [r.loss, r.valLoss])).toEqual(h1.epochs.map((r) => [r.loss, r.valLoss]));
+      for (const [name, t] of a.stateDict()) expect(b.stateDict().get(name)!.data).toEqual(t.data);
+      await expect(w.fit(x, { epochs: 1 })).rejects.toThrow(ConfigError);
+      await expect(w.fit(x, { epochs: 1, condition: y.data.subarray(0, 30) })).rejects.toThrow(
+        /condition has 10 rows; expected 128/,
+      );
+      // still usable
+      expect((await w.fit(x, { epochs: 1, condition: y })).epochs.length).toBe(3); // the history goes on
     } finally {
       w.terminate();
     }
