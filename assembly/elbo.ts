@@ -14,6 +14,7 @@ import { idx4, share_lo, share_hi } from './common';
 export const LIK_BERNOULLI: i32 = 0;        // decoder outputs logits; x ∈ [0, 1]
 export const LIK_GAUSSIAN: i32 = 1;         // decoder outputs means; fixed σ
 export const LIK_GAUSSIAN_LEARNED: i32 = 2; // decoder outputs means and per-dimension log σ²
+export const LIK_CONTINUOUS_BERNOULLI: i32 = 3; // decoder outputs logits of λ; x ∈ [0, 1], a density
 export const LOGVAR_MIN: f32 = -30;
 export const LOGVAR_MAX: f32 = 20;
 const HALF_LOG_2PI: f64 = 0.91893853320467274178;
@@ -23,12 +24,16 @@ const HALF_LOG_2PI: f64 = 0.91893853320467274178;
 // @ts-ignore: decorator
 @inline function inRange(v: f32): f32 { return v >= LOGVAR_MIN && v <= LOGVAR_MAX ? 1 : 0; }
 
-/** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z). */
+/** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z); logvar = 0 (a plain autoencoder): z = μ_b, ε unread. */
 export function reparam_forward(z: usize, mu: usize, logvar: usize, eps: usize, B: i32, L: i32, Z: i32): void {
   for (let b = 0; b < B; b++) {
     const mb = mu + idx4(b * Z), lb = logvar + idx4(b * Z);
     for (let l = 0; l < L; l++) {
       const r = idx4((b * L + l) * Z);
+      if (!logvar) {
+        for (let j = 0; j < Z; j++) store<f32>(z + r + idx4(j), load<f32>(mb + idx4(j)));
+        continue;
+      }
       for (let j = 0; j < Z; j++) {
         const sd = Mathf.exp(0.5 * clampLv(load<f32>(lb + idx4(j))));
         store<f32>(z + r + idx4(j), load<f32>(mb + idx4(j)) + sd * load<f32>(eps + r + idx4(j)));
@@ -41,10 +46,19 @@ export function reparam_forward(z: usize, mu: usize, logvar: usize, eps: usize, 
  * The path through z: given dz (B·L, Z) = ∂loss/∂z from the decoder's backward pass,
  * dμ += Σ_l g, dlog σ² += Σ_l g ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates), with g = dz, or with
  * IWAE weights sw (B·L) (≠ 0) g = dz + sw ⊙ z: the ½‖z‖² of −log p(z) inside −log w.
+ * logvar = 0 (a plain autoencoder, z = μ): dμ += Σ_l dz only; dlogvar, eps, z, sw unread.
  */
 export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: usize, eps: usize,
                                  z: usize, sw: usize, B: i32, L: i32, Z: i32): void {
   for (let b = 0; b < B; b++) {
+    if (!logvar) {
+      for (let j = 0; j < Z; j++) {
+        let gm: f32 = 0;
+        for (let l = 0; l < L; l++) gm += load<f32>(dz + idx4((b * L + l) * Z + j));
+        store<f32>(dmu + idx4(b * Z + j), load<f32>(dmu + idx4(b * Z + j)) + gm);
+      }
+      continue;
+    }
     for (let j = 0; j < Z; j++) {
       const lv = load<f32>(logvar + idx4(b * Z + j));
       const hs: f32 = <f32>0.5 * Mathf.exp(<f32>0.5 * clampLv(lv)) * inRange(lv);
@@ -82,6 +96,45 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
 }
 
 /**
+ * The continuous Bernoulli's log normaliser from the logit l = log(λ / (1 − λ)).
+ * reference: Loaiza-Ganem & Cunningham, "The continuous Bernoulli: fixing a pervasive error in
+ * variational autoencoders" (NeurIPS 2019), eq. 7: p(x|λ) = C(λ) λ^x (1 − λ)^(1−x) on [0, 1],
+ * C(λ) = 2 artanh(1 − 2λ) / (1 − 2λ), and C(½) = 2.
+ * With 1 − 2λ = −tanh(l/2) and artanh(1 − 2λ) = −l/2 this is C = l / tanh(l/2), even in l, so
+ *   log C = log|l| + log1p(e) − log1p(−e),  e = exp(−|l|)           (|l| ≥ CB_TAYLOR)
+ *   log C = log 2 + u²/3 − 7u⁴/90 + 62u⁶/2835 − 127u⁸/18900,  u = l/2 (|l| < CB_TAYLOR: near λ = ½,
+ *           where 1 − e cancels; the first omitted term is < 3e-9 there)
+ * For λ → 0, 1 (|l| → ∞) the first form tends to log|l| without overflow.
+ */
+const CB_TAYLOR: f32 = 0.5;
+const LOG2: f32 = 0.69314718055994531;
+// @ts-ignore: decorator
+@inline export function cb_log_norm(l: f32): f32 {
+  const a = Mathf.abs(l);
+  if (a < CB_TAYLOR) {
+    const u2: f32 = <f32>0.25 * l * l;
+    return LOG2 + u2 * (<f32>(1.0 / 3) + u2 * (<f32>(-7.0 / 90) + u2 * (<f32>(62.0 / 2835) + u2 * <f32>(-127.0 / 18900))));
+  }
+  const e = Mathf.exp(-a);
+  return Mathf.log(a) + Mathf.log1p(e) - Mathf.log1p(-e);
+}
+/**
+ * ∂ log C / ∂l = 1/l − 1/sinh(l) (odd in l), = sign(l)·(1/|l| − 2e/(1 − e²)) for |l| ≥ CB_TAYLOR, and
+ * the derivative of the series above, u/3 − 7u³/45 + 62u⁵/945 − 127u⁷/4725, below it.
+ */
+// @ts-ignore: decorator
+@inline export function cb_dlog_norm(l: f32): f32 {
+  const a = Mathf.abs(l);
+  if (a < CB_TAYLOR) {
+    const u: f32 = <f32>0.5 * l, u2: f32 = u * u;
+    return u * (<f32>(1.0 / 3) + u2 * (<f32>(-7.0 / 45) + u2 * (<f32>(62.0 / 945) + u2 * <f32>(-127.0 / 4725))));
+  }
+  const e = Mathf.exp(-a);
+  const d: f32 = <f32>1 / a - <f32>2 * e / ((<f32>1 - e) * (<f32>1 + e));
+  return l < 0 ? -d : d;
+}
+
+/**
  * −log p(x | z) for one sample row, summed over D, and (if dout ≠ 0) its gradient times g
  * written to dout (and doutlv for the learned variance).
  */
@@ -91,7 +144,7 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
   let i = 0;
   let total: f64 = 0;
   const grad = dout != 0;
-  if (lik == LIK_BERNOULLI) {
+  if (lik == LIK_BERNOULLI || lik == LIK_CONTINUOUS_BERNOULLI) {
     // stable BCE with logits: max(l,0) − l·x + log1p(e^{−|l|});  ∂/∂l = σ(l) − x
     if (ASC_FEATURE_SIMD) {
       let acc = f32x4.splat(0);
@@ -116,6 +169,14 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
       if (grad) {
         const s: f32 = l >= 0 ? 1 / (1 + e) : e / (1 + e);
         store<f32>(dout + idx4(i), (s - t) * g);
+      }
+    }
+    // the continuous Bernoulli adds −log C(λ) to each element, and −∂ log C/∂l to its gradient
+    if (lik == LIK_CONTINUOUS_BERNOULLI) {
+      for (i = 0; i < D; i++) {
+        const l = load<f32>(out + idx4(i));
+        total -= <f64>cb_log_norm(l);
+        if (grad) store<f32>(dout + idx4(i), load<f32>(dout + idx4(i)) - cb_dlog_norm(l) * g);
       }
     }
     return total;
@@ -169,7 +230,7 @@ export function reparam_backward(dmu: usize, dlogvar: usize, dz: usize, logvar: 
  *   dmu, dlogvar (B, Z) out, optional: the KL term's ∂loss/∂μ, ∂loss/∂log σ², written
  *                (reparam_backward later accumulates the path through z)
  *   out, outlv (B·L, D) decoder output (logits or means) and learned log σ² (or 0)
- *   x (B, D); mu, logvar (B, Z)
+ *   x (B, D); mu, logvar (B, Z); logvar = 0 for a plain autoencoder: kl_b = 0, dmu written 0
  *   sw (B·L) optional: per-sample gradient weights replacing 1/L (the IWAE normalised weights)
  *   rowloss (B) f64 out, optional: rec_b + β·kl_b
  */
@@ -194,10 +255,12 @@ export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: 
       r += nll;
     }
     r /= <f64>L;
-    // closed-form KL and its gradient
+    // closed-form KL and its gradient; logvar = 0: a plain autoencoder (z = μ), no KL, dμ seeded 0
     let k: f64 = 0;
     const kg: f32 = scale * beta;
-    for (let j = 0; j < Z; j++) {
+    if (!logvar) {
+      if (dmu) for (let j = 0; j < Z; j++) store<f32>(dmu + idx4(b * Z + j), 0);
+    } else for (let j = 0; j < Z; j++) {
       const o = idx4(b * Z + j);
       const m = load<f32>(mu + o), lvr = load<f32>(logvar + o);
       const lv = clampLv(lvr);
@@ -213,6 +276,23 @@ export function elbo_forward_backward(rec: usize, kl: usize, recs: usize, dout: 
     total += row;
   }
   return total;
+}
+
+/**
+ * The per-dimension KL: kd (Z) f64 += Σ_b KL(q(z_j|x_b) ‖ N(0, 1)) over B rows of mu, logvar (B, Z)
+ * (accumulates, so a data set runs in chunks; the caller zeroes kd first).
+ */
+export function kl_dims(kd: usize, mu: usize, logvar: usize, B: i32, Z: i32): void {
+  for (let j = 0; j < Z; j++) {
+    let s: f64 = 0;
+    for (let b = 0; b < B; b++) {
+      const o = idx4(b * Z + j);
+      const lv = clampLv(load<f32>(logvar + o));
+      s += kl1(load<f32>(mu + o), lv, Mathf.exp(lv));
+    }
+    const p = kd + (<usize>j << 3);
+    store<f64>(p, load<f64>(p) + s);
+  }
 }
 
 /**
@@ -288,4 +368,63 @@ export function iwae_weights(lw: usize, sw: usize, dmu: usize, dlogvar: usize, r
     loss -= mx + Math.log(s / <f64>L);
   }
   return loss;
+}
+
+/**
+ * The continuous Bernoulli's mean from the logit l (n elements; dst may alias logits):
+ * E[x] = λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)) (Loaiza-Ganem & Cunningham 2019, §3) = ½ + ½·(coth u − 1/u),
+ * u = l/2 (the Langevin function), = ½ + ½·sign(l)·((1 + e)/(1 − e) − 2/|l|), e = exp(−|l|), and near
+ * λ = ½ (|l| < 1, where coth u and 1/u cancel) ½ + u/6 − u³/90 + u⁵/945 − u⁷/9450 (next term < 3e-8).
+ */
+export function cb_mean(dst: usize, logits: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const l = load<f32>(logits + idx4(i)), a = Mathf.abs(l);
+    let m: f32;
+    if (a < 1) {
+      const u: f32 = <f32>0.5 * l, u2: f32 = u * u;
+      m = <f32>0.5 + u * (<f32>(1.0 / 6) + u2 * (<f32>(-1.0 / 90) + u2 * (<f32>(1.0 / 945) + u2 * <f32>(-1.0 / 9450))));
+    } else {
+      const e = Mathf.exp(-a);
+      const h: f32 = <f32>0.5 * ((<f32>1 + e) / (<f32>1 - e) - <f32>2 / a);
+      m = l < 0 ? 0.5 - h : 0.5 + h;
+    }
+    store<f32>(dst + idx4(i), m);
+  }
+}
+
+/**
+ * One draw x ~ p(x | decoder output) per element (n elements; dst may alias out or noise), from
+ * noise the caller drew with the library's RNG: U[0, 1) for the Bernoulli likelihoods, N(0, 1) for
+ * the Gaussians.
+ *   bernoulli:            x = 1 if u < σ(l) else 0
+ *   continuous-bernoulli: x = F⁻¹(u), F(x) = (λ^x (1 − λ)^(1−x) + λ − 1) / (2λ − 1) (the CDF,
+ *                         Loaiza-Ganem & Cunningham 2019, appendix), in logits
+ *                         F⁻¹(u) = log1p(u·expm1(l)) / l = log(1 − u + u·e^l) / l for l < 0, and
+ *                         1 + log(u + (1 − u)·e^{−l}) / l for l > 0 (the mirror image: exp never
+ *                         overflows); u + l·u(1 − u)/2 for |l| < 1e-4. In f64.
+ *   gaussian:             x = m + σ·n;  gaussian-learned: x = m + exp(½ log σ²)·n (log σ² clamped)
+ */
+export function lik_draw(dst: usize, out: usize, outlv: usize, noise: usize, n: i32, lik: i32, sigma: f32): void {
+  for (let i = 0; i < n; i++) {
+    const o = load<f32>(out + idx4(i)), r = load<f32>(noise + idx4(i));
+    let x: f32;
+    if (lik == LIK_BERNOULLI) {
+      const e = Mathf.exp(-Mathf.abs(o));
+      const p: f32 = o >= 0 ? 1 / (1 + e) : e / (1 + e);
+      x = r < p ? 1 : 0;
+    } else if (lik == LIK_CONTINUOUS_BERNOULLI) {
+      const l = <f64>o, u = <f64>r;
+      let v: f64;
+      // log1p(u·expm1(l)) = log((1 − u) + u·e^l): a sum of two non-negative terms, no cancellation
+      if (Math.abs(l) < 1e-4) v = u + 0.5 * l * u * (1 - u);
+      else if (l < 0) v = Math.log(1 - u + u * Math.exp(l)) / l;
+      else v = 1 + Math.log(u + (1 - u) * Math.exp(-l)) / l;
+      x = <f32>min(max(v, 0.0), 1.0);
+    } else if (lik == LIK_GAUSSIAN) {
+      x = o + sigma * r;
+    } else {
+      x = o + Mathf.exp(0.5 * clampLv(load<f32>(outlv + idx4(i)))) * r;
+    }
+    store<f32>(dst + idx4(i), x);
+  }
 }

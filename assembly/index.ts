@@ -6,11 +6,11 @@
 export { f32_gemm_nt, f32_gemm_nn, f32_gemm_tn, f32_transpose, f32_colsum, gemm_pack_a_floats, gemm_nt_scratch_floats } from './gemm';
 export { act_forward, act_backward,
          ACT_IDENTITY, ACT_RELU, ACT_LEAKY_RELU, ACT_ELU, ACT_TANH, ACT_SIGMOID, ACT_SOFTPLUS } from './act';
-export { reparam_forward, reparam_backward, elbo_forward_backward, kl_free_bits, iwae_weights,
-         LIK_BERNOULLI, LIK_GAUSSIAN, LIK_GAUSSIAN_LEARNED, LOGVAR_MIN, LOGVAR_MAX } from './elbo';
+export { reparam_forward, reparam_backward, elbo_forward_backward, kl_free_bits, kl_dims, iwae_weights, cb_mean, lik_draw,
+         LIK_BERNOULLI, LIK_GAUSSIAN, LIK_GAUSSIAN_LEARNED, LIK_CONTINUOUS_BERNOULLI, LOGVAR_MIN, LOGVAR_MAX } from './elbo';
 export { adam_step, adagrad_step, sgd_step, f32_sumsq, f32_find_nonfinite, f32_fill } from './optim';
 export { rng_seed, rng_u32, rng_uniform, rng_normal, rng_permutation, rng_binarize } from './rng';
-export { linear_forward, linear_backward, linear_scratch_floats } from './nn';
+export { linear_forward, linear_backward, linear_scratch_floats, concat_forward, concat_backward } from './nn';
 
 // Test hooks: the scalar oracles and the vector-math probe, exported for the test suite and the
 // bench only; the library never calls them.

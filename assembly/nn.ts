@@ -40,3 +40,27 @@ export function linear_backward(dinp: usize, dweight: usize, dbias: usize, dout:
   if (dbias) f32_colsum_mt(dbias, dout, B, OC, accumulate_params, ith, nth);
   if (dinp) f32_gemm_nn_mt(dinp, dout, weight, 0, apack, B, C, OC, accumulate_dinp, ith, nth);
 }
+
+/**
+ * The conditional model's joined input: out (R, A+C) row r = [a row r (A) | c row ⌊r/L⌋ (C)] —
+ * the encoder's [x | y] (L = 1) and the decoder's [z | y] (the L samples of a datapoint share its
+ * condition). Copies only: light, so one thread.
+ */
+export function concat_forward(out: usize, a: usize, c: usize, R: i32, A: i32, C: i32, L: i32): void {
+  for (let r = 0; r < R; r++) {
+    const o = out + idx4(r * (A + C)), ar = a + idx4(r * A), cr = c + idx4((r / L) * C);
+    for (let j = 0; j < A; j++) store<f32>(o + idx4(j), load<f32>(ar + idx4(j)));
+    for (let j = 0; j < C; j++) store<f32>(o + idx4(A + j), load<f32>(cr + idx4(j)));
+  }
+}
+
+/** da (R, A) (+)= the first A columns of dout (R, A+C); the condition's columns need no gradient. */
+export function concat_backward(da: usize, dout: usize, R: i32, A: i32, C: i32, accumulate: bool): void {
+  for (let r = 0; r < R; r++) {
+    const d = da + idx4(r * A), g = dout + idx4(r * (A + C));
+    for (let j = 0; j < A; j++) {
+      const v = load<f32>(g + idx4(j));
+      store<f32>(d + idx4(j), accumulate ? load<f32>(d + idx4(j)) + v : v);
+    }
+  }
+}

@@ -4,7 +4,7 @@
 // Uses the single-file build (kernels and worker inlined), served by scripts/serve.mjs.
 // URL parameters (for quick runs and tests): latent, hidden, epochs, batch, n (training images),
 // seed, autostart=1.
-import { VAE, WorkerTrainer, init, parseIdx } from '../dist/inline/wasm-vae.js';
+import { VAE, Trainer, WorkerTrainer, init, oneHot, parseIdx } from '../dist/inline/wasm-vae.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -60,7 +60,12 @@ function clearError() {
 window.addEventListener('error', (e) => showError(e.error ?? e.message));
 window.addEventListener('unhandledrejection', (e) => showError(e.reason));
 
+function drawScatterKey() {
+  $('scatterkey').innerHTML = DIGIT_COLORS.map((c, d) => `<b style="color:${c}">${d}</b>`).join(' ');
+}
+
 function applyParams() {
+  drawScatterKey();
   const set = (id, v) => {
     if (v == null) return;
     const el = $(id);
@@ -99,16 +104,18 @@ async function fetchIdx(name) {
 }
 
 async function loadData() {
-  const [trainImg, testImg, testLab] = await Promise.all([
+  const [trainImg, testImg, testLab, trainLab] = await Promise.all([
     fetchIdx('train-images-idx3-ubyte'),
     fetchIdx('t10k-images-idx3-ubyte'),
     fetchIdx('t10k-labels-idx1-ubyte'),
+    fetchIdx('train-labels-idx1-ubyte'),
   ]);
   const nTest = 1000;
   const test = new Float32Array(nTest * D);
   for (let i = 0; i < test.length; i++) test[i] = testImg.data[i] / 255;
   return {
     trainImages: trainImg.data,
+    trainLabels: trainLab.data,
     nTrain: trainImg.dims[0],
     test,
     testLabels: testLab.data.subarray(0, nTest),
@@ -220,7 +227,88 @@ function drawModelPanels() {
   const a = pickExample(Number($('digitA').value), interpPick.a),
     b = pickExample(Number($('digitB').value), interpPick.b);
   drawImages($('interp'), vae.interpolate(testRow(a), testRow(b), 10), 10, 10);
+  drawScatter();
+  drawKlDims();
   demo.draws++;
+}
+
+/** Ten colours, one per digit (Tableau 10). */
+const DIGIT_COLORS = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
+
+/** The 2-D latent embedding: the test images' posterior means, coloured by digit. */
+function drawScatter() {
+  const cv = $('scatter'),
+    ctx = cv.getContext('2d'),
+    Z = vae.config.latentDim;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, cv.width, cv.height);
+  const { mu } = vae.encode(data.test);
+  if (Z < 2) return clearCanvas(cv, 'needs at least 2 latent dimensions');
+  let r = 3; // the plot spans ±r, widened to the data when it is wider than the prior's ±3
+  for (let i = 0; i < data.nTest; i++) r = Math.max(r, Math.abs(mu[i * Z]), Math.abs(mu[i * Z + 1]));
+  const pad = 10,
+    X = (v) => pad + ((v + r) / (2 * r)) * (cv.width - 2 * pad),
+    Y = (v) => cv.height - pad - ((v + r) / (2 * r)) * (cv.height - 2 * pad);
+  ctx.strokeStyle = '#d8dce5';
+  ctx.beginPath();
+  ctx.moveTo(X(-r), Y(0));
+  ctx.lineTo(X(r), Y(0));
+  ctx.moveTo(X(0), Y(-r));
+  ctx.lineTo(X(0), Y(r));
+  ctx.stroke();
+  for (let i = 0; i < data.nTest; i++) {
+    ctx.fillStyle = DIGIT_COLORS[data.testLabels[i]];
+    ctx.fillRect(X(mu[i * Z]) - 1.5, Y(mu[i * Z + 1]) - 1.5, 3, 3);
+  }
+  demo.scatterPoints = data.nTest;
+}
+
+/** Bars of the per-dimension KL on the test images, filled for active units. */
+function drawKlDims() {
+  const cv = $('kldims'),
+    ctx = cv.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, cv.width, cv.height);
+  const kl = vae.evaluate(data.test, { seed: 1 }).klPerDim,
+    au = vae.activeUnits(data.test);
+  const Z = kl.length,
+    top = 24,
+    bottom = cv.height - 18,
+    left = 34,
+    w = (cv.width - left - 8) / Z;
+  const hi = Math.max(1e-3, ...kl);
+  ctx.fillStyle = '#667085';
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.textAlign = 'right';
+  ctx.fillText(hi.toFixed(2), left - 4, top + 8);
+  ctx.fillText('0', left - 4, bottom);
+  for (let j = 0; j < Z; j++) {
+    const h = ((bottom - top) * kl[j]) / hi,
+      x = left + j * w + 1;
+    ctx.strokeStyle = ctx.fillStyle = au.active[j] ? '#2f6fdf' : '#98a2b3';
+    if (au.active[j]) ctx.fillRect(x, bottom - h, Math.max(1, w - 2), h);
+    else ctx.strokeRect(x, bottom - h, Math.max(1, w - 2), Math.max(1, h));
+  }
+  ctx.fillStyle = '#1d2230';
+  ctx.textAlign = 'left';
+  ctx.fillText(
+    `${au.count} of ${Z} units active · KL ${kl.reduce((a, b) => a + b, 0).toFixed(2)} nats`,
+    left,
+    11,
+  );
+  demo.klPerDim = Array.from(kl);
+  demo.activeUnits = au.count;
 }
 
 const SERIES = [
@@ -453,6 +541,67 @@ async function loadModel(file) {
   scheduleDraw(true);
 }
 
+// ---------- the toolbox panel: an autoencoder beside the VAE, and a conditional VAE ----------
+const toolbox = { ae: null, cvae: null };
+demo.toolbox = 'idle';
+
+function drawToolbox() {
+  if (toolbox.ae) drawImages($('aesamples'), toolbox.ae.sample(64, { seed: 7 }), 64, 8);
+  if (toolbox.cvae) {
+    const digit = Number($('cvdigit').value);
+    drawImages($('cvae'), toolbox.cvae.sample(20, { condition: oneHot([digit], 10), seed: 3 }), 20, 10);
+  }
+}
+
+/**
+ * Trains, on this thread (Trainer yields to the page every 16 ms), a plain autoencoder of the
+ * VAE's shape (variational: false) and a conditional VAE (conditionDim 10, one-hot digit labels)
+ * on the first `n` training images.
+ */
+async function trainToolbox() {
+  clearError();
+  $('tbtrain').disabled = true;
+  demo.toolbox = 'training';
+  try {
+    const n = Math.min(Number(params.get('tbn') ?? 10000), data.nTrain),
+      epochs = Number(params.get('tbepochs') ?? 5),
+      hidden = Number($('hidden').value),
+      latentDim = Number($('latent').value);
+    const x = trainingSet(n),
+      y = oneHot(data.trainLabels.subarray(0, n), 10);
+    const opts = { batchSize: 100, optimizer: { name: 'adam', lr: 1e-3 } };
+    $('tbstate').textContent = 'training the autoencoder…';
+    toolbox.ae = await VAE.create({
+      inputDim: D,
+      encoder: [hidden],
+      latentDim,
+      variational: false,
+      seed: 1,
+      threads: 1,
+    });
+    await new Trainer(toolbox.ae, opts).fit(x, { epochs });
+    drawToolbox();
+    $('tbstate').textContent = 'training the conditional VAE…';
+    toolbox.cvae = await VAE.create({
+      inputDim: D,
+      encoder: [hidden],
+      latentDim,
+      conditionDim: 10,
+      seed: 1,
+      threads: 1,
+    });
+    await new Trainer(toolbox.cvae, opts).fit(x, { epochs, condition: y });
+    drawToolbox();
+    $('tbstate').textContent = `trained on ${n.toLocaleString()} images for ${epochs} epochs each`;
+    demo.toolbox = 'done';
+  } catch (err) {
+    showError(err);
+    demo.toolbox = 'error';
+  } finally {
+    $('tbtrain').disabled = false;
+  }
+}
+
 // ---------- start ----------
 applyParams();
 $('start').addEventListener('click', () => train(true));
@@ -465,6 +614,10 @@ $('load').addEventListener('change', (e) => {
   if (f) void loadModel(f);
 });
 for (const id of ['digitA', 'digitB']) $(id).addEventListener('change', () => scheduleDraw(true));
+for (let d = 0; d < 10; d++) $('cvdigit').add(new Option(String(d), String(d)));
+$('cvdigit').value = '7';
+$('cvdigit').addEventListener('change', drawToolbox);
+$('tbtrain').addEventListener('click', () => void trainToolbox());
 $('reroll').addEventListener('click', () => {
   interpPick.a += 1 + Math.floor(Math.random() * 7);
   interpPick.b += 1 + Math.floor(Math.random() * 7);
@@ -474,6 +627,8 @@ drawCurves();
 clearCanvas($('samples'), 'train or load a model');
 clearCanvas($('manifold'), 'train or load a model');
 clearCanvas($('interp'));
+clearCanvas($('aesamples'), 'train the autoencoder');
+clearCanvas($('cvae'), 'train the conditional VAE');
 
 try {
   const [{ build }, d] = await Promise.all([init(), loadData()]);

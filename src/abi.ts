@@ -21,7 +21,7 @@ export interface KernelExports {
   act_forward(out: number, inp: number, n: number, kind: number, alpha: number, ith: number, nth: number): void;
   /** dinp (n) = dout (n) ⊙ f'(inp (n)), with out = f(inp) from the forward pass. (assembly/act.ts) */
   act_backward(dinp: number, dout: number, inp: number, out: number, n: number, kind: number, alpha: number, ith: number, nth: number): void;
-  /** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z). (assembly/elbo.ts) */
+  /** z (B·L, Z) = μ_b + exp(½·log σ²_b) ⊙ ε (B·L, Z); logvar = 0 (a plain autoencoder): z = μ_b, ε unread. (assembly/elbo.ts) */
   reparam_forward(z: number, mu: number, logvar: number, eps: number, B: number, L: number, Z: number): void;
   /** The path through z: given dz (B·L, Z) = ∂loss/∂z from the decoder's backward pass, dμ += Σ_l g, dlog σ² += Σ_l g ⊙ ε ⊙ ½·exp(½·log σ²)  (accumulates), with g = dz, or with IWAE weights sw (B·L) (≠ 0) g = dz + sw ⊙ z: the ½‖z‖² of −log p(z) inside −log w. (assembly/elbo.ts) */
   reparam_backward(dmu: number, dlogvar: number, dz: number, logvar: number, eps: number, z: number, sw: number, B: number, L: number, Z: number): void;
@@ -29,8 +29,14 @@ export interface KernelExports {
   elbo_forward_backward(rec: number, kl: number, recs: number, dout: number, doutlv: number, dmu: number, dlogvar: number, rowloss: number, out: number, outlv: number, x: number, mu: number, logvar: number, sw: number, B: number, L: number, D: number, Z: number, lik: number, sigma: number, beta: number, scale: number, ith: number, nth: number): number;
   /** Free bits (Kingma et al. (assembly/elbo.ts) */
   kl_free_bits(dmu: number, dlogvar: number, mu: number, logvar: number, B: number, Z: number, lambda: number, beta: number): number;
+  /** The per-dimension KL: kd (Z) f64 += Σ_b KL(q(z_j|x_b) ‖ N(0, 1)) over B rows of mu, logvar (B, Z) (accumulates, so a data set runs in chunks; the caller zeroes kd first). (assembly/elbo.ts) */
+  kl_dims(kd: number, mu: number, logvar: number, B: number, Z: number): void;
   /** The importance weights of the k-sample bound (Burda, Grosse & Salakhutdinov 2016, eq. (assembly/elbo.ts) */
   iwae_weights(lw: number, sw: number, dmu: number, dlogvar: number, recs: number, z: number, eps: number, logvar: number, B: number, L: number, Z: number, scale: number): number;
+  /** The continuous Bernoulli's mean from the logit l (n elements; dst may alias logits): E[x] = λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)) (Loaiza-Ganem & Cunningham 2019, §3) = ½ + ½·(coth u − 1/u), u = l/2 (the Langevin function), = ½ + ½·sign(l)·((1 + e)/(1 − e) − 2/|l|), e = exp(−|l|), and near λ = ½ (|l| < 1, where coth u and 1/u cancel) ½ + u/6 − u³/90 + u⁵/945 − u⁷/9450 (next term < 3e-8). (assembly/elbo.ts) */
+  cb_mean(dst: number, logits: number, n: number): void;
+  /** One draw x ~ p(x | decoder output) per element (n elements; dst may alias out or noise), from noise the caller drew with the library's RNG: U[0, 1) for the Bernoulli likelihoods, N(0, 1) for the Gaussians. (assembly/elbo.ts) */
+  lik_draw(dst: number, out: number, outlv: number, noise: number, n: number, lik: number, sigma: number): void;
   /** Adam / AdamW. (assembly/optim.ts) */
   adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step_size: number, bc2_sqrt: number, gs: number, decoupled: boolean, ith: number, nth: number): void;
   /** Adagrad: g += wd·p; s += g²; p −= clr·g/(√s + eps), clr = lr / (1 + (t − 1)·lr_decay) from the caller. (assembly/optim.ts) */
@@ -61,6 +67,10 @@ export interface KernelExports {
   linear_backward(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, scratch: number, B: number, C: number, OC: number, accumulate_dinp: boolean, accumulate_params: boolean, ith: number, nth: number): void;
   /** Scratch floats the linear layer needs for a batch of B rows, C inputs, OC outputs, with nth threads. (assembly/nn.ts) */
   linear_scratch_floats(B: number, C: number, OC: number, nth: number): number;
+  /** The conditional model's joined input: out (R, A+C) row r = [a row r (A) | c row ⌊r/L⌋ (C)] — the encoder's [x | y] (L = 1) and the decoder's [z | y] (the L samples of a datapoint share its condition). (assembly/nn.ts) */
+  concat_forward(out: number, a: number, c: number, R: number, A: number, C: number, L: number): void;
+  /** da (R, A) (+)= the first A columns of dout (R, A+C); the condition's columns need no gradient. (assembly/nn.ts) */
+  concat_backward(da: number, dout: number, R: number, A: number, C: number, accumulate: boolean): void;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (N,K)ᵀ [+ bias]. (assembly/gemm_ref.ts) */
   f32_gemm_nt_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, accumulate: boolean): void;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (K,N) [+ bias]. (assembly/gemm_ref.ts) */
@@ -90,7 +100,10 @@ export const KERNEL_ARITY = {
   reparam_backward: 10,
   elbo_forward_backward: 24,
   kl_free_bits: 8,
+  kl_dims: 5,
   iwae_weights: 12,
+  cb_mean: 3,
+  lik_draw: 7,
   adam_step: 16,
   adagrad_step: 10,
   sgd_step: 13,
@@ -106,6 +119,8 @@ export const KERNEL_ARITY = {
   linear_forward: 10,
   linear_backward: 14,
   linear_scratch_floats: 4,
+  concat_forward: 7,
+  concat_backward: 6,
   f32_gemm_nt_ref: 8,
   f32_gemm_nn_ref: 8,
   f32_gemm_tn_ref: 7,
@@ -129,6 +144,7 @@ export const KERNEL_CONSTANTS = {
   LIK_BERNOULLI: 0,
   LIK_GAUSSIAN: 1,
   LIK_GAUSSIAN_LEARNED: 2,
+  LIK_CONTINUOUS_BERNOULLI: 3,
   LOGVAR_MIN: -30,
   LOGVAR_MAX: 20,
   BUILD_SCALAR: 0,
@@ -139,7 +155,7 @@ export const KERNEL_CONSTANTS = {
 /** Activation kinds by name (act_forward / act_backward `kind`). */
 export const ACTIVATION_KINDS = { identity: 0, relu: 1, leaky_relu: 2, elu: 3, tanh: 4, sigmoid: 5, softplus: 6 } as const;
 /** Likelihood kinds by name (elbo_forward_backward `lik`). */
-export const LIKELIHOOD_KINDS = { bernoulli: 0, gaussian: 1, 'gaussian-learned': 2 } as const;
+export const LIKELIHOOD_KINDS = { bernoulli: 0, gaussian: 1, 'gaussian-learned': 2, 'continuous-bernoulli': 3 } as const;
 /** Build names, indexed by build_kind(). */
 export const BUILD_KINDS = ['scalar', 'simd', 'relaxed'] as const;
 /** The range log σ² is clamped to before it is exponentiated. */

@@ -6,6 +6,7 @@
 import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError } from './errors.js';
 import {
+  bool,
   field,
   finite,
   intArray,
@@ -43,6 +44,16 @@ const MODEL = {
   sigma: field(positive, 1),
   init: field(oneOf(INIT_SCHEMES), 'pytorch'),
   seed: field(nonNegInt, 0),
+  /**
+   * false: a plain autoencoder — z = μ(x), no log σ² head, no KL term, not a generative model
+   * (its prior samples show why). true (the default): the VAE.
+   */
+  variational: field(bool, true),
+  /**
+   * Width C of a condition y (e.g. a one-hot label): > 0 makes a conditional VAE, q(z | x, y) and
+   * p(x | z, y), with y joined to the encoder's input and to the decoder's latent. 0: none.
+   */
+  conditionDim: field(nonNegInt, 0),
   /** How inputs are binarized (recorded with the model; the trainer applies 'dynamic'). */
   binarization: field(oneOf(BINARIZATIONS), 'none'),
 };
@@ -52,7 +63,16 @@ export type ModelConfig = Parsed<typeof MODEL>;
 /** What the network itself reads of it. */
 export type NetworkConfig = Pick<
   ModelConfig,
-  'inputDim' | 'encoder' | 'latentDim' | 'decoder' | 'activation' | 'activationAlpha' | 'likelihood' | 'sigma'
+  | 'inputDim'
+  | 'encoder'
+  | 'latentDim'
+  | 'decoder'
+  | 'activation'
+  | 'activationAlpha'
+  | 'likelihood'
+  | 'sigma'
+  | 'variational'
+  | 'conditionDim'
 >;
 /** The options a model config is made from: inputDim, and whatever else differs from the defaults. */
 export type ModelOptions = { inputDim: number } & Partial<ModelConfig>;
@@ -76,16 +96,20 @@ export const LIMITS = Object.freeze({
 
 /** Trainable parameters of a network (the layers src/network.ts builds: weights and biases, no padding). */
 export function parameterCount(
-  c: Pick<NetworkConfig, 'inputDim' | 'encoder' | 'decoder' | 'latentDim' | 'likelihood'>,
+  c: Pick<NetworkConfig, 'inputDim' | 'encoder' | 'decoder' | 'latentDim' | 'likelihood'> & {
+    variational?: boolean;
+    conditionDim?: number;
+  },
 ): number {
+  const C = c.conditionDim ?? 0; // the condition joins the first layer's input on each side
   let n = 0,
-    w = c.inputDim;
+    w = c.inputDim + C;
   for (const h of c.encoder) {
     n += (w + 1) * h;
     w = h;
   }
-  n += 2 * (w + 1) * c.latentDim; // fc_mu, fc_logvar
-  w = c.latentDim;
+  n += (c.variational === false ? 1 : 2) * (w + 1) * c.latentDim; // fc_mu (, fc_logvar)
+  w = c.latentDim + C;
   for (const h of c.decoder) {
     n += (w + 1) * h;
     w = h;

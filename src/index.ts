@@ -71,6 +71,7 @@ export {
   toMatrix,
   uint8ToUnit,
   binarizeThreshold,
+  oneHot,
   type Binarization,
   type Matrix,
 } from './data/preprocess.js';

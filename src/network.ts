@@ -308,13 +308,112 @@ export class Reparameterize implements Layer {
   }
 }
 
+/**
+ * The plain autoencoder's latent (variational: false): z (B·L, Z) = μ for every sample row;
+ * backward adds Σ_l dz to dμ (which the objective seeded with 0: there is no KL).
+ */
+export class LatentCopy implements Layer {
+  readonly kind = 'latent-copy';
+  readonly rows = 'sample';
+  readonly outputs: Tensor[];
+  readonly gradIn = ['dz'];
+  readonly gradOut: Tensor[];
+  private e!: KernelExports;
+  private p = { z: 0, mu: 0, dz: 0, dmu: 0 };
+
+  constructor(readonly Z: number) {
+    this.outputs = [{ name: 'z', width: Z, rows: 'sample' }];
+    this.gradOut = [{ name: 'dmu', width: Z, rows: 'data' }];
+  }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto() {
+    /* always adds: the objective seeded dμ */
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.p = { z: a.act('z'), mu: a.act('mu'), dz: a.dact('dz'), dmu: a.dact('dmu') };
+  }
+  forward(w: Walk) {
+    // z = μ + 0·ε: the reparameterisation kernel with no log σ² (σ = 0) and no ε
+    this.e.reparam_forward(this.p.z, this.p.mu, 0, 0, w.B, w.L, this.Z);
+  }
+  backward(w: Walk) {
+    const p = this.p;
+    this.e.reparam_backward(p.dmu, 0, p.dz, 0, 0, 0, 0, w.B, w.L, this.Z);
+  }
+}
+
+/**
+ * A conditional model's joined input (conditionDim C > 0): out = [a | cond], for the encoder's
+ * [x | y] and the decoder's [z | y] (a sample row reads the condition of its datapoint); backward
+ * passes the first A columns of the gradient back to `a` (null: the data, which needs none).
+ */
+export class Concat implements Layer {
+  readonly kind = 'concat';
+  readonly outputs: Tensor[];
+  readonly gradIn: string[];
+  readonly gradOut: (Tensor | null)[];
+  private acc = false;
+  private e!: KernelExports;
+  private p = { out: 0, a: 0, cond: 0, da: 0, dout: 0 };
+
+  constructor(
+    readonly rows: Rows,
+    private readonly a: string,
+    readonly A: number,
+    readonly C: number,
+    private readonly out: string,
+    da: string | null,
+    dout: string | null,
+  ) {
+    this.outputs = [{ name: out, width: A + C, rows }];
+    this.gradIn = dout === null ? [] : [dout];
+    this.gradOut = [da === null ? null : { name: da, width: A, rows }];
+  }
+  scratchFloats() {
+    return 0;
+  }
+  accumulateInto(written: ReadonlySet<string>) {
+    this.acc = this.gradOut[0] !== null && written.has(this.gradOut[0].name);
+  }
+  bind(a: Arena) {
+    this.e = a.e;
+    this.p = {
+      out: a.act(this.out),
+      a: a.act(this.a),
+      cond: a.act('cond'),
+      da: this.gradOut[0] ? a.dact(this.gradOut[0].name) : 0,
+      dout: this.gradIn.length ? a.dact(this.gradIn[0]) : 0,
+    };
+  }
+  forward(w: Walk) {
+    const p = this.p;
+    this.e.concat_forward(
+      p.out,
+      p.a,
+      p.cond,
+      rowsOf(this.rows, w),
+      this.A,
+      this.C,
+      this.rows === 'sample' ? w.L : 1,
+    );
+  }
+  backward(w: Walk) {
+    const p = this.p;
+    if (p.da) this.e.concat_backward(p.da, p.dout, rowsOf(this.rows, w), this.A, this.C, this.acc);
+  }
+}
+
 export class Network {
   readonly k: Kernels;
   readonly config: NetworkConfig;
   /** The layers with parameters, in parameter order (the params group's, the file's and initialisation's). */
   readonly paramLayers: ParamLayer[] = [];
   readonly muHead: Linear;
-  readonly logvarHead: Linear;
+  /** null for a plain autoencoder (variational: false). */
+  readonly logvarHead: Linear | null;
   readonly outHead: Linear;
   readonly outLogvarHead: Linear | null;
   /** The layer table: forward walks it in order, backward in reverse. */
@@ -404,9 +503,16 @@ export class Network {
     };
     // parameters are created in file order (encoder, fc_mu, fc_logvar, decoder, fc_out, fc_out_logvar)
     const enc: Layer[] = [];
+    const C = config.conditionDim ?? 0;
     let w = D,
       h = 'x',
       dh: string | null = null;
+    if (C > 0) {
+      // a conditional model: the first layer of the encoder reads [x | y]
+      enc.push(new Concat('data', 'x', D, C, 'xc', null, null));
+      w = D + C;
+      h = 'xc';
+    }
     config.encoder.forEach((width, i) => {
       enc.push(lin(`encoder.${i}`, w, width, 'data', h, `enc.pre.${i}`, dh, `enc.dh.${i}`));
       enc.push(new ActivationLayer(width, 'data', fn, alpha, `enc.pre.${i}`, `enc.h.${i}`, `enc.dh.${i}`));
@@ -415,11 +521,19 @@ export class Network {
       dh = `enc.dh.${i}`;
     });
     this.muHead = lin('fc_mu', w, Z, 'data', h, 'mu', dh, 'dmu');
-    this.logvarHead = lin('fc_logvar', w, Z, 'data', h, 'logvar', dh, 'dlogvar');
+    const variational = config.variational !== false;
+    this.logvarHead = variational ? lin('fc_logvar', w, Z, 'data', h, 'logvar', dh, 'dlogvar') : null;
     const dec: Layer[] = [];
     w = Z;
     h = 'z';
     dh = 'dz';
+    if (C > 0) {
+      // … and the first layer of the decoder reads [z | y]
+      dec.push(new Concat('sample', 'z', Z, C, 'zc', 'dz', 'dzc'));
+      w = Z + C;
+      h = 'zc';
+      dh = 'dzc';
+    }
     config.decoder.forEach((width, i) => {
       dec.push(lin(`decoder.${i}`, w, width, 'sample', h, `dec.pre.${i}`, dh, `dec.dh.${i}`));
       dec.push(new ActivationLayer(width, 'sample', fn, alpha, `dec.pre.${i}`, `dec.h.${i}`, `dec.dh.${i}`));
@@ -434,10 +548,10 @@ export class Network {
         : null;
     // Heads sharing an input are listed so that the backward walk meets fc_mu (fc_out) first: it
     // writes the shared input's gradient and the other head adds to it.
-    this.table.push(...enc, this.logvarHead, this.muHead);
+    this.table.push(...enc, ...(this.logvarHead ? [this.logvarHead] : []), this.muHead);
     this.latent = this.table.length;
     this.table.push(
-      new Reparameterize(Z),
+      variational ? new Reparameterize(Z) : new LatentCopy(Z),
       ...dec,
       ...(this.outLogvarHead ? [this.outLogvarHead] : []),
       this.outHead,
@@ -447,7 +561,7 @@ export class Network {
       { name: 'dout', width: D, rows: 'sample' },
       ...(this.outLogvarHead ? [{ name: 'doutlv', width: D, rows: 'sample' } as Tensor] : []),
       { name: 'dmu', width: Z, rows: 'data' },
-      { name: 'dlogvar', width: Z, rows: 'data' },
+      ...(variational ? [{ name: 'dlogvar', width: Z, rows: 'data' } as Tensor] : []),
     ];
     const written = new Set(this.seeds.map((t) => t.name));
     for (let i = this.table.length - 1; i >= 0; i--) {
@@ -502,6 +616,7 @@ export class Network {
       if (!g.slots.some((s) => s.name === t.name)) g.add(t.name, [rows(t.rows), t.width]);
     };
     add(a, { name: 'x', width: D, rows: 'data' });
+    if (this.config.conditionDim) add(a, { name: 'cond', width: this.config.conditionDim, rows: 'data' });
     add(a, { name: 'eps', width: Z, rows: 'sample' });
     for (const t of this.seeds) add(d, t);
     let scratch = 0;
@@ -516,6 +631,7 @@ export class Network {
     a.add('recs', [next.sampleRows]);
     a.add('sw', [next.sampleRows]);
     a.add('lw', [next.sampleRows]);
+    a.add('kld', [Z, 2]); // f64 per latent dimension: the per-dimension KL accumulator
     const layout = planArena({
       heapBase: this.k.heapBase,
       headerBytes: HEADER_BYTES,
@@ -562,7 +678,7 @@ export class Network {
     this.p = {
       x: a('x'),
       mu: a('mu'),
-      logvar: a('logvar'),
+      logvar: this.logvarHead ? a('logvar') : 0,
       eps: a('eps'),
       z: a('z'),
       out: a('out'),
@@ -574,7 +690,7 @@ export class Network {
       sw: a('sw'),
       lw: a('lw'),
       dmu: d('dmu'),
-      dlogvar: d('dlogvar'),
+      dlogvar: this.logvarHead ? d('dlogvar') : 0,
       dout: d('dout'),
       doutlv: lv ? d('doutlv') : 0,
     };
@@ -608,10 +724,14 @@ export class Network {
     for (let i = 0; i < this.latent; i++) this.table[i].forward(w);
   }
 
-  /** Decoder forward for R rows of z already in 'z': fills 'out' (and 'outlv'). */
+  /**
+   * Decoder forward for R rows of z already in 'z': fills 'out' (and 'outlv'). A conditional
+   * model reads row r's condition from row r of 'cond' (R datapoints of one sample each).
+   */
   decode(R: number): void {
-    this.checkRows(1, R);
-    const w = this.setWalk(1, R, false, 0);
+    const cond = (this.config.conditionDim ?? 0) > 0;
+    this.checkRows(cond ? R : 1, cond ? 1 : R);
+    const w = cond ? this.setWalk(R, 1, false, 0) : this.setWalk(1, R, false, 0);
     for (let i = this.latent + 1; i < this.table.length; i++) this.table[i].forward(w);
   }
 
@@ -655,6 +775,10 @@ export class Network {
       p = this.p,
       Z = this.config.latentDim;
     const iwae = objective.kind === 'iwae';
+    if (!this.logvarHead && (iwae || (objective.kind === 'elbo' && objective.freeBits > 0)))
+      throw new ConfigError(
+        'a plain autoencoder (variational: false) has no q(z|x): no IWAE bound, no free bits',
+      );
     const w = this.setWalk(B, L, accumulate, grad && iwae ? p.sw : 0);
     for (const l of this.table) l.forward(w);
     // the chain rule is seeded here: dout (doutlv), dmu, dlogvar — the decoder's and the KL's gradients
@@ -713,6 +837,19 @@ export class Network {
     parts.rec = this.sum(p.rec, B);
     parts.kl = this.sum(p.kl, B);
     return parts;
+  }
+
+  /**
+   * Adds Σ_b KL_bj of the B rows in 'mu' and 'logvar' to the f64 accumulator 'kld' (Z), zeroing it
+   * first with `reset`, and returns the accumulator as a view (valid until the memory grows).
+   */
+  klDims(B: number, reset = false): Float64Array {
+    const e = this.k.exports,
+      Z = this.config.latentDim,
+      p = this.actView('kld').byteOffset;
+    if (reset) e.f32_fill(p, 2 * Z, 0);
+    if (B > 0 && this.p.logvar) e.kl_dims(p, this.p.mu, this.p.logvar, B, Z); // an autoencoder has no KL
+    return new Float64Array(this.k.memory.buffer, p, Z);
   }
 
   /** The fused ELBO kernel over the tensors in the arena (see assembly/elbo.ts for the arguments). */
@@ -794,14 +931,15 @@ export class Network {
   }
 
   /** Byte offset of an activation or gradient tensor: for kernels that fill it directly (e.g. the RNG). */
-  ptr(name: 'x' | 'z' | 'eps' | 'out' | 'mu' | 'logvar' | 'order'): number {
+  ptr(name: 'x' | 'z' | 'eps' | 'out' | 'outlv' | 'dout' | 'mu' | 'logvar' | 'order' | 'cond'): number {
+    if (name === 'cond') return this.layout.acts + this.acts.get('cond').offset;
     return name === 'order' ? this.layout.order : this.p[name];
   }
 
   /** Copies n floats from src[srcOff…] into a tensor ('x', 'z', 'eps'). A plain loop: no allocation. */
-  put(name: 'x' | 'z' | 'eps', src: ArrayLike<number>, srcOff: number, n: number): void {
+  put(name: 'x' | 'z' | 'eps' | 'cond', src: ArrayLike<number>, srcOff: number, n: number): void {
     const h = this.heap,
-      o = this.p[name] >> 2;
+      o = this.ptr(name) >> 2;
     for (let i = 0; i < n; i++) h[o + i] = src[srcOff + i];
   }
 

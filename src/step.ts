@@ -19,6 +19,8 @@ export interface StepOptions {
   shuffle: boolean;
   /** Draw a fresh Bernoulli sample of every batch (dynamic binarization). */
   binarize: boolean;
+  /** A conditional model's conditions, one row per data row (copied beside each batch row into 'cond'). */
+  cond?: Matrix | null;
 }
 
 export class TrainStep {
@@ -75,6 +77,17 @@ export class TrainStep {
       const so = order[o0 + r0 + i] * D,
         d0 = x0 + i * D;
       for (let d = 0; d < D; d++) h[d0 + d] = src[so + d];
+    }
+    const cond = o.cond;
+    if (cond) {
+      const C = cond.cols,
+        c0 = net.ptr('cond') >> 2,
+        cs = cond.data;
+      for (let i = 0; i < nb; i++) {
+        const so = order[o0 + r0 + i] * C,
+          d0 = c0 + i * C;
+        for (let d = 0; d < C; d++) h[d0 + d] = cs[so + d];
+      }
     }
     if (o.binarize) net.k.exports.rng_binarize(net.ptr('x'), net.ptr('x'), nb * D, net.rngState(RNG_DATA));
     if (o.objective.kind === 'elbo') o.objective.beta = beta;

@@ -15,6 +15,7 @@ import {
   any,
   bool,
   checkKeys,
+  describe,
   field,
   func,
   nested,
@@ -49,6 +50,12 @@ export interface TrainerOptions {
   beta?: number;
   /** Linear KL warm-up from 0 to β over this many optimizer steps or epochs. */
   klWarmup?: { steps?: number; epochs?: number };
+  /**
+   * Cyclical KL annealing (Fu et al. 2019): cycles of `steps` optimizer steps (or `epochs`
+   * epochs); in each, β rises linearly from 0 to β over the first `ratio` of the cycle (default
+   * 0.5) and holds. After `cycles` cycles (default: no end) β stays at β. Not with klWarmup.
+   */
+  klCycle?: { steps?: number; epochs?: number; ratio?: number; cycles?: number };
   /** Free bits: a KL floor per latent dimension, in nats (0 = off). */
   freeBits?: number;
   /**
@@ -87,6 +94,8 @@ export interface EpochRecord {
   valLoss?: number;
   valReconstruction?: number;
   valKl?: number;
+  /** With fit's `klPerDim`: the validation data's mean KL per latent unit (latentDim). */
+  valKlPerDim?: number[];
 }
 export interface History {
   epochs: EpochRecord[];
@@ -100,6 +109,12 @@ export interface FitOptions {
   validationData?: Input;
   /** z samples per validation datapoint (default 1, as PyTorch's example). */
   validationSamples?: number;
+  /** A conditional model's conditions (conditionDim > 0): one row per training row, e.g. oneHot(labels, C). */
+  condition?: Input;
+  /** The validation rows' conditions. */
+  validationCondition?: Input;
+  /** Add the validation data's per-dimension KL to each epoch record (valKlPerDim; needs validationData). */
+  klPerDim?: boolean;
   onBatchEnd?: (info: BatchInfo) => void | Promise<void>;
   onEpochEnd?: (record: EpochRecord, history: History) => void | Promise<void>;
   signal?: AbortSignal;
@@ -109,6 +124,15 @@ const nextTick = (): Promise<void> =>
   new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)));
 
 const KL_WARMUP = { steps: optional(positive), epochs: optional(positive) };
+const KL_CYCLE = {
+  steps: optional(positive),
+  epochs: optional(positive),
+  ratio: field((v, n) => (typeof v === 'number' && v > 0 && v <= 1 ? v : inUnit(n, v)), 0.5),
+  cycles: optional(posInt),
+};
+const inUnit = (n: string, v: unknown): never => {
+  throw new ConfigError(`${n} must be a number in (0, 1], got ${describe(v)}`);
+};
 const EARLY_STOPPING = {
   patience: required(posInt),
   minDelta: field(nonNegative, 0),
@@ -128,6 +152,12 @@ const TRAINER = {
       throw new ConfigError('klWarmup needs exactly one of steps or epochs');
     return w;
   }),
+  klCycle: optional((v, n) => {
+    const c = parse(KL_CYCLE, v, n, n);
+    if ((c.steps === undefined) === (c.epochs === undefined))
+      throw new ConfigError('klCycle needs exactly one of steps or epochs (the length of a cycle)');
+    return c;
+  }),
   freeBits: field(nonNegative, 0),
   reduction: field(oneOf<Reduction>(['sum', 'mean', 'dataset']), 'sum'),
   lrSchedule: field<LrSchedule>((v) => checkSchedule(v as LrSchedule), { type: 'constant' }),
@@ -142,13 +172,19 @@ export const FIT = {
   epochs: required(posInt),
   validationData: optional<Input>(any),
   validationSamples: field(posInt, 1),
+  klPerDim: field(bool, false),
+  condition: optional<Input>(any),
+  validationCondition: optional<Input>(any),
   onBatchEnd: optional<NonNullable<FitOptions['onBatchEnd']>>(func),
   onEpochEnd: optional<NonNullable<FitOptions['onEpochEnd']>>(func),
   signal: optional<AbortSignal>(any),
 };
 export function parseFitOptions(opts: unknown): Parsed<typeof FIT> {
   if (!opts || typeof opts !== 'object') throw new ConfigError('fit needs options with at least epochs');
-  return parse(FIT, opts, 'fit');
+  const f = parse(FIT, opts, 'fit');
+  if (f.klPerDim && f.validationData === undefined)
+    throw new ConfigError('klPerDim needs validationData: it is measured on the validation set each epoch');
+  return f;
 }
 
 export class Trainer {
@@ -163,11 +199,20 @@ export class Trainer {
   constructor(vae: VAE, opts: TrainerOptions = {}) {
     if (!(vae instanceof VAE)) throw new ConfigError('Trainer needs a VAE');
     const o = parse(TRAINER, opts, 'Trainer');
-    if (o.objective === 'iwae' && (o.beta !== 1 || o.freeBits !== 0 || o.klWarmup)) {
+    if (o.objective === 'iwae' && (o.beta !== 1 || o.freeBits !== 0 || o.klWarmup || o.klCycle)) {
       throw new ConfigError(
-        "objective 'iwae' has no β, KL warm-up or free bits (they weight the ELBO's KL term, which the IWAE bound does not have)",
+        "objective 'iwae' has no β, KL warm-up or free bits, nor klCycle (they weight the ELBO's KL term, which the IWAE bound does not have)",
       );
     }
+    if (
+      !vae.config.variational &&
+      (o.objective === 'iwae' || o.beta !== 1 || o.freeBits !== 0 || o.klWarmup || o.klCycle)
+    )
+      throw new ConfigError(
+        'a plain autoencoder (variational: false) has no KL term and no q(z|x): no iwae, beta, klWarmup, klCycle or freeBits',
+      );
+    if (o.klWarmup && o.klCycle)
+      throw new ConfigError('klWarmup and klCycle are two schedules for β: give one of them');
     this.vae = vae;
     this.options = o;
     this.optimizer = new Optimizer(vae.net, o.optimizer);
@@ -214,7 +259,15 @@ export class Trainer {
 
   private betaAt(step: number, epochFrac: number): number {
     const w = this.options.klWarmup,
+      c = this.options.klCycle,
       b = this.options.beta;
+    if (c) {
+      // Fu et al. 2019, eq. 6: τ = mod(t, T/M) / (T/M), β_t = β·min(1, τ/R) (t counted from 0)
+      const len = c.steps ?? c.epochs!,
+        pos = c.steps !== undefined ? step : epochFrac;
+      if (c.cycles !== undefined && pos >= c.cycles * len) return b;
+      return b * Math.min(1, (pos % len) / len / c.ratio);
+    }
     if (!w) return b;
     return b * Math.min(1, w.steps !== undefined ? step / w.steps : epochFrac / w.epochs!);
   }
@@ -234,8 +287,16 @@ export class Trainer {
         : null;
     const N = data.rows,
       B = o.batchSize;
+    // a conditional model: a condition per training row, and per validation row
+    const cond = vae.conditionMatrix(f.condition, N, 'fit', true);
+    const valCond = val
+      ? vae.conditionMatrix(f.validationCondition, val.rows, 'fit (validation)', true)
+      : null;
+    if (!val && f.validationCondition !== undefined)
+      throw new ConfigError('validationCondition needs validationData');
     if (B > N) throw new ConfigError(`batchSize ${B} is larger than the ${N} training rows`);
     const step = new TrainStep(vae.net, this.optimizer, data, {
+      cond,
       batchSize: B,
       samples: o.samples,
       objective: this.objective(),
@@ -306,10 +367,14 @@ export class Trainer {
         samplesPerSec: N / seconds,
       };
       if (val) {
-        const v = vae.evaluate(val, { samples: f.validationSamples });
+        const v = vae.evaluate(val, {
+          samples: f.validationSamples,
+          ...(valCond ? { condition: valCond } : {}),
+        });
         rec.valLoss = v.loss;
         rec.valReconstruction = v.reconstruction;
         rec.valKl = v.kl;
+        if (f.klPerDim) rec.valKlPerDim = Array.from(v.klPerDim);
       }
       this.epoch += 1;
       this.history.epochs.push(rec);

@@ -15,9 +15,21 @@ import {
 } from './config.js';
 import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
-import { ACTIVATION_KINDS } from './abi.js';
+import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError, DataError, FormatError, ShapeError, VaeError } from './errors.js';
-import { describe, field, optional, parse, posInt, str, type Check, type Parsed } from './options.js';
+import {
+  bool,
+  describe,
+  field,
+  nonNegInt,
+  oneOf,
+  optional,
+  parse,
+  posInt,
+  str,
+  type Check,
+  type Parsed,
+} from './options.js';
 import { ThreadPool, parallelKernels, threadsUnavailable, hardwareThreads } from './threads.js';
 import {
   toMatrix,
@@ -100,8 +112,40 @@ export interface Evaluation {
   reconstruction: number;
   /** KL(q(z|x) ‖ p(z)) per datapoint. */
   kl: number;
+  /**
+   * −ELBO in bits per data dimension: loss / (inputDim · ln 2). For a density over data scaled
+   * from 8-bit values into [0, 1] (Gaussian, continuous Bernoulli), add 8 (= log₂ 256) to compare
+   * with figures for the discrete 8-bit data.
+   */
+  bitsPerDim: number;
+  /** The mean KL of each latent unit over the rows, (latentDim): near 0 for a collapsed unit; sums to `kl`. */
+  klPerDim: Float64Array;
   rows: number;
 }
+
+/**
+ * What decode, sample, reconstruct and interpolate return for each row of z:
+ *  - `output: 'mean'` (the default): E[x | z] — Bernoulli probabilities, Gaussian means, the
+ *    continuous Bernoulli's mean λ/(2λ − 1) + 1/(2 artanh(1 − 2λ));
+ *  - `output: 'lambda'`: the Bernoulli likelihoods' parameter λ = σ(decoder logit) (for
+ *    'bernoulli' the same numbers as the mean; for 'continuous-bernoulli' not: its mean is
+ *    pulled towards ½);
+ *  - `draw: true`: one draw x ~ p(x | z) per element instead (0/1 for Bernoulli, in [0, 1] for
+ *    the continuous Bernoulli, mean + σ·n for the Gaussians), from the model's sampling stream
+ *    (or `seed`'s), so a seed gives the same bits everywhere.
+ */
+export interface DecodeOptions {
+  output?: 'mean' | 'lambda';
+  draw?: boolean;
+  seed?: number;
+}
+const DECODE = {
+  output: field(oneOf(['mean', 'lambda'] as const), 'mean'),
+  draw: field(bool, false),
+  seed: optional(nonNegInt),
+};
+type Decode = Parsed<typeof DECODE>;
+const DECODE_KEYS = Object.keys(DECODE);
 
 export const FORMAT_NAME = 'wasm-vae';
 export const FORMAT_VERSION = 1;
@@ -218,7 +262,7 @@ export class VAE {
     x: Input,
     cols = this.config.inputDim,
     what = 'x',
-    unit = this.config.likelihood === 'bernoulli' && cols === this.config.inputDim,
+    unit = this.config.likelihood.endsWith('bernoulli') && cols === this.config.inputDim,
   ): Matrix {
     let m: Matrix;
     try {
@@ -251,7 +295,13 @@ export class VAE {
         `${what}: data length ${m.data.length} is not rows × cols = ${m.rows} × ${m.cols}`,
       );
     checkFinite(m.data, what, m.cols);
-    if (unit) checkUnitInterval(m.data, m.cols, what);
+    if (unit)
+      checkUnitInterval(
+        m.data,
+        m.cols,
+        what,
+        this.config.likelihood === 'continuous-bernoulli' ? 'continuous-bernoulli' : 'bernoulli',
+      );
     return m;
   }
 
@@ -284,52 +334,175 @@ export class VAE {
     return { data: out, rows: m.rows, cols: m.cols };
   }
 
-  /** Copies rows [r0, r0+n) of m into the arena's 'x' tensor. */
+  /** Copies rows [r0, r0+n) of m into the arena's 'x' tensor (and of the call's condition into 'cond'). */
   private putRows(m: Matrix, r0: number, n: number): void {
     this.net.put('x', m.data, r0 * m.cols, n * m.cols);
+    this.putCond(r0, n);
   }
 
-  /** q(z|x): the posterior means and log-variances, (rows, latentDim) each. */
-  encode(x: Input): { mu: Float32Array; logvar: Float32Array; rows: number } {
+  /** The condition of the call under way (a conditional model): 1 row for every row, or one per row. */
+  private cond: Matrix | null = null;
+
+  /**
+   * Runs fn with the call's condition checked and set: a conditional model needs one (1 row, or
+   * `rows` rows, of conditionDim values); any other model refuses one.
+   */
+  private conditioned<T>(condition: unknown, rows: number, what: string, fn: () => T): T {
+    return this.withCondition(this.conditionMatrix(condition, rows, what), fn);
+  }
+
+  /** Runs fn with the checked condition `m` in force (null: none). */
+  private withCondition<T>(m: Matrix | null, fn: () => T): T {
+    if (!m) return fn();
+    const prev = this.cond;
+    this.cond = m;
+    try {
+      return fn();
+    } finally {
+      this.cond = prev;
+    }
+  }
+
+  /**
+   * @internal A call's condition, checked: null for a model without one (which refuses a
+   * condition); for a conditional model 1 row (unless `exact`) or `rows` rows of conditionDim values.
+   */
+  conditionMatrix(condition: unknown, rows: number, what: string, exact = false): Matrix | null {
+    const C = this.config.conditionDim;
+    if (!C) {
+      if (condition !== undefined)
+        throw new ConfigError(`${what}: this model is not conditional (conditionDim 0); leave condition out`);
+      return null;
+    }
+    if (condition === undefined)
+      throw new ConfigError(
+        `${what}: this model is conditional (conditionDim ${C}); pass { condition } with ${exact ? '' : '1 or '}${rows} rows of ${C} values (e.g. oneHot(labels, ${C}))`,
+      );
+    if (condition instanceof Uint8Array || condition instanceof Uint8ClampedArray)
+      throw new ConfigError(
+        `${what}: a condition of bytes would be read as pixels (scaled by 1/255); pass a Float32Array, rows of numbers, or oneHot(labels, ${C})`,
+      );
+    const m = this.matrix(condition as Input, C, 'condition', false);
+    if ((exact || m.rows !== 1) && m.rows !== rows)
+      throw new ShapeError(
+        `${what}: condition has ${m.rows} rows; expected ${exact ? '' : '1 (for every row) or '}${rows}`,
+      );
+    return m;
+  }
+
+  /** Copies the call's condition for rows [r0, r0+n) into 'cond' (a plain loop: no allocation). */
+  private putCond(r0: number, n: number): void {
+    const c = this.cond;
+    if (!c) return;
+    const C = c.cols,
+      h = this.net.heap,
+      o = this.net.ptr('cond') >> 2;
+    for (let i = 0; i < n; i++) {
+      const s = (c.rows === 1 ? 0 : r0 + i) * C;
+      for (let j = 0; j < C; j++) h[o + i * C + j] = c.data[s + j];
+    }
+  }
+
+  /**
+   * q(z|x): the posterior means and log-variances, (rows, latentDim) each. A plain autoencoder
+   * (variational: false) has the code z = μ(x) and no variance: its logvar is empty (length 0).
+   */
+  encode(
+    x: Input,
+    opts: { condition?: Input } = {},
+  ): { mu: Float32Array; logvar: Float32Array; rows: number } {
     this.alive();
-    const m = this.matrix(x),
-      Z = this.config.latentDim,
+    const m = this.matrix(x);
+    return this.conditioned(opts?.condition, m.rows, 'encode', () => this.encodeMatrix(m));
+  }
+
+  private encodeMatrix(m: Matrix): { mu: Float32Array; logvar: Float32Array; rows: number } {
+    const Z = this.config.latentDim,
       net = this.net;
     const mu = new Float32Array(m.rows * Z),
-      logvar = new Float32Array(m.rows * Z);
+      logvar = new Float32Array(this.config.variational ? m.rows * Z : 0);
     for (let r = 0; r < m.rows; r += this.chunkRows) {
       const n = Math.min(this.chunkRows, m.rows - r);
       this.putRows(m, r, n);
       net.encode(n);
       net.get('mu', mu, r * Z, n * Z);
-      net.get('logvar', logvar, r * Z, n * Z);
+      if (this.config.variational) net.get('logvar', logvar, r * Z, n * Z);
     }
     checkComputed(mu, 'posterior mean', Z);
-    checkComputed(logvar, 'posterior log-variance', Z);
+    if (this.config.variational) checkComputed(logvar, 'posterior log-variance', Z);
     return { mu, logvar, rows: m.rows };
   }
 
-  /** p(x|z): Bernoulli probabilities or Gaussian means, (rows, inputDim). */
-  decode(z: Input): Float32Array {
+  /** p(x|z) for each row of z, (rows, inputDim): E[x|z] by default; see DecodeOptions for λ and draws. */
+  decode(z: Input, opts: DecodeOptions & { condition?: Input } = {}): Float32Array {
     this.alive();
-    return this.decodeMatrix(this.matrix(z, this.config.latentDim, 'z', false));
+    const how = this.decodeOptions(opts, 'decode', ['condition']);
+    const m = this.matrix(z, this.config.latentDim, 'z', false);
+    return this.conditioned(opts?.condition, m.rows, 'decode', () =>
+      this.withSeed(how.seed, () => this.decodeMatrix(m, undefined, how)),
+    );
   }
 
-  /** Decodes the rows of z in chunks; with `eachChunk`, fills the 'z' tensor itself (given the chunk's first row and size). */
-  private decodeMatrix(m: Matrix, eachChunk?: (r: number, n: number) => void): Float32Array {
+  /** Parses DecodeOptions (plus `extra` keys the caller reads itself). */
+  private decodeOptions(opts: unknown, what: string, extra: readonly string[] = []): Decode {
+    const o = (opts ?? {}) as Record<string, unknown>;
+    const how = parse(DECODE, o && typeof o === 'object' ? pick(o, DECODE_KEYS) : o, what);
+    const unknown =
+      o &&
+      typeof o === 'object' &&
+      Object.keys(o).find((k) => !DECODE_KEYS.includes(k) && !extra.includes(k));
+    if (unknown)
+      throw new ConfigError(
+        `unknown ${what} option "${unknown}"; known: ${[...DECODE_KEYS, ...extra].join(', ')}`,
+      );
+    if (how.output === 'lambda' && !this.config.likelihood.endsWith('bernoulli'))
+      throw new ConfigError(
+        `${what}: output 'lambda' is the Bernoulli likelihoods' parameter; this model's likelihood is '${this.config.likelihood}' (use output 'mean')`,
+      );
+    if (how.draw && opts && (opts as DecodeOptions).output !== undefined)
+      throw new ConfigError(
+        `${what}: draw: true returns draws x ~ p(x|z), not a mean or λ; leave output out`,
+      );
+    return how;
+  }
+
+  /**
+   * Decodes the rows of z in chunks; with `eachChunk`, fills the 'z' tensor itself (given the
+   * chunk's first row and size). `how` says whether each element is E[x|z], λ or a draw.
+   */
+  private decodeMatrix(
+    m: Matrix,
+    eachChunk?: (r: number, n: number) => void,
+    how: Decode = { output: 'mean', draw: false, seed: undefined },
+  ): Float32Array {
     const D = this.config.inputDim,
       Z = this.config.latentDim,
-      net = this.net;
+      net = this.net,
+      e = this.kernels.exports,
+      lik = this.config.likelihood;
     checkOutputFloats(m.rows, D, 'decoding');
     const out = new Float32Array(m.rows * D);
     for (let r = 0; r < m.rows; r += this.chunkRows) {
       const n = Math.min(this.chunkRows, m.rows - r);
       if (eachChunk) eachChunk(r, n);
       else net.put('z', m.data, r * Z, n * Z);
+      this.putCond(r, n);
       net.decode(n);
-      // Bernoulli: the decoder gives logits; probabilities come from the activation kernel's sigmoid
-      if (this.config.likelihood === 'bernoulli')
-        net.par.act_forward(net.ptr('out'), net.ptr('out'), n * D, ACTIVATION_KINDS.sigmoid, 0);
+      const o = net.ptr('out');
+      if (how.draw) {
+        // noise for n·D elements in the gradient tensor 'dout' (inference computes no gradient):
+        // uniform for the Bernoulli likelihoods, normal for the Gaussians, from the sampling stream
+        const noise = net.ptr('dout'),
+          st = net.rngState(RNG_TRAIN);
+        if (lik.endsWith('bernoulli')) e.rng_uniform(noise, n * D, st, 0, 1);
+        else e.rng_normal(noise, n * D, st, 0, 1);
+        e.lik_draw(o, o, net.ptr('outlv'), noise, n * D, LIKELIHOOD_KINDS[lik], this.config.sigma);
+      } else if (lik === 'bernoulli' || (lik === 'continuous-bernoulli' && how.output === 'lambda')) {
+        // the decoder gives logits; probabilities (λ) come from the activation kernel's sigmoid
+        net.par.act_forward(o, o, n * D, ACTIVATION_KINDS.sigmoid, 0);
+      } else if (lik === 'continuous-bernoulli') {
+        e.cb_mean(o, o, n * D);
+      }
       net.get('out', out, r * D, n * D);
     }
     checkComputed(out, 'decoder output', D);
@@ -337,81 +510,135 @@ export class VAE {
   }
 
   /** Decodes the posterior mean of each row (or one posterior sample with `sample: true`). */
-  reconstruct(x: Input, opts: { sample?: boolean; seed?: number } = {}): Float32Array {
+  reconstruct(x: Input, opts: { sample?: boolean; condition?: Input } & DecodeOptions = {}): Float32Array {
     this.alive();
     opts ??= {};
+    const how = this.decodeOptions(opts, 'reconstruct', ['sample', 'condition']);
     const m = this.matrix(x),
       Z = this.config.latentDim,
       net = this.net;
-    return this.withSeed(opts.seed, () =>
-      this.decodeMatrix({ data: m.data, rows: m.rows, cols: Z }, (r, n) => {
-        this.putRows(m, r, n);
-        net.encode(n);
-        if (opts.sample) {
-          net.sampleEps(n, 1);
-          net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
-        } else {
-          net.meanLatent(n);
-        }
-      }),
+    return this.conditioned(opts.condition, m.rows, 'reconstruct', () =>
+      this.withSeed(opts.seed, () =>
+        this.decodeMatrix(
+          { data: m.data, rows: m.rows, cols: Z },
+          (r, n) => {
+            this.putRows(m, r, n);
+            net.encode(n);
+            if (opts.sample) {
+              net.sampleEps(n, 1);
+              net.reparameterize(n, 1); // z = μ + σ ⊙ ε, by the training path's kernel
+            } else {
+              net.meanLatent(n);
+            }
+          },
+          how,
+        ),
+      ),
     );
   }
 
   /** n draws z ~ N(0, I) decoded: (n, inputDim) probabilities or means. */
-  sample(n: number, opts: { seed?: number } = {}): Float32Array {
+  sample(n: number, opts: DecodeOptions & { condition?: Input } = {}): Float32Array {
     this.alive();
-    opts ??= {};
+    const how = this.decodeOptions(opts, 'sample', ['condition']);
     if (!Number.isSafeInteger(n) || n < 1)
       throw new ConfigError(`sample count must be a positive integer, got ${n}`);
     const Z = this.config.latentDim;
-    return this.withSeed(opts.seed, () =>
-      this.decodeMatrix({ data: new Float32Array(0), rows: n, cols: Z }, (_r, c) => {
-        this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
-      }),
+    return this.conditioned(opts?.condition, n, 'sample', () =>
+      this.withSeed(how.seed, () =>
+        this.decodeMatrix(
+          { data: new Float32Array(0), rows: n, cols: Z },
+          (_r, c) => {
+            this.kernels.exports.rng_normal(this.net.ptr('z'), c * Z, this.net.rngState(RNG_TRAIN), 0, 1);
+          },
+          how,
+        ),
+      ),
     );
   }
 
-  /** Decodes `steps` points on the line between the posterior means of xa and xb (steps ≥ 2). */
-  interpolate(xa: ArrayLike<number>, xb: ArrayLike<number>, steps: number): Float32Array {
+  /**
+   * Decodes `steps` points (steps ≥ 2) between the posterior means of xa and xb: on the line
+   * (`path: 'linear'`, the default) or on the great circle through them (`path: 'slerp'`, Shoemake
+   * 1985 as White 2016 uses it for latent spaces: z(t) = sin((1−t)θ)/sin θ · μa + sin(tθ)/sin θ · μb,
+   * θ the angle between μa and μb, so the norm stays near the prior's typical radius instead of
+   * dipping mid-way; the line where sin θ < 1e-6: μa, μb (anti)parallel). Takes the DecodeOptions too.
+   */
+  interpolate(
+    xa: ArrayLike<number>,
+    xb: ArrayLike<number>,
+    steps: number,
+    opts: { path?: 'linear' | 'slerp'; condition?: Input } & DecodeOptions = {},
+  ): Float32Array {
     if (!Number.isSafeInteger(steps) || steps < 2)
       throw new ConfigError(`interpolate needs steps ≥ 2, got ${steps}`);
+    const how = this.decodeOptions(opts, 'interpolate', ['path', 'condition']);
+    const path = oneOf(['linear', 'slerp'] as const)(opts?.path ?? 'linear', 'path');
     checkOutputFloats(steps, Math.max(this.config.inputDim, this.config.latentDim), 'interpolate');
-    const { mu } = this.encode([xa, xb]);
+    // a conditional model: one condition row for both ends and the whole path
+    const { mu } = this.encode([xa, xb], { condition: opts?.condition });
     const Z = this.config.latentDim,
       z = new Float32Array(steps * Z);
+    let dot = 0,
+      na = 0,
+      nb = 0;
+    for (let j = 0; j < Z; j++) {
+      dot += mu[j] * mu[Z + j];
+      na += mu[j] * mu[j];
+      nb += mu[Z + j] * mu[Z + j];
+    }
+    const theta = Math.acos(Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb || 1))));
+    const spherical = path === 'slerp' && Math.sin(theta) >= 1e-6;
     for (let s = 0; s < steps; s++) {
       const t = s / (steps - 1);
-      for (let j = 0; j < Z; j++) z[s * Z + j] = (1 - t) * mu[j] + t * mu[Z + j];
+      const wa = spherical ? Math.sin((1 - t) * theta) / Math.sin(theta) : 1 - t,
+        wb = spherical ? Math.sin(t * theta) / Math.sin(theta) : t;
+      for (let j = 0; j < Z; j++) z[s * Z + j] = wa * mu[j] + wb * mu[Z + j];
     }
-    return this.decodeMatrix({ data: z, rows: steps, cols: Z });
+    return this.conditioned(opts?.condition, 1, 'interpolate', () =>
+      this.withSeed(how.seed, () => this.decodeMatrix({ data: z, rows: steps, cols: Z }, undefined, how)),
+    );
   }
 
   /** The ELBO and its parts, in nats per datapoint, with `samples` z draws per row. */
-  evaluate(x: Input, opts: { samples?: number; seed?: number } = {}): Evaluation {
+  evaluate(x: Input, opts: { samples?: number; seed?: number; condition?: Input } = {}): Evaluation {
     this.alive();
     opts ??= {};
     const m = this.matrix(x);
     const L = opts.samples ?? 1;
     if (!Number.isSafeInteger(L) || L < 1 || L > LIMITS.maxSamples)
       throw new ConfigError(`samples must be a positive integer (at most ${LIMITS.maxSamples}), got ${L}`);
-    return this.withSeed(opts.seed, () => {
-      // rows per chunk such that rows × L sample rows fit what the model reserves for inference
-      const rows = Math.max(1, Math.floor(this.chunkRows / L));
-      this.net.reserve({ dataRows: rows, sampleRows: rows * L });
-      let rec = 0,
-        kl = 0;
-      for (let r = 0; r < m.rows; r += rows) {
-        const n = Math.min(rows, m.rows - r);
-        this.putRows(m, r, n);
-        this.net.sampleEps(n, L);
-        const p = this.net.loss(n, L, undefined, 1, false);
-        rec += p.rec;
-        kl += p.kl;
-      }
-      const N = m.rows;
-      checkComputed([rec, kl], 'reconstruction or KL term');
-      return { elbo: -(rec + kl) / N, loss: (rec + kl) / N, reconstruction: rec / N, kl: kl / N, rows: N };
-    });
+    return this.conditioned(opts.condition, m.rows, 'evaluate', () =>
+      this.withSeed(opts.seed, () => {
+        // rows per chunk such that rows × L sample rows fit what the model reserves for inference
+        const rows = Math.max(1, Math.floor(this.chunkRows / L));
+        this.net.reserve({ dataRows: rows, sampleRows: rows * L });
+        let rec = 0,
+          kl = 0;
+        this.net.klDims(0, true);
+        for (let r = 0; r < m.rows; r += rows) {
+          const n = Math.min(rows, m.rows - r);
+          this.putRows(m, r, n);
+          this.net.sampleEps(n, L);
+          const p = this.net.loss(n, L, undefined, 1, false);
+          rec += p.rec;
+          kl += p.kl;
+          this.net.klDims(n);
+        }
+        const N = m.rows;
+        const klPerDim = Float64Array.from(this.net.klDims(0), (v) => v / N);
+        checkComputed([rec, kl], 'reconstruction or KL term');
+        return {
+          elbo: -(rec + kl) / N,
+          loss: (rec + kl) / N,
+          reconstruction: rec / N,
+          kl: kl / N,
+          bitsPerDim: (rec + kl) / N / (this.config.inputDim * Math.LN2),
+          klPerDim,
+          rows: N,
+        };
+      }),
+    );
   }
 
   /** Runs fn with the sampling stream reseeded (and restored after) when a seed is given. */
@@ -429,20 +656,22 @@ export class VAE {
 
   /**
    * Importance-sampled estimate of log p(x) per datapoint with k samples from q(z|x) — the IWAE
-   * bound L_k, a lower bound that tightens as k grows. The k samples of a row run in chunks of the
+   * bound L_k, a lower bound that tightens as k grows (also as bits per dimension, −L_k / (D ln 2)). The k samples of a row run in chunks of the
    * model's chunkRows through the IWAE objective's own kernels, combined by
    * log-sum-exp, so k = 5000 needs no more memory than k = 1.
    */
   logLikelihood(
     x: Input,
-    opts: { k?: number; seed?: number } = {},
-  ): { logLikelihood: number; perRow: Float64Array } {
+    opts: { k?: number; seed?: number; condition?: Input } = {},
+  ): { logLikelihood: number; bitsPerDim: number; perRow: Float64Array } {
     const { m, K } = this.llArgs(x, opts);
-    return this.withSeed(opts?.seed, () => {
-      const per = new Float64Array(m.rows);
-      for (let r = 0; r < m.rows; r++) per[r] = this.llRow(m, r, K);
-      return llResult(per);
-    });
+    return this.conditioned(opts?.condition, m.rows, 'logLikelihood', () =>
+      this.withSeed(opts?.seed, () => {
+        const per = new Float64Array(m.rows);
+        for (let r = 0; r < m.rows; r++) per[r] = this.llRow(m, r, K);
+        return this.llResult(per);
+      }),
+    );
   }
 
   /**
@@ -459,9 +688,11 @@ export class VAE {
       seed?: number;
       signal?: AbortSignal;
       onProgress?: (p: { rows: number; total: number; seconds: number }) => void;
+      condition?: Input;
     } = {},
-  ): Promise<{ logLikelihood: number; perRow: Float64Array }> {
+  ): Promise<{ logLikelihood: number; bitsPerDim: number; perRow: Float64Array }> {
     const { m, K } = this.llArgs(x, opts);
+    const cond = this.conditionMatrix(opts?.condition, m.rows, 'logLikelihoodAsync');
     const { signal, onProgress } = opts;
     if (signal !== undefined && !(signal instanceof AbortSignal))
       throw new ConfigError(`signal must be an AbortSignal, got ${describe(signal)}`);
@@ -478,7 +709,7 @@ export class VAE {
       for (let r = 0; r < m.rows; r++) {
         if (signal?.aborted)
           throw signal.reason ?? new DOMException('logLikelihood was aborted', 'AbortError');
-        per[r] = this.llRow(m, r, K);
+        per[r] = this.withCondition(cond, () => this.llRow(m, r, K));
         const now = performance.now();
         if (now - last > 50 && r + 1 < m.rows) {
           onProgress?.({ rows: r + 1, total: m.rows, seconds: (now - t0) / 1000 });
@@ -490,7 +721,7 @@ export class VAE {
         }
       }
       onProgress?.({ rows: m.rows, total: m.rows, seconds: (performance.now() - t0) / 1000 });
-      return llResult(per);
+      return this.llResult(per);
     } finally {
       if (saved && !this.disposed) net.rngWords(RNG_TRAIN, saved);
     }
@@ -498,6 +729,10 @@ export class VAE {
 
   private llArgs(x: Input, opts: { k?: number }): { m: Matrix; K: number } {
     this.alive();
+    if (!this.config.variational)
+      throw new ConfigError(
+        'logLikelihood needs a VAE: a plain autoencoder (variational: false) defines no density p(x) to estimate',
+      );
     const m = this.matrix(x);
     const K = opts?.k ?? 5000;
     if (!Number.isSafeInteger(K) || K < 1 || K > LIMITS.maxSamples)
@@ -505,6 +740,15 @@ export class VAE {
         `k must be a positive integer (at most ${LIMITS.maxSamples}), got ${describe(K)}`,
       );
     return { m, K };
+  }
+
+  /** The mean log p(x) of the rows, and −log p(x) in bits per data dimension (see Evaluation.bitsPerDim for 8-bit data). */
+  private llResult(per: Float64Array): { logLikelihood: number; bitsPerDim: number; perRow: Float64Array } {
+    checkComputed(per, 'log-likelihood');
+    let mean = 0;
+    for (const v of per) mean += v;
+    const ll = mean / per.length;
+    return { logLikelihood: ll, bitsPerDim: -ll / (this.config.inputDim * Math.LN2), perRow: per };
   }
 
   /** log p(x_r) ≈ log (1/K) Σ_l w_l for row r of m, over chunks of at most chunkRows samples. */
@@ -526,10 +770,10 @@ export class VAE {
   /** Latent units whose posterior mean varies across the data: Cov_x(E_q[z_u]) > threshold. */
   activeUnits(
     x: Input,
-    opts: { threshold?: number } = {},
+    opts: { threshold?: number; condition?: Input } = {},
   ): { count: number; variances: Float64Array; active: boolean[] } {
     const t = opts?.threshold ?? 1e-2;
-    const { mu, rows } = this.encode(x);
+    const { mu, rows } = this.encode(x, { condition: opts?.condition });
     const Z = this.config.latentDim,
       mean = new Float64Array(Z),
       v = new Float64Array(Z);
@@ -650,13 +894,6 @@ function fileBytes(bytes: unknown, what: string): Uint8Array {
   throw new FormatError(
     `${what} expects the file's bytes as a Uint8Array or ArrayBuffer, got ${describe(bytes)}`,
   );
-}
-
-function llResult(per: Float64Array): { logLikelihood: number; perRow: Float64Array } {
-  checkComputed(per, 'log-likelihood');
-  let mean = 0;
-  for (const v of per) mean += v;
-  return { logLikelihood: mean / per.length, perRow: per };
 }
 
 /** How fit() read its training data, for the preprocessing metadata. */

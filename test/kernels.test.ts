@@ -1,8 +1,19 @@
 // Every kernel against an independent f64 reference, over named shapes, for every build this
 // runtime can run (scalar, SIMD, and relaxed SIMD where validated).
 import { describe, it, expect, beforeAll } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { BUILDS, Heap, kernels, randArray, expectClose, expectedBuilds, isCI } from './helpers.js';
-import { gemmRef, actRef, dactRef, nllRef, type Act, type Lik } from './ref.js';
+import {
+  gemmRef,
+  actRef,
+  dactRef,
+  nllRef,
+  cbLogNormRef,
+  cbMeanRef,
+  cbCdfRef,
+  type Act,
+  type Lik,
+} from './ref.js';
 import type { Kernels } from '../src/wasm.js';
 
 const GEMM_SHAPES: [string, number, number, number][] = [
@@ -224,6 +235,7 @@ describe.each(BUILDS)('%s build', (build) => {
       ['gaussian', 1],
       ['gaussian', 0.3],
       ['gaussian-learned', 1],
+      ['continuous-bernoulli', 1],
     ];
     it.each(liks)('%s (sigma %s): loss parts and gradients vs f64, L = 3, beta and scale', (lik, sigma) => {
       heap.reset();
@@ -237,7 +249,12 @@ describe.each(BUILDS)('%s build', (build) => {
         scale = 0.5;
       const out = randArray(BL * D, 1, -6, 6),
         outlv = randArray(BL * D, 2, -3, 3);
-      const x = lik === 'bernoulli' ? randArray(B * D, 3, 0, 1) : randArray(B * D, 3, -2, 2);
+      const unit = lik === 'bernoulli' || lik === 'continuous-bernoulli';
+      const x = unit ? randArray(B * D, 3, 0, 1) : randArray(B * D, 3, -2, 2);
+      if (lik === 'continuous-bernoulli') {
+        // logits at and around λ = ½ (the Taylor branch and its edge), and saturated ones
+        out.set([0, 1e-7, -1e-3, 0.4999, -0.5, 0.5001, 40, -60], 0);
+      }
       const mu = randArray(B * Z, 4, -2, 2),
         lv = randArray(B * Z, 5, -4, 2);
       lv[0] = 25;
@@ -306,7 +323,11 @@ describe.each(BUILDS)('%s build', (build) => {
             s += nllRef(o, t, lik, sigma, v);
             const g = scale / L;
             if (lik === 'bernoulli') doutRef[i] = g * (1 / (1 + Math.exp(-o)) - t);
-            else if (lik === 'gaussian') doutRef[i] = (g * (o - t)) / (sigma * sigma);
+            else if (lik === 'continuous-bernoulli') {
+              // ∂/∂l of −log p by central differences of the f64 reference (h = 1e-5)
+              const h = 1e-5;
+              doutRef[i] = (g * (nllRef(o + h, t, lik, 1) - nllRef(o - h, t, lik, 1))) / (2 * h);
+            } else if (lik === 'gaussian') doutRef[i] = (g * (o - t)) / (sigma * sigma);
             else {
               doutRef[i] = g * (o - t) * Math.exp(-v);
               doutlvRef[i] = g * (0.5 - 0.5 * (t - o) ** 2 * Math.exp(-v));
@@ -383,6 +404,159 @@ describe.each(BUILDS)('%s build', (build) => {
         { atol: 1e-7, rtol: 1e-6 },
         'dlogits',
       );
+    });
+
+    describe('continuous Bernoulli', () => {
+      const cbFixture = JSON.parse(
+        readFileSync(new URL('./fixtures/continuous-bernoulli.json', import.meta.url), 'utf8'),
+      );
+      // the ELBO kernel on one row of D elements with x, logits given; returns −log p per element's sum and dlogits
+      const cbRow = (logits: number[], xs: number[]) => {
+        heap.reset();
+        const e = k.exports,
+          D = logits.length;
+        const p = { out: heap.put(logits), x: heap.put(xs), mu: heap.put([0]), lv: heap.put([0]) };
+        const rec = heap.alloc(1),
+          kl = heap.alloc(1),
+          dout = heap.alloc(D);
+        e.elbo_forward_backward(
+          rec,
+          kl,
+          0,
+          dout,
+          0,
+          0,
+          0,
+          0,
+          p.out,
+          0,
+          p.x,
+          p.mu,
+          p.lv,
+          0,
+          1,
+          1,
+          D,
+          1,
+          k.constants.lik['continuous-bernoulli'],
+          1,
+          1,
+          1,
+          0,
+          1,
+        );
+        return { nll: heap.get(rec, 1)[0], dout: heap.get(dout, D) };
+      };
+      it('matches torch.distributions.ContinuousBernoulli.log_prob and its gradient, element by element', () => {
+        expect(cbFixture.magic).toBe('wasm-vae-continuous-bernoulli');
+        expect(cbFixture.version).toBe(1);
+        const el = cbFixture.elements;
+        for (let i = 0; i < el.logits.length; i++) {
+          const r = cbRow([el.logits[i]], [el.x[i]]);
+          // PyTorch computes log C from λ, which loses digits as λ → 1 (at l = 30 its f64 value is
+          // 3.4e-5 off the logit-form reference): past |l| = 20 the f64 reference stands in
+          const far = Math.abs(el.logits[i]) > 20;
+          const ref = far ? nllRef(el.logits[i], el.x[i], 'continuous-bernoulli', 1) : -el.log_prob[i];
+          expect(Math.abs(r.nll - ref), `log_prob at l=${el.logits[i]}, x=${el.x[i]}`).toBeLessThan(
+            2e-6 * Math.max(1, Math.abs(ref)),
+          );
+          expect(Math.abs(r.dout[0] + el.dlog_prob[i]), `dlog_prob at l=${el.logits[i]}`).toBeLessThan(
+            2e-6 * Math.max(1, Math.abs(el.dlog_prob[i])),
+          );
+        }
+      });
+      it('log C and its gradient are accurate across λ = ½ (the Taylor branch), and finite at λ → 0, 1', () => {
+        const ls = [
+          0, 1e-30, 1e-7, -1e-4, 0.1, -0.3, 0.4999, 0.5, -0.5, 0.50001, 0.7, -2, 5, -15, 30, 80, -88, 1e4,
+          -1e6,
+        ];
+        const r = cbRow(
+          ls,
+          ls.map(() => 0.5),
+        );
+        // x = ½ makes the BCE part −l/2 + softplus(l); the sum of −log C is compared through the reference
+        const ref = ls.reduce((s, l) => s + nllRef(l, 0.5, 'continuous-bernoulli', 1), 0);
+        expect(Math.abs(r.nll - ref) / Math.abs(ref)).toBeLessThan(2e-6);
+        for (let i = 0; i < ls.length; i++) {
+          const l = ls[i],
+            h = Math.max(1e-5, Math.abs(l) * 1e-6);
+          const fd =
+            (nllRef(l + h, 0.5, 'continuous-bernoulli', 1) - nllRef(l - h, 0.5, 'continuous-bernoulli', 1)) /
+            (2 * h);
+          expect(Math.abs(r.dout[i] - fd), `gradient at l = ${l}`).toBeLessThan(
+            1e-6 * Math.max(1, Math.abs(fd)),
+          );
+        }
+        // log C itself at the branch edge, where both forms are used on either side
+        for (const l of [0.49999, 0.5, 0.50001, -0.49999, -0.50001]) {
+          const one = cbRow([l], [0]);
+          const bce = Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
+          expect(Math.abs(bce - one.nll - cbLogNormRef(l))).toBeLessThan(3e-7);
+        }
+      });
+      it("cb_mean matches PyTorch's mean and the f64 formula, across λ = ½", () => {
+        heap.reset();
+        const e = k.exports;
+        const el = cbFixture.elements;
+        const ls = [...el.mean_logits, 0.999, 1, 1.001, -0.9999, 1e-20, 60, -90, 1e5];
+        const p = heap.put(ls),
+          o = heap.alloc(ls.length);
+        e.cb_mean(o, p, ls.length);
+        const got = heap.get(o, ls.length);
+        const near = el.mean_logits.map((l: number) => Math.abs(l) <= 20); // see above: PyTorch's λ form past 20
+        expectClose(
+          Array.from(got.slice(0, el.mean.length)).filter((_, i) => near[i]),
+          el.mean.filter((_: number, i: number) => near[i]),
+          { atol: 2e-7, rtol: 0 },
+          'mean vs torch',
+        );
+        expectClose(got, ls.map(cbMeanRef), { atol: 2e-7, rtol: 0 }, 'mean vs f64');
+      });
+      it('lik_draw: continuous-Bernoulli draws invert the CDF (F(x) = u), Bernoulli draws are u < σ(l), Gaussians m + s·n', () => {
+        heap.reset();
+        const e = k.exports;
+        const ls = [-20, -5, -1, -0.2, -1e-5, 0, 3e-5, 0.3, 2, 7, 20];
+        const us = [0, 0.01, 0.3, 0.5, 0.77, 0.999];
+        const out: number[] = [],
+          u: number[] = [];
+        for (const l of ls)
+          for (const v of us) {
+            out.push(l);
+            u.push(v);
+          }
+        const N = out.length,
+          po = heap.put(out),
+          pu = heap.put(u),
+          dst = heap.alloc(N);
+        e.lik_draw(dst, po, 0, pu, N, k.constants.lik['continuous-bernoulli'], 1);
+        const x = heap.get(dst, N);
+        for (let i = 0; i < N; i++) {
+          expect(x[i]).toBeGreaterThanOrEqual(0);
+          expect(x[i]).toBeLessThanOrEqual(1);
+          expect(Math.abs(cbCdfRef(x[i], out[i]) - u[i]), `F(x) at l=${out[i]}, u=${u[i]}`).toBeLessThan(
+            2e-6,
+          );
+        }
+        e.lik_draw(dst, po, 0, pu, N, k.constants.lik.bernoulli, 1);
+        expect(Array.from(heap.get(dst, N))).toEqual(
+          out.map((l, i) => (u[i] < 1 / (1 + Math.exp(-l)) ? 1 : 0)),
+        );
+        e.lik_draw(dst, po, 0, pu, N, k.constants.lik.gaussian, 0.5);
+        expectClose(
+          heap.get(dst, N),
+          out.map((m, i) => m + 0.5 * u[i]),
+          { atol: 1e-6, rtol: 1e-6 },
+          'gaussian',
+        );
+        const plv = heap.put(out.map((_, i) => (i % 7) - 3));
+        e.lik_draw(dst, po, plv, pu, N, k.constants.lik['gaussian-learned'], 1);
+        expectClose(
+          heap.get(dst, N),
+          out.map((m, i) => m + Math.exp(0.5 * ((i % 7) - 3)) * u[i]),
+          { atol: 1e-6, rtol: 1e-6 },
+          'gaussian-learned',
+        );
+      });
     });
 
     it.each([

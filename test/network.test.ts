@@ -25,6 +25,10 @@ interface FixtureCase {
   adam: { lr: number; eps: number[][]; losses: number[]; params: Record<string, number[]> };
 }
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/parity.json', import.meta.url), 'utf8'));
+// the continuous Bernoulli's whole-model cases (scripts/make_cb_fixture.py), in the same format
+const cbFixture = JSON.parse(
+  readFileSync(new URL('./fixtures/continuous-bernoulli.json', import.meta.url), 'utf8'),
+);
 
 function setInputs(net: Network, x: ArrayLike<number>, eps: ArrayLike<number>) {
   net.actView('x', x.length).set(x);
@@ -37,6 +41,9 @@ describe('PyTorch fixture', () => {
     expect(fixture.magic).toBe('wasm-vae-parity');
     expect(fixture.version).toBe(1);
     expect(fixture.cases.length).toBeGreaterThanOrEqual(6);
+    expect(cbFixture.magic).toBe('wasm-vae-continuous-bernoulli');
+    expect(cbFixture.version).toBe(1);
+    expect(cbFixture.cases.length).toBe(2);
   });
 });
 
@@ -47,7 +54,7 @@ describe.each(BUILDS)('%s build', (build) => {
   });
 
   describe('parity with PyTorch (test/fixtures/parity.json)', () => {
-    it.each((fixture.cases as FixtureCase[]).map((c) => [c.name, c] as const))(
+    it.each(([...fixture.cases, ...cbFixture.cases] as FixtureCase[]).map((c) => [c.name, c] as const))(
       '%s: loss parts, every gradient, 10 Adam steps',
       (_n, c) => {
         const net = new Network(k, resolveModelConfig(c.config), { dataRows: c.B, sampleRows: c.B * c.L });
@@ -104,6 +111,8 @@ describe.each(BUILDS)('%s build', (build) => {
       ['gaussian-learned', 'softplus', 2],
       ['gaussian-learned', 'leaky_relu', 1],
       ['bernoulli', 'identity', 3],
+      ['continuous-bernoulli', 'relu', 1],
+      ['continuous-bernoulli', 'tanh', 2],
     ];
     it.each(combos)('%s / %s, L = %i', (lik, act, L) => {
       const cfg: ModelOptions = {
@@ -120,7 +129,7 @@ describe.each(BUILDS)('%s build', (build) => {
       const net = new Network(k, resolveModelConfig(cfg), { dataRows: B, sampleRows: B * L });
       seedRng(net, 7);
       initParams(net, 'glorot');
-      const x = lik === 'bernoulli' ? randArray(B * 11, 3, 0, 1) : randArray(B * 11, 3, -1, 1);
+      const x = lik.includes('bernoulli') ? randArray(B * 11, 3, 0, 1) : randArray(B * 11, 3, -1, 1);
       const eps = Float32Array.from(randn(B * L * 3, 4));
       setInputs(net, x, eps);
       net.zeroGrad();

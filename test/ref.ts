@@ -67,11 +67,47 @@ export function dactRef(x: number, kind: Act, alpha: number): number {
   }
 }
 
-export type Lik = 'bernoulli' | 'gaussian' | 'gaussian-learned';
+export type Lik = 'bernoulli' | 'gaussian' | 'gaussian-learned' | 'continuous-bernoulli';
+
+const softplus = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+
+/**
+ * log C(λ) of the continuous Bernoulli, λ = σ(l), straight from Loaiza-Ganem & Cunningham (2019)
+ * eq. 7, C(λ) = 2 artanh(1 − 2λ) / (1 − 2λ), in f64 from λ and 1 − λ (each from its own logit, so
+ * neither cancels); 2(1 + t²/3 + t⁴/5) with t = 1 − 2λ (the series of artanh) where |t| < 1e-4.
+ */
+export function cbLogNormRef(l: number): number {
+  const lam = 1 / (1 + Math.exp(-l)),
+    lam1 = 1 / (1 + Math.exp(l));
+  const t = lam1 - lam;
+  if (Math.abs(t) < 1e-4) return Math.log(2 * (1 + (t * t) / 3 + t ** 4 / 5));
+  const artanh = 0.5 * (-softplus(l) + softplus(-l)); // ½ log((1 − λ)/λ)
+  return Math.log((2 * artanh) / t);
+}
+
+/** E[x] of the continuous Bernoulli: λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)); ½ + l/12 near λ = ½. */
+export function cbMeanRef(l: number): number {
+  const lam = 1 / (1 + Math.exp(-l)),
+    lam1 = 1 / (1 + Math.exp(l));
+  if (Math.abs(l) < 1e-4) return 0.5 + l / 12;
+  return lam / (lam - lam1) + 1 / (2 * 0.5 * (-softplus(l) + softplus(-l)));
+}
+
+/** The continuous Bernoulli's CDF at x: (λ^x (1 − λ)^(1−x) + λ − 1) / (2λ − 1); x where λ = ½. */
+export function cbCdfRef(x: number, l: number): number {
+  if (Math.abs(l) < 1e-9) return x;
+  // λ^x (1 − λ)^(1−x) through log λ = −softplus(−l), log(1 − λ) = −softplus(l): no underflow as λ → 0, 1
+  const pow = Math.exp(-x * softplus(-l) - (1 - x) * softplus(l));
+  const lam = 1 / (1 + Math.exp(-l)),
+    lam1 = 1 / (1 + Math.exp(l));
+  return (pow - lam1) / (lam - lam1);
+}
 
 /** −log p(x|out) for one element. */
 export function nllRef(out: number, x: number, lik: Lik, sigma: number, outlv = 0): number {
   if (lik === 'bernoulli') return Math.max(out, 0) - out * x + Math.log1p(Math.exp(-Math.abs(out)));
+  if (lik === 'continuous-bernoulli')
+    return Math.max(out, 0) - out * x + Math.log1p(Math.exp(-Math.abs(out))) - cbLogNormRef(out);
   if (lik === 'gaussian')
     return 0.5 * ((x - out) / sigma) ** 2 + Math.log(sigma) + 0.5 * Math.log(2 * Math.PI);
   return 0.5 * (x - out) ** 2 * Math.exp(-outlv) + 0.5 * outlv + 0.5 * Math.log(2 * Math.PI);
@@ -104,6 +140,7 @@ export function forwardRef(
   eps: ArrayLike<number>,
   B: number,
   L: number,
+  cond?: ArrayLike<number>,
 ): Forward {
   const alpha = cfg.activationAlpha ?? (cfg.activation === 'elu' ? 1 : 0.01);
   const sigma = cfg.sigma ?? 1;
@@ -124,7 +161,18 @@ export function forwardRef(
   const act = (a: Float64Array) => a.map((v) => actRef(v, cfg.activation, alpha));
   const D = cfg.inputDim,
     Z = cfg.latentDim;
-  let h = Float64Array.from(x);
+  // a conditional model (cond: (B, C)): the encoder reads [x_b | c_b], the decoder [z_bl | c_b]
+  const C = cond ? cond.length / B : 0;
+  const join = (a: Float64Array, A: number, rows: number, per: number) => {
+    if (!C) return a;
+    const o = new Float64Array(rows * (A + C));
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < A; j++) o[r * (A + C) + j] = a[r * A + j];
+      for (let j = 0; j < C; j++) o[r * (A + C) + A + j] = cond![Math.floor(r / per) * C + j];
+    }
+    return o;
+  };
+  let h = join(Float64Array.from(x), D, B, 1);
   cfg.encoder.forEach((_, i) => {
     h = act(lin(`encoder.${i}`, h, B));
   });
@@ -136,7 +184,7 @@ export function forwardRef(
       for (let j = 0; j < Z; j++) {
         z[(b * L + l) * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[(b * L + l) * Z + j];
       }
-  let g = z;
+  let g = join(z, Z, B * L, L);
   cfg.decoder.forEach((_, i) => {
     g = act(lin(`decoder.${i}`, g, B * L));
   });
@@ -160,8 +208,9 @@ export function modelLossRef(
   B: number,
   L: number,
   beta: number,
+  cond?: ArrayLike<number>,
 ): { loss: number; rec: number[]; kl: number[] } {
-  const { mu, lv, nll } = forwardRef(cfg, p, x, eps, B, L);
+  const { mu, lv, nll } = forwardRef(cfg, p, x, eps, B, L, cond);
   const Z = cfg.latentDim;
   const rec: number[] = [],
     kl: number[] = [];

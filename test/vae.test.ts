@@ -529,7 +529,7 @@ describe('logLikelihood: the IWAE bound against exact integration over z', () =>
     });
     misfit = await VAE.load(fit.save());
     misfit.net.view(misfit.net.muHead.bias)[0] += 0.6;
-    misfit.net.view(misfit.net.logvarHead.bias)[0] += 0.3;
+    misfit.net.view(misfit.net.logvarHead!.bias)[0] += 0.3;
   });
 
   /** log p(x) and the ELBO by the trapezoid rule on a uniform grid over z ∈ [−lim, lim]^Z (f64 decoder). */

@@ -174,13 +174,17 @@ function firstRows(split: ImageSplit, rows: number | undefined, what: string): I
 }
 
 const f2 = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(2));
+/** Nats per datapoint as bits per data dimension (D dimensions). */
+const bits = (nats: number | undefined, D: number) =>
+  nats === undefined ? undefined : nats / (D * Math.LN2);
+const f4 = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(4));
 
-function epochLine(r: EpochRecord, epochs: number): string {
+function epochLine(r: EpochRecord, epochs: number, D: number): string {
   const w = String(epochs).length;
   return (
     `epoch ${String(r.epoch).padStart(w)}/${epochs}  train -ELBO ${f2(r.loss)} (rec ${f2(r.reconstruction)}, KL ${f2(r.kl)})` +
     (r.valLoss !== undefined
-      ? `  test -ELBO ${f2(r.valLoss)} (rec ${f2(r.valReconstruction)}, KL ${f2(r.valKl)})`
+      ? `  test -ELBO ${f2(r.valLoss)} (rec ${f2(r.valReconstruction)}, KL ${f2(r.valKl)}; ${f4(bits(r.valLoss, D))} bits/dim)`
       : '') +
     `  ${r.seconds.toFixed(1)} s  ${Math.round(r.samplesPerSec)} samples/s`
   );
@@ -251,7 +255,7 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
           }
         }
       : undefined,
-    onEpochEnd: (r) => log(epochLine(r, opts.epochs)),
+    onEpochEnd: (r) => log(epochLine(r, opts.epochs, vae.config.inputDim)),
   });
   (bar as cliProgress.SingleBar | null)?.stop();
   const trainSeconds = history.epochs.reduce((s, r) => s + r.seconds, 0);
@@ -285,7 +289,7 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
     tool: 'wasm-vae',
     version: packageVersion(),
     date: new Date().toISOString(),
-    units: 'nats per datapoint; loss = -ELBO = reconstruction + KL',
+    units: 'nats per datapoint; loss = -ELBO = reconstruction + KL; bitsPerDim = loss / (inputDim ln 2)',
     config: {
       data: opts.data,
       dataDir: opts.dataDir ?? null,
@@ -309,8 +313,18 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
     parameterCount: vae.parameterCount,
     epochs: history.epochs.map((r) => ({
       epoch: r.epoch,
-      train: { loss: r.loss, reconstruction: r.reconstruction, kl: r.kl },
-      test: { loss: r.valLoss, reconstruction: r.valReconstruction, kl: r.valKl },
+      train: {
+        loss: r.loss,
+        reconstruction: r.reconstruction,
+        kl: r.kl,
+        bitsPerDim: bits(r.loss, vae.config.inputDim),
+      },
+      test: {
+        loss: r.valLoss,
+        reconstruction: r.valReconstruction,
+        kl: r.valKl,
+        bitsPerDim: bits(r.valLoss, vae.config.inputDim),
+      },
       seconds: r.seconds,
       samplesPerSec: r.samplesPerSec,
     })),
@@ -331,7 +345,7 @@ export async function run(opts: CliOptions, signal?: AbortSignal): Promise<numbe
   const last = history.epochs.at(-1);
   if (last)
     log(
-      `final test -ELBO ${f2(last.valLoss)} nats; ${trainedRows} samples in ${trainSeconds.toFixed(1)} s ` +
+      `final test -ELBO ${f2(last.valLoss)} nats (${f4(bits(last.valLoss, vae.config.inputDim))} bits/dim); ${trainedRows} samples in ${trainSeconds.toFixed(1)} s ` +
         `(${Math.round(summary.samplesPerSec ?? 0)} samples/s); wall ${wallSeconds.toFixed(1)} s`,
     );
   log(

@@ -152,13 +152,18 @@ export function checkFinite(data: Float32Array, what: string, cols?: number): vo
  * Throw `DataError` when any value of `data` lies outside [0, 1] (or is NaN), as the Bernoulli
  * likelihood requires. Reports the first offender with its 0-based row and column.
  */
-export function checkUnitInterval(data: Float32Array, cols: number, what: string): void {
+export function checkUnitInterval(
+  data: Float32Array,
+  cols: number,
+  what: string,
+  likelihood: 'bernoulli' | 'continuous-bernoulli' = 'bernoulli',
+): void {
   checkCols(cols, 'checkUnitInterval');
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (!(v >= 0 && v <= 1)) {
       throw new DataError(
-        `${what} has value ${v} at ${where(i, cols)} outside [0, 1], which the Bernoulli likelihood requires ` +
+        `${what} has value ${v} at ${where(i, cols)} outside [0, 1], which the ${likelihood === 'bernoulli' ? 'Bernoulli' : 'continuous Bernoulli'} likelihood requires ` +
           '(scale the data into [0, 1], e.g. divide bytes by 255)',
       );
     }
@@ -186,4 +191,37 @@ export function binarizeThreshold(data: Float32Array, t = 0.5): Float32Array {
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i]! > t ? 1 : 0;
   return out;
+}
+
+/**
+ * One-hot rows from class labels (an IDX label file's u8 array, or any integers): row i has a 1 in
+ * column labels[i] and 0 elsewhere — the condition of a conditional VAE. `classes` defaults to the
+ * largest label + 1. A label that is not an integer in [0, classes) is a DataError naming it.
+ */
+export function oneHot(labels: ArrayLike<number>, classes?: number): Matrix {
+  if (!labels || typeof labels.length !== 'number')
+    throw new DataError('oneHot needs an array of labels (e.g. the u8 array of an IDX label file)');
+  const n = labels.length;
+  if (n === 0) throw new DataError('oneHot: no labels');
+  let k = classes;
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    if (!Number.isInteger(c) || c < 0)
+      throw new DataError(`oneHot: label ${c} at index ${i} is not a non-negative integer`);
+  }
+  if (k === undefined) {
+    k = 0;
+    for (let i = 0; i < n; i++) k = Math.max(k, labels[i] + 1);
+  }
+  if (!Number.isSafeInteger(k) || k < 1 || k > 65536)
+    throw new DataError(`oneHot: classes must be an integer in [1, 65536], got ${k}`);
+  if (n * k > 2 ** 28) throw new DataError(`oneHot: ${n} rows of ${k} classes exceed 2^28 floats`);
+  const data = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    if (!Number.isInteger(c) || c < 0 || c >= k)
+      throw new DataError(`oneHot: label ${c} at index ${i} is not an integer in [0, ${k})`);
+    data[i * k + c] = 1;
+  }
+  return { data, rows: n, cols: k };
 }

@@ -113,8 +113,12 @@ export type ToWorker =
       id: number;
       train: DataMessage;
       val: DataMessage | null;
+      /** A conditional model's conditions for the training and validation rows. */
+      cond?: DataMessage | null;
+      valCond?: DataMessage | null;
       epochs: number;
       validationSamples?: number;
+      klPerDim?: boolean;
       batchEvents: boolean;
       syncMs: number | null;
       aborted: boolean;

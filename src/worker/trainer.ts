@@ -366,6 +366,8 @@ export class WorkerTrainer {
     }
     let transfer: Transferable[] = [];
     let train: DataMessage, val: DataMessage | null;
+    let cond: DataMessage | null = null,
+      valCond: DataMessage | null = null;
     try {
       train = this.dataMessage(x, 'training data', transfer);
       val =
@@ -373,6 +375,15 @@ export class WorkerTrainer {
           ? this.dataMessage(opts.validationData, 'validation data', transfer)
           : null;
       if (val && transfer.length === 2 && transfer[0] === transfer[1]) transfer = [transfer[0]];
+      // a conditional model's conditions, checked here as Trainer.fit checks them (copied, not transferred)
+      const c = this.vae.conditionMatrix(opts.condition, train.rows, 'fit', true);
+      if (c) cond = { data: c.data, rows: c.rows, cols: c.cols };
+      if (!val && opts.validationCondition !== undefined)
+        throw new ConfigError('validationCondition needs validationData');
+      const vc = val
+        ? this.vae.conditionMatrix(opts.validationCondition, val.rows, 'fit (validation)', true)
+        : null;
+      if (vc) valCond = { data: vc.data, rows: vc.rows, cols: vc.cols };
     } catch (e) {
       this.fitting = false;
       throw e;
@@ -393,8 +404,11 @@ export class WorkerTrainer {
               id: i,
               train,
               val,
+              cond,
+              valCond,
               epochs: opts.epochs,
               validationSamples: opts.validationSamples,
+              klPerDim: opts.klPerDim,
               batchEvents: typeof opts.onBatchEnd === 'function',
               syncMs: this.wopts.syncWeightsMs ?? null,
               aborted: signal?.aborted ?? false,

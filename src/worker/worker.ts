@@ -87,6 +87,9 @@ export function serve(port: Port): void {
             epochs: msg.epochs,
             ...(msg.val ? { validationData: matrix(msg.val) } : {}),
             ...(msg.validationSamples !== undefined ? { validationSamples: msg.validationSamples } : {}),
+            ...(msg.klPerDim ? { klPerDim: true } : {}),
+            ...(msg.cond ? { condition: matrix(msg.cond) } : {}),
+            ...(msg.valCond ? { validationCondition: matrix(msg.valCond) } : {}),
             signal: ctrl.signal,
             onBatchEnd: (info) => {
               const due = msg.syncMs !== null && performance.now() - lastSync >= msg.syncMs;

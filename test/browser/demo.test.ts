@@ -1,6 +1,6 @@
 // The demo page (demo/index.html, served like `npm run demo`): trains on MNIST in a worker for a
 // few batches while its canvases (curves, reconstructions, prior samples, 2-D manifold,
-// interpolation) fill with non-blank images; saves a screenshot to test-artifacts/demo.png;
+// interpolation, the latent scatter by digit, the per-dimension KL bars) fill with non-blank images; saves a screenshot to test-artifacts/demo.png;
 // downloads the model and loads it back; and shows a visible error — not a hang — for corrupt
 // model files.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -18,7 +18,8 @@ import {
   type Server,
 } from './harness.js';
 
-const CANVASES = ['curves', 'recon', 'samples', 'manifold', 'interp'];
+const CANVASES = ['curves', 'recon', 'samples', 'manifold', 'interp', 'scatter', 'kldims'];
+const TOOLBOX = ['aesamples', 'cvae'];
 
 // per canvas: the share of non-white pixels and the standard deviation of the gray levels
 const CANVAS_STATS = `(() => Object.fromEntries(${JSON.stringify(CANVASES)}.map((id) => {
@@ -44,7 +45,10 @@ describe.skipIf(!HAS_CHROMIUM)(title('demo page'), () => {
   });
 
   it('trains for a few batches and draws every panel', async () => {
-    await page.goto(server.url + 'demo/?n=3000&epochs=100&hidden=64&latent=2&batch=50&seed=1&autostart=1');
+    await page.goto(
+      server.url +
+        'demo/?n=3000&epochs=100&hidden=64&latent=2&batch=50&seed=1&autostart=1&tbn=2000&tbepochs=2',
+    );
     await page.waitForFunction(
       'window.__demo && (window.__demo.error || (window.__demo.batches >= 30 && window.__demo.draws >= 3))',
       null,
@@ -61,12 +65,36 @@ describe.skipIf(!HAS_CHROMIUM)(title('demo page'), () => {
     await page.waitForTimeout(700); // one more redraw of the panels with newer weights
     const stats = (await page.evaluate(CANVAS_STATS)) as Record<string, { ink: number; std: number }>;
     for (const id of CANVASES) {
-      expect(stats[id].ink, `${id} has ink`).toBeGreaterThan(0.02);
-      expect(stats[id].std, `${id} is not uniform`).toBeGreaterThan(8);
+      // the scatter is 1,000 dots of 3×3 pixels that overlap while the codes are still close together
+      expect(stats[id].ink, `${id} has ink`).toBeGreaterThan(id === 'scatter' ? 0.005 : 0.02);
+      expect(stats[id].std, `${id} is not uniform`).toBeGreaterThan(id === 'scatter' ? 4 : 8);
     }
+    // the toolbox panels: every test image in the latent scatter; one KL bar per latent unit
+    expect(await page.evaluate('window.__demo.scatterPoints')).toBe(1000);
+    const kl = (await page.evaluate('window.__demo.klPerDim')) as number[];
+    expect(kl).toHaveLength(2);
+    expect(kl.every((v) => v >= 0 && Number.isFinite(v))).toBe(true);
+    expect(await page.evaluate('window.__demo.activeUnits')).toBeLessThanOrEqual(2);
     // the page is responsive while the worker trains: Stop ends the run after the current batch
     await page.click('#stop');
     await page.waitForFunction("window.__demo.phase === 'stopped'", null, { timeout: 20_000 });
+    // the autoencoder and the conditional VAE, trained on the page's thread (a short run: tbn, tbepochs)
+    await page.click('#tbtrain');
+    await page.waitForFunction(
+      "window.__demo.toolbox === 'done' || window.__demo.toolbox === 'error'",
+      null,
+      {
+        timeout: 90_000,
+      },
+    );
+    expect(await page.evaluate('window.__demo.error')).toBeNull();
+    const tb = (await page.evaluate(
+      CANVAS_STATS.replace(JSON.stringify(CANVASES), JSON.stringify(TOOLBOX)),
+    )) as Record<string, { ink: number; std: number }>;
+    for (const id of TOOLBOX) {
+      expect(tb[id].ink, `${id} has ink`).toBeGreaterThan(0.02);
+      expect(tb[id].std, `${id} is not uniform`).toBeGreaterThan(8);
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
