@@ -331,11 +331,6 @@ export class Trainer {
     return this.history;
   }
 
-  /** Saves the model with the optimizer state, step count and RNG states, for an exact resume. */
-  save(): Uint8Array {
-    return encodeTrainerFile(this.vae, this.checkpoint());
-  }
-
   /** @internal Everything save() writes, as copies (a worker posts this to its WorkerTrainer at safe points). */
   checkpoint(): TrainerCheckpoint {
     const net = this.vae.net;
@@ -347,6 +342,11 @@ export class Trainer {
       options: this.options,
       history: this.history,
     };
+  }
+
+  /** Saves the model with the optimizer state, step count and RNG states, for an exact resume. */
+  save(): Uint8Array {
+    return encodeTrainerFile(this.vae, this.checkpoint());
   }
 
   /** Restores a model and its trainer from Trainer.save() output; fit() then continues exactly. */
