@@ -6,9 +6,8 @@
  * responsive. Losses reported are nats per datapoint.
  */
 import { VAE, type Input } from './vae.js';
-import { Optimizer, optimizerStateNames, type OptimizerConfig } from './optim.js';
-import { IWAE, RNG_DATA, RNG_TRAIN, RNG_WORDS, elbo, type Objective } from './network.js';
-import type { Slot } from './arena.js';
+import { Optimizer, type OptimizerConfig } from './optim.js';
+import { IWAE, RNG_DATA, RNG_TRAIN, elbo, type Objective } from './network.js';
 import { TrainStep, type Reduction } from './step.js';
 import { ConfigError, FormatError } from './errors.js';
 import {
@@ -28,6 +27,10 @@ import {
   type Parsed,
 } from './options.js';
 import type { TensorEntry } from './io/safetensors.js';
+// the checkpoint encoder's (kept apart from the imports above)
+import { optimizerStateNames } from './optim.js';
+import { RNG_WORDS } from './network.js';
+import type { Slot } from './arena.js';
 import { optimizerStateTensor, parseTrainerState } from './io/trainer-state.js';
 import type { BuildName } from './wasm.js';
 
