@@ -299,6 +299,24 @@ describe('WorkerTrainer whose worker thread dies mid-fit', () => {
     wt.terminate();
   });
 
+  it("syncWeightsMs 0: a checkpoint with every batch but an epoch's last, whose state comes with the epoch end (after its validation)", async () => {
+    const { wt } = await workerTrainer({ batchSize: B }, { syncWeightsMs: 0 });
+    const seen: [number, number | null, number][] = [];
+    await wt.fit(X, {
+      epochs: 2,
+      validationData: V,
+      onBatchEnd: (b) => void seen.push([b.step, wt.checkpointStep, wt.epoch]),
+      onEpochEnd: (r) => void seen.push([r.epoch * 16, wt.checkpointStep, wt.epoch]),
+    });
+    const expected: [number, number, number][] = [];
+    for (let e = 0; e < 2; e++) {
+      for (let b = 1; b <= 16; b++) expected.push([e * 16 + b, b < 16 ? e * 16 + b : e * 16 + 15, e]);
+      expected.push([(e + 1) * 16, (e + 1) * 16, e + 1]);
+    }
+    expect(seen).toEqual(expected);
+    wt.terminate();
+  });
+
   it('checkpoints at epoch ends only: killed in epoch 3, resume + the remaining epochs is bit-identical to an uninterrupted run', async () => {
     const opts: TrainerOptions = {
       batchSize: B,
@@ -332,7 +350,7 @@ describe('WorkerTrainer whose worker thread dies mid-fit', () => {
   });
 
   it('killed early in the first epoch: save() gives the initial state (step 0), which resumes like a fresh trainer', async () => {
-    const XL = data(4096, 13); // 256 steps an epoch: the kill lands long before the first epoch end
+    const XL = data(16384, 13); // 1,024 steps an epoch: the kill lands long before the first epoch end
     const { wt, thread } = await workerTrainer({ batchSize: B });
     let last = 0;
     const running = wt.fit(XL, {
@@ -343,7 +361,7 @@ describe('WorkerTrainer whose worker thread dies mid-fit', () => {
       },
     });
     await expect(running).rejects.toBeInstanceOf(WasmError);
-    expect(last).toBeLessThan(256);
+    expect(last).toBeLessThan(1024);
     expect(wt.checkpointStep).toBe(0);
     const r = await Trainer.resume(await wt.save());
     const fresh = await trainer();

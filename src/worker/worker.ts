@@ -111,7 +111,12 @@ export function serve(port: Port): void {
             ...(msg.validationSamples !== undefined ? { validationSamples: msg.validationSamples } : {}),
             signal: ctrl.signal,
             onBatchEnd: (info) => {
-              const due = msg.syncMs !== null && performance.now() - lastSync >= msg.syncMs;
+              // the last batch of an epoch syncs with the epoch's end, right after: a checkpoint taken
+              // before the epoch-end work (validation, the epoch count) would resume differently
+              const due =
+                msg.syncMs !== null &&
+                info.batch < info.batches &&
+                performance.now() - lastSync >= msg.syncMs;
               if (!due && !msg.batchEvents) return;
               if (due) {
                 lastSync = performance.now();
