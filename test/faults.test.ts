@@ -285,11 +285,12 @@ describe('WorkerTrainer whose worker thread dies mid-fit', () => {
     const last = await fitUntilKilled(wt, thread, (step) => step === 6);
     await usable(wt.vae);
     // the weights of every reported step came back; the last reported is what the VAE holds
+    expect(last).toBeGreaterThanOrEqual(6);
+    expect(params(wt.vae)).toEqual(params((await stoppedAt(last, { shuffle: false })).vae));
+    // the checkpoint: that step's too, but an epoch's last batch has its checkpoint with the epoch end
     const k = wt.checkpointStep!;
-    expect(k).toBeGreaterThanOrEqual(6);
-    expect(k).toBeLessThanOrEqual(last);
+    expect(k === last || (last % 16 === 0 && k === last - 1)).toBe(true);
     const ref = await stoppedAt(k, { shuffle: false }); // weights, Adam state, RNG of a clean run at step k
-    expect(params(wt.vae)).toEqual(params(ref.vae));
     // the dead worker's state, from this side: a trainer file of step k, bit-identical to the clean run's
     const r = await Trainer.resume(await wt.save());
     expect([r.optimizer.t, r.epoch, r.history.steps]).toEqual([k, ref.epoch, k]);

@@ -9,6 +9,7 @@ import { VAE } from '../vae.js';
 import { Trainer } from '../trainer.js';
 import { init, type WasmSourceMap } from '../wasm.js';
 import {
+  takeSnapshot,
   applySnapshot,
   snapshotTransfer,
   serializeError,
@@ -111,16 +112,19 @@ export function serve(port: Port): void {
             ...(msg.validationSamples !== undefined ? { validationSamples: msg.validationSamples } : {}),
             signal: ctrl.signal,
             onBatchEnd: (info) => {
-              // the last batch of an epoch syncs with the epoch's end, right after: a checkpoint taken
-              // before the epoch-end work (validation, the epoch count) would resume differently
-              const due =
-                msg.syncMs !== null &&
-                info.batch < info.batches &&
-                performance.now() - lastSync >= msg.syncMs;
+              const due = msg.syncMs !== null && performance.now() - lastSync >= msg.syncMs;
               if (!due && !msg.batchEvents) return;
               if (due) {
                 lastSync = performance.now();
-                post(t, { type: 'batch', id, info: msg.batchEvents ? info : null });
+                const m = { type: 'batch', id, info: msg.batchEvents ? info : null } as const;
+                // an epoch's last batch: its weights, but the checkpoint comes with the epoch's end,
+                // right after — one taken before the epoch-end work (validation draws, the epoch
+                // count) would not resume as the run goes on
+                if (info.batch < info.batches) post(t, m);
+                else {
+                  const snapshot = takeSnapshot(vae!);
+                  send({ ...m, snapshot }, snapshot);
+                }
               } else {
                 send({ type: 'batch', id, info });
               }
