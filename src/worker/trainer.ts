@@ -33,8 +33,7 @@ import type {
 } from '../trainer.js';
 import { ConfigError, VaeError, WasmError } from '../errors.js';
 import { compileKernels } from '../wasm.js';
-import { parseFitOptions, encodeTrainerFile } from '../trainer.js';
-import { optimizerStateNames } from '../optim.js';
+import { parseFitOptions } from '../trainer.js';
 import { any, field, nonNegative, optional, parse, bool, posInt } from '../options.js';
 import {
   takeSnapshot,
@@ -48,6 +47,9 @@ import {
   type ToWorker,
   type DataMessage,
 } from './protocol.js';
+// the main side's copy of the worker trainer's last checkpoint, and its file
+import { encodeTrainerFile } from '../trainer.js';
+import { optimizerStateNames } from '../optim.js';
 
 /** The part of the Worker interface a WorkerTrainer uses (a DOM Worker fits it; so does the Node adapter). */
 export interface WorkerLike {
