@@ -1001,6 +1001,16 @@ export class Network {
     };
   }
 
+  /** Copies of the first `slots` optimizer-state slots, each laid out as the params group (padding included). */
+  stateSnapshot(slots: number): Float32Array[] {
+    const out: Float32Array[] = [];
+    for (let i = 0; i < slots; i++) {
+      const p = this.layout.state[i] >> 2;
+      out.push(this.heap.slice(p, p + this.paramFloats));
+    }
+    return out;
+  }
+
   /** Restores what snapshot() took (the RNG states only when given). */
   restore(s: { params: Float32Array; rng?: Uint32Array }): void {
     if (s.params.length !== this.paramFloats || (s.rng && s.rng.length !== RNG_STREAMS * RNG_WORDS)) {

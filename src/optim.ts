@@ -52,6 +52,12 @@ export type OptimizerName = keyof typeof OPTIMIZERS;
 /** Optimizer-state slots the arena keeps: as many as the optimizer that needs most. */
 export const STATE_SLOTS = Math.max(...Object.values(OPTIMIZERS).map((o) => o.state.length));
 
+/** The state tensors optimizer `name` keeps, by PyTorch's names, one per arena state slot. */
+export function optimizerStateNames(name: string): readonly string[] {
+  if (!Object.hasOwn(OPTIMIZERS, name)) throw new ConfigError(`unknown optimizer ${describe(name)}`);
+  return OPTIMIZERS[name as OptimizerName].state;
+}
+
 function num(v: unknown, name: string, dflt: number, ok: (x: number) => boolean, what: string): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
@@ -79,7 +85,7 @@ export class Optimizer {
 
   /** The state tensors this optimizer keeps, by PyTorch's names, one per arena state slot. */
   get stateNames(): readonly string[] {
-    return OPTIMIZERS[this.name].state;
+    return optimizerStateNames(this.name);
   }
 
   constructor(

@@ -10,6 +10,13 @@
  * No kernel splits a reduction: every output float is computed by one thread in the single-thread
  * order, so the numbers are the same bits for any thread count. The pool runs only kernels (the
  * AssemblyScript runtime is not thread-safe; the kernels use none of it).
+ *
+ * A worker that dies (terminated, out of memory) never reports, and the caller, blocked waiting,
+ * cannot see its exit event: a call that makes no progress for ThreadPool.stallMs gives the pool
+ * up. Each worker claims its share of a call (a compare-and-swap on its claim word) before it
+ * starts, so the caller can revoke the shares not yet started, compute them itself, and go on
+ * alone — the same bits, since a share is the same numbers whoever computes it. Only a worker that
+ * died inside its share (its outputs half-written) leaves the model unusable.
  */
 import type { KernelExports } from './abi.js';
 import { WasmError } from './errors.js';
@@ -40,6 +47,14 @@ const GEN = 0,
   NTH = 6;
 const ARGS_AT = 64,
   MAX_ARGS = 24;
+/** Per worker i (1…nth−1), from this Int32 index on: its claim word (the call it started) and its done word (the call it finished). */
+const SHARES_AT = (ARGS_AT + 8 * MAX_ARGS) >> 2;
+const claimAt = (i: number) => SHARES_AT + 2 * i,
+  doneAt = (i: number) => SHARES_AT + 2 * i + 1;
+/** A claim word the caller has revoked: the worker's next compare-and-swap fails and it exits. */
+const REVOKED = -1;
+/** @internal the control block's layout, for tests that fake a worker's state. */
+export const CONTROL = { GEN, claimAt, doneAt } as const;
 /** Iterations a waiting thread spins before it sleeps (≈ 20-50 µs). */
 const SPIN = 20000;
 
@@ -121,19 +136,23 @@ on(function start(msg) {
   const c = new Int32Array(msg.control), args = new Float64Array(msg.control, ${ARGS_AT}, ${MAX_ARGS});
   const argv = [];
   for (let n = 0; n <= ${MAX_ARGS} + 2; n++) argv.push(new Array(n).fill(0));
-  const ith = msg.ith;
+  const ith = msg.ith, claim = ${SHARES_AT} + 2 * ith;
   let seen = 0; // the control block starts at generation 0: a worker that starts late still sees the first call
   for (;;) {
     let spins = 0;
     while (Atomics.load(c, ${GEN}) === seen) {
       if (++spins > ${SPIN}) { Atomics.wait(c, ${GEN}, seen); spins = 0; }
     }
+    const prev = seen;
     seen = Atomics.load(c, ${GEN});
     if (Atomics.load(c, ${STOP})) break;
+    // claim this call's share; a caller that gave up on the pool has revoked it (and computes it itself)
+    if (Atomics.compareExchange(c, claim, prev, seen) !== prev) break;
     const argc = c[${ARGC}], a = argv[argc + 2];
     for (let i = 0; i < argc; i++) a[i] = args[i];
     a[argc] = ith; a[argc + 1] = c[${NTH}];
     try { fns[c[${FN}]].apply(null, a); } catch (e) { Atomics.add(c, ${ERRORS}, 1); }
+    Atomics.store(c, claim + 1, seen);
     if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
   }
   if (node) process.exit(0); else self.close();
@@ -147,14 +166,17 @@ on(function start(msg) {
  * ThreadPool adds the workers around the same call.
  */
 export class KernelRunner {
-  private readonly fns: ((...a: number[]) => unknown)[];
+  protected readonly fns: ((...a: number[]) => unknown)[];
   private readonly argv: number[][] = [];
+  /** Threads each call is split over: nth, or 1 once a pool has lost its workers. */
+  protected running: number;
 
   constructor(
     exports: KernelExports,
     readonly nth = 1,
     private readonly g: Float64Array<ArrayBufferLike> = new Float64Array(MAX_ARGS),
   ) {
+    this.running = nth;
     this.fns = PARALLEL.map((n) => exports[n] as unknown as (...a: number[]) => unknown);
     for (let n = 0; n <= MAX_ARGS + 2; n++) this.argv.push(new Array<number>(n).fill(0));
   }
@@ -212,7 +234,7 @@ export class KernelRunner {
     g[21] = a21;
     for (let i = 0; i < argc; i++) a[i] = g[i];
     a[argc] = 0;
-    a[argc + 1] = this.nth;
+    a[argc + 1] = this.running;
     this.begin(fn, argc);
     let r = 0,
       failed: unknown = null;
@@ -221,15 +243,20 @@ export class KernelRunner {
     } catch (e) {
       failed = e;
     }
-    this.end(fn, failed);
+    this.end(fn, failed, a, argc);
     return r;
+  }
+
+  /** Threads the calls run on now. */
+  get threads(): number {
+    return this.running;
   }
 
   /** Before the caller's share (the arguments are in the buffer): nothing to start on one thread. */
   protected begin(_fn: number, _argc: number): void {}
 
-  /** After the caller's share: on one thread a kernel's failure is its own error. */
-  protected end(_fn: number, failed: unknown): void {
+  /** After the caller's share (`a`: the call's arguments, (ith, nth) at argc): on one thread a kernel's failure is its own error. */
+  protected end(_fn: number, failed: unknown, _a: number[], _argc: number): void {
     if (failed) throw failed;
   }
 }
@@ -239,6 +266,8 @@ export class ThreadPool extends KernelRunner {
   static stallMs = 30_000;
   private readonly c: Int32Array;
   private disposed = false;
+  /** Why the pool runs on the calling thread alone ('' while its workers serve). */
+  lost = '';
 
   private constructor(
     nth: number,
@@ -258,7 +287,7 @@ export class ThreadPool extends KernelRunner {
     exports: KernelExports,
     nth: number,
   ): Promise<ThreadPool> {
-    const control = new SharedArrayBuffer(ARGS_AT + 8 * MAX_ARGS);
+    const control = new SharedArrayBuffer(4 * doneAt(nth));
     const spawn = spawner ?? browserSpawner;
     const started: SpawnedThread[] = [];
     try {
@@ -287,6 +316,7 @@ export class ThreadPool extends KernelRunner {
   /** Wakes the workers on the call whose arguments are in the control block. */
   protected override begin(fn: number, argc: number): void {
     if (this.disposed) throw new WasmError('the kernel threads have been stopped (the model was disposed)');
+    if (this.lost) return; // the calling thread alone
     const c = this.c;
     c[FN] = fn;
     c[ARGC] = argc;
@@ -298,9 +328,11 @@ export class ThreadPool extends KernelRunner {
 
   /**
    * Waits until every worker has done its share (even when the caller's failed: the next call
-   * must find them idle), then reports a failure on any thread as a WasmError.
+   * must find them idle), then reports a failure on any thread as a WasmError. A call that makes
+   * no progress for ThreadPool.stallMs gives the workers up (see the module doc).
    */
-  protected override end(fn: number, failed: unknown): void {
+  protected override end(fn: number, failed: unknown, a: number[], argc: number): void {
+    if (this.lost) return super.end(fn, failed, a, argc);
     const c = this.c;
     // A thread that died (terminated, out of memory) never reports: the caller, blocked here, cannot
     // see its exit event, so a call that makes no progress for ThreadPool.stallMs ends the pool.
@@ -313,10 +345,8 @@ export class ThreadPool extends KernelRunner {
           last = p;
           since = performance.now();
         } else if (performance.now() - since > ThreadPool.stallMs) {
-          this.dispose();
-          throw new WasmError(
-            `${p} of ${this.nth - 1} kernel thread(s) stopped responding in ${PARALLEL[fn]} (no progress for ${ThreadPool.stallMs} ms); the model's threads are stopped`,
-          );
+          this.giveUp(fn, p, a, argc);
+          break;
         }
         Atomics.wait(c, PENDING, p, 100);
         spins = 0;
@@ -331,14 +361,51 @@ export class ThreadPool extends KernelRunner {
     }
   }
 
-  /** Ends the workers (idempotent). */
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  /**
+   * The workers made no progress for stallMs: revokes every share not yet started (a worker's
+   * compare-and-swap then fails, and it exits), stops the workers, and computes those shares on
+   * the calling thread, which runs every later call alone. A share that was started but not
+   * finished has half-written outputs: then the pool is stopped and the call is a WasmError.
+   */
+  private giveUp(fn: number, stalled: number, a: number[], argc: number): void {
+    const c = this.c,
+      gen = Atomics.load(c, GEN),
+      mine: number[] = [];
+    let partial = 0;
+    for (let i = 1; i < this.nth; i++) {
+      const claimed = Atomics.exchange(c, claimAt(i), REVOKED);
+      if (claimed !== gen) mine.push(i);
+      else if (Atomics.load(c, doneAt(i)) !== gen) partial++;
+    }
+    const what = `${stalled} of ${this.nth - 1} kernel thread(s) stopped responding in ${PARALLEL[fn]} (no progress for ${ThreadPool.stallMs} ms)`;
+    if (partial) {
+      this.dispose();
+      throw new WasmError(
+        `${what} and ${partial} died inside its share of the call, whose outputs are half-written; the model's threads are stopped (load the model again from its last save)`,
+      );
+    }
+    this.stopWorkers();
+    this.lost = `${what}: the model runs on 1 thread from then on (the same numbers)`;
+    this.running = 1;
+    for (const i of mine) {
+      a[argc] = i; // (ith, nth) of the call: the share exactly as the worker would have computed it
+      this.fns[fn].apply(null, a);
+    }
+    a[argc] = 0;
+  }
+
+  private stopWorkers(): void {
     Atomics.store(this.c, STOP, 1);
     Atomics.add(this.c, GEN, 1);
     Atomics.notify(this.c, GEN);
     for (const w of this.workers) void w.terminate();
+  }
+
+  /** Ends the workers (idempotent). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.stopWorkers();
   }
 }
 

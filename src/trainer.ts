@@ -29,6 +29,10 @@ import {
   type Parsed,
 } from './options.js';
 import type { TensorEntry } from './io/safetensors.js';
+// the checkpoint encoder's (kept apart from the imports above)
+import { optimizerStateNames } from './optim.js';
+import { RNG_WORDS } from './network.js';
+import type { Slot } from './arena.js';
 import { optimizerStateTensor, parseTrainerState } from './io/trainer-state.js';
 
 export type LrSchedule =
@@ -402,28 +406,22 @@ export class Trainer {
     return this.history;
   }
 
-  /** Saves the model with the optimizer state, step count and RNG states, for an exact resume. */
-  save(): Uint8Array {
+  /** @internal Everything save() writes, as copies (a worker posts this to its WorkerTrainer at safe points). */
+  checkpoint(): TrainerCheckpoint {
     const net = this.vae.net;
-    const tensors = new Map<string, TensorEntry>();
-    this.optimizer.stateNames.forEach((state, si) => {
-      for (const s of net.paramSlots)
-        tensors.set(`optimizer.${state}.${s.name}`, {
-          dtype: 'F32',
-          shape: [...s.shape],
-          data: net.view(s, si).slice(),
-        });
-    });
-    for (const [name, stream] of RNG_TENSORS)
-      tensors.set(name, { dtype: 'U32', shape: [4], data: net.rngWords(stream) });
-    const state = {
-      optimizer: this.options.optimizer,
+    return {
+      ...net.snapshot(),
+      state: net.stateSnapshot(this.optimizer.stateNames.length),
       step: this.optimizer.t,
       epoch: this.epoch,
       options: this.options,
       history: this.history,
     };
-    return this.vae.save({ tensors, metadata: { trainer: JSON.stringify(state) } });
+  }
+
+  /** Saves the model with the optimizer state, step count and RNG states, for an exact resume. */
+  save(): Uint8Array {
+    return encodeTrainerFile(this.vae, this.checkpoint());
   }
 
   /**
@@ -450,6 +448,55 @@ export class Trainer {
     Object.assign(t.history, state.history); // a fresh object of checked fields (parseTrainerState)
     return t;
   }
+}
+
+/**
+ * @internal A trainer's whole state as data — what Trainer.save() writes, and what a WorkerTrainer
+ * keeps of its worker's last safe point, so that a worker that dies loses no more than the steps
+ * since then.
+ */
+export interface TrainerCheckpoint {
+  /** The params group (padding included) and the RNG streams' words, as Network.snapshot(). */
+  params: Float32Array;
+  rng: Uint32Array;
+  /** The optimizer's state slots, in Optimizer.stateNames order, each laid out as `params`; null: all zero. */
+  state: Float32Array[] | null;
+  step: number;
+  epoch: number;
+  options: ResolvedTrainerOptions;
+  history: History;
+}
+
+/** @internal A checkpoint of a trainer on `vae`'s architecture as a Trainer.save() file. */
+export function encodeTrainerFile(vae: VAE, c: TrainerCheckpoint): Uint8Array {
+  const net = vae.net,
+    tensors = new Map<string, TensorEntry>();
+  const part = (a: Float32Array, s: Slot) => a.subarray(s.offset >> 2, (s.offset >> 2) + s.floats);
+  // the parameters replace vae.save()'s own (the checkpoint's, not the model's current ones)
+  for (const s of net.paramSlots)
+    tensors.set(s.name, { dtype: 'F32', shape: [...s.shape], data: part(c.params, s) });
+  optimizerStateNames(c.options.optimizer.name).forEach((state, si) => {
+    for (const s of net.paramSlots)
+      tensors.set(`optimizer.${state}.${s.name}`, {
+        dtype: 'F32',
+        shape: [...s.shape],
+        data: c.state ? part(c.state[si], s) : new Float32Array(s.floats),
+      });
+  });
+  for (const [name, stream] of RNG_TENSORS)
+    tensors.set(name, {
+      dtype: 'U32',
+      shape: [RNG_WORDS],
+      data: c.rng.slice(stream * RNG_WORDS, (stream + 1) * RNG_WORDS),
+    });
+  const state = {
+    optimizer: c.options.optimizer,
+    step: c.step,
+    epoch: c.epoch,
+    options: c.options,
+    history: c.history,
+  };
+  return vae.save({ tensors, metadata: { trainer: JSON.stringify(state) } });
 }
 
 /** The RNG streams a trainer file carries, by tensor name. */

@@ -157,11 +157,8 @@ export class VAE {
   readonly kernels: Kernels;
   /** Rows per arena chunk of the batched calls (encode, decode, evaluate, …). */
   readonly chunkRows: number;
-  /** Kernel threads in use (1: the calling thread alone). */
-  readonly threads: number;
-  /** Why fewer threads run than were asked for ('' when as many as asked run). */
-  readonly threadsNote: string;
   private readonly pool: ThreadPool | null;
+  private readonly note: string;
   private disposed = false;
   /**
    * @internal What was done to the data this model was trained on (the last fit's, or the loaded
@@ -181,8 +178,7 @@ export class VAE {
     this.config = config;
     this.chunkRows = chunkRows;
     this.pool = pool;
-    this.threads = pool?.nth ?? 1;
-    this.threadsNote = note;
+    this.note = note;
     const threads = pool ? { par: parallelKernels(pool), nth: pool.nth } : undefined;
     this.net = new Network(k, config, { dataRows: chunkRows, sampleRows: chunkRows }, STATE_SLOTS, threads);
   }
@@ -236,6 +232,16 @@ export class VAE {
     seedRng(vae.net, config.seed);
     initParams(vae.net, config.init);
     return vae;
+  }
+
+  /** Kernel threads in use (1: the calling thread alone; also after a kernel thread died, see threadsNote). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Why fewer threads run than were asked for ('' when as many as asked run), or why they stopped. */
+  get threadsNote(): string {
+    return this.pool?.lost || this.note;
   }
 
   /** Which wasm build runs this model: 'relaxed', 'simd' or 'scalar'. */

@@ -106,7 +106,20 @@ export interface Features {
   sharedMemory: boolean;
 }
 
+/** What detectFeatures() found: a runtime's features do not change while it runs. */
+let detected: Features | null = null;
+
+/**
+ * What this runtime's WebAssembly supports, probed once: every probe of shared memory is a
+ * `WebAssembly.Memory` that V8 records for good (a slot in its isolate's list of shared memories,
+ * never compacted), so probing on every model load grew the heap by 8 bytes a load.
+ */
 export function detectFeatures(): Features {
+  detected ??= probeFeatures();
+  return { ...detected };
+}
+
+function probeFeatures(): Features {
   const v = (b: Uint8Array<ArrayBuffer>) => {
     try {
       return WebAssembly.validate(b);

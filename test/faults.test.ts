@@ -3,6 +3,7 @@
 // is usable (finite evaluate), its weights are the last consistent ones (bit-exact against a clean
 // run stopped at the same step), and Trainer.save() → Trainer.resume() continues exactly as the
 // trainer would have in memory (or as an uninterrupted run, when the fault falls on an epoch end).
+// For a dead worker that state is its last checkpoint, which WorkerTrainer.save() then returns.
 //
 // Imported from the built Node entry (npm test's pretest builds it), as test/worker-node.test.ts
 // explains: the WorkerTrainer's thread runs dist/worker/node-entry.js.
@@ -232,47 +233,156 @@ describe('DivergenceError mid-epoch', () => {
   });
 });
 
+/** The optimizer's state slots (Adam: exp_avg, exp_avg_sq) as raw bits. */
+function optState(vae: VAE): Uint32Array[] {
+  return netOf(vae)
+    .stateSnapshot(2)
+    .map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length));
+}
+
+/** A WorkerTrainer on a Node worker thread, and that thread (to kill it as a crash would, not through terminate()). */
+async function workerTrainer(
+  opts: TrainerOptions,
+  workerOpts: { syncWeightsMs?: number } = {},
+): Promise<{ wt: WorkerTrainer; thread: Worker }> {
+  const spy = vi.spyOn(Worker.prototype, 'postMessage');
+  const wt = await WorkerTrainer.create(await VAE.create(MODEL), opts, { threads: 1, ...workerOpts });
+  const [thread] = [...new Set(spy.mock.contexts as Worker[])];
+  spy.mockRestore();
+  return { wt, thread };
+}
+
+/** Runs fit until `kill(step)` says so, then kills the thread; fit must reject with a WasmError, not hang. */
+async function fitUntilKilled(
+  wt: WorkerTrainer,
+  thread: Worker,
+  kill: (step: number) => boolean,
+  fit: { epochs: number; validationData?: Float32Array } = { epochs: 1000 },
+): Promise<number> {
+  let last = 0;
+  const running = wt.fit(X, {
+    ...fit,
+    onBatchEnd: (b) => {
+      last = b.step;
+      if (kill(b.step)) void thread.terminate();
+    },
+  });
+  const outcome = await Promise.race([
+    running.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    ),
+    new Promise((r) => setTimeout(() => r('hung'), 10_000)),
+  ]);
+  expect(outcome).toBeInstanceOf(WasmError);
+  expect((outcome as Error).message).toMatch(/worker/);
+  return last;
+}
+
 describe('WorkerTrainer whose worker thread dies mid-fit', () => {
-  it('fit rejects with a WasmError (no hang); the VAE keeps the last weights it received, bit-exact to that step', async () => {
-    const spy = vi.spyOn(Worker.prototype, 'postMessage');
-    const vae = await VAE.create(MODEL);
-    const wt = await WorkerTrainer.create(
-      vae,
-      { batchSize: B, shuffle: false },
-      { threads: 1, syncWeightsMs: 0 },
+  it('syncWeightsMs 0: fit rejects (no hang); the VAE and save() hold the last reported step, optimizer state included; resume continues exactly', async () => {
+    const { wt, thread } = await workerTrainer({ batchSize: B, shuffle: false }, { syncWeightsMs: 0 });
+    const last = await fitUntilKilled(wt, thread, (step) => step === 6);
+    await usable(wt.vae);
+    // the weights of every reported step came back; the last reported is what the VAE holds
+    expect(last).toBeGreaterThanOrEqual(6);
+    expect(params(wt.vae)).toEqual(params((await stoppedAt(last, { shuffle: false })).vae));
+    // the checkpoint: that step's too, but an epoch's last batch has its checkpoint with the epoch end
+    const k = wt.checkpointStep!;
+    expect(k === last || (last % 16 === 0 && k === last - 1)).toBe(true);
+    const ref = await stoppedAt(k, { shuffle: false }); // weights, Adam state, RNG of a clean run at step k
+    // the dead worker's state, from this side: a trainer file of step k, bit-identical to the clean run's
+    const r = await Trainer.resume(await wt.save());
+    expect([r.optimizer.t, r.epoch, r.history.steps]).toEqual([k, ref.epoch, k]);
+    expect(state(r.vae)).toEqual(state(ref.vae));
+    expect(optState(r.vae)).toEqual(optState(ref.vae));
+    await resumesLike(r, ref);
+    wt.terminate();
+  });
+
+  it("syncWeightsMs 0: a checkpoint with every batch but an epoch's last, whose state comes with the epoch end (after its validation)", async () => {
+    const { wt } = await workerTrainer({ batchSize: B }, { syncWeightsMs: 0 });
+    const seen: [number, number | null, number][] = [];
+    await wt.fit(X, {
+      epochs: 2,
+      validationData: V,
+      onBatchEnd: (b) => void seen.push([b.step, wt.checkpointStep, wt.epoch]),
+      onEpochEnd: (r) => void seen.push([r.epoch * 16, wt.checkpointStep, wt.epoch]),
+    });
+    const expected: [number, number, number][] = [];
+    for (let e = 0; e < 2; e++) {
+      for (let b = 1; b <= 16; b++) expected.push([e * 16 + b, b < 16 ? e * 16 + b : e * 16 + 15, e]);
+      expected.push([(e + 1) * 16, (e + 1) * 16, e + 1]);
+    }
+    expect(seen).toEqual(expected);
+    wt.terminate();
+  });
+
+  it('checkpoints at epoch ends only: killed in epoch 3, resume + the remaining epochs is bit-identical to an uninterrupted run', async () => {
+    const opts: TrainerOptions = {
+      batchSize: B,
+      yieldMs: 0,
+      lrSchedule: { type: 'step', stepSize: 1, gamma: 0.5 },
+    };
+    const E = 6;
+    const { wt, thread } = await workerTrainer(opts);
+    await fitUntilKilled(wt, thread, (step) => step === 2 * 16 + 7, { epochs: E, validationData: V });
+    // the last epoch end the worker posted before it died: epoch 2's, unless it ran on before the kill landed
+    const k = wt.checkpointStep!,
+      e = k / 16;
+    expect(Number.isInteger(e) && e >= 2 && e < E).toBe(true);
+    expect(wt.epoch).toBe(e);
+    const r = await Trainer.resume(await wt.save());
+    expect([r.optimizer.t, r.epoch, r.history.epochs.length]).toEqual([k, e, e]);
+    const h = await r.fit(X, { epochs: E - e, validationData: V });
+    const clean = await trainer(opts);
+    const hc = await clean.fit(X, { epochs: E, validationData: V });
+    expect(state(r.vae)).toEqual(state(clean.vae));
+    expect(optState(r.vae)).toEqual(optState(clean.vae));
+    expect(h.epochs.map((x) => [x.epoch, x.loss, x.valLoss, x.lr])).toEqual(
+      hc.epochs.map((x) => [x.epoch, x.loss, x.valLoss, x.lr]),
     );
-    const [w] = [...new Set(spy.mock.contexts as Worker[])];
+    // the main-thread VAE holds the weights of that epoch end (and stays usable)
+    const at = await trainer(opts);
+    await at.fit(X, { epochs: e, validationData: V });
+    expect(params(wt.vae)).toEqual(params(at.vae));
+    await usable(wt.vae);
+    wt.terminate();
+  });
+
+  it('killed early in the first epoch: save() gives the initial state (step 0), which resumes like a fresh trainer', async () => {
+    const XL = data(16384, 13); // 1,024 steps an epoch: the kill lands long before the first epoch end
+    const { wt, thread } = await workerTrainer({ batchSize: B });
     let last = 0;
-    const running = wt.fit(X, {
-      epochs: 1000,
+    const running = wt.fit(XL, {
+      epochs: 1,
       onBatchEnd: (b) => {
         last = b.step;
-        if (b.step === 6) void w.terminate(); // the thread is killed, not WorkerTrainer.terminate()
+        if (b.step === 3) void thread.terminate();
       },
     });
-    const outcome = await Promise.race([
-      running.then(
-        () => 'resolved',
-        (e: unknown) => e,
-      ),
-      new Promise((r) => setTimeout(() => r('hung'), 10_000)),
-    ]);
-    expect(outcome).toBeInstanceOf(WasmError);
-    expect((outcome as Error).message).toMatch(/worker/);
-    await usable(vae);
-    // syncWeightsMs 0: the weights of every reported step came back; the last reported is what the VAE holds
-    const k = last;
-    expect(k).toBeGreaterThanOrEqual(6);
-    const ref = await trainer({ shuffle: false });
-    const ac = new AbortController();
-    await ref.fit(X, {
-      epochs: 1000,
-      signal: ac.signal,
-      onBatchEnd: (b) => void (b.step === k && ac.abort()),
-    });
-    expect(params(vae)).toEqual(params(ref.vae));
-    await expect(wt.save()).rejects.toBeInstanceOf(WasmError);
+    await expect(running).rejects.toBeInstanceOf(WasmError);
+    expect(last).toBeLessThan(1024);
+    expect(wt.checkpointStep).toBe(0);
+    const r = await Trainer.resume(await wt.save());
+    const fresh = await trainer();
+    expect(state(r.vae)).toEqual(state(fresh.vae));
+    expect(optState(r.vae).every((a) => a.every((w) => w === 0))).toBe(true);
+    expect([r.optimizer.t, r.epoch]).toEqual([0, 0]);
+    await r.fit(X, { epochs: 1 });
+    await fresh.fit(X, { epochs: 1 });
+    expect(state(r.vae)).toEqual(state(fresh.vae));
+  });
+
+  it('a live worker answers save() itself; after terminate() save() returns the last checkpoint', async () => {
+    const { wt } = await workerTrainer({ batchSize: B });
+    await wt.fit(X, { epochs: 1 });
+    const live = await Trainer.resume(await wt.save());
     wt.terminate();
+    const after = await Trainer.resume(await wt.save());
+    expect(state(after.vae)).toEqual(state(live.vae));
+    expect(optState(after.vae)).toEqual(optState(live.vae));
+    expect(after.optimizer.t).toBe(16);
   });
 });
 

@@ -2,7 +2,7 @@
 // takes wasm memory past 64 MiB — fit at batch 512, evaluate, logLikelihood with k = 5000,
 // sample, reconstruct, encode/decode of 60,000 rows. (Before the capacity was planned by rows,
 // logLikelihood(k = 5000) alone grew it to 785 MiB.)
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { VAE } from '../src/vae.js';
 import { Trainer } from '../src/trainer.js';
 import { randArray } from './helpers.js';
@@ -48,5 +48,38 @@ describe('wasm memory of the reference model', () => {
       '[memory] MiB after each call:',
       seen.map(([w, b]) => `${w} ${(b / MiB).toFixed(1)}`).join(', '),
     );
+  });
+});
+
+describe('memories a model load creates', () => {
+  it('one WebAssembly.Memory per model, shared ones only for threads (the feature probe runs once)', async () => {
+    // V8 records every shared WebAssembly.Memory in a per-isolate list it never compacts (8 bytes
+    // each, for good): probing for shared memory on every load grew the JS heap in the soak's
+    // create/load cycles. Count the memories 6 loads create, and which of them are shared.
+    const Memory = WebAssembly.Memory;
+    const made: boolean[] = [];
+    const spy = vi.spyOn(WebAssembly, 'Memory').mockImplementation(function (
+      d: WebAssembly.MemoryDescriptor,
+    ) {
+      made.push(d.shared === true);
+      return new Memory(d);
+    } as unknown as typeof WebAssembly.Memory);
+    try {
+      const m = { inputDim: 8, encoder: [4], latentDim: 2, seed: 1 };
+      const bytes = (await VAE.create({ ...m, threads: 1 })).save(); // warm: the probe may run here
+      made.length = 0;
+      for (let i = 0; i < 3; i++) {
+        const a = await VAE.create({ ...m, threads: 1 });
+        (await VAE.load(bytes, { threads: 1 })).dispose();
+        a.dispose();
+      }
+      await import('../src/node.js'); // registers worker_threads: the threaded model below gets its pool
+      const b = await VAE.create({ ...m, threads: 2 });
+      expect(b.threads).toBe(2);
+      b.dispose();
+      expect(made).toEqual([false, false, false, false, false, false, true]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

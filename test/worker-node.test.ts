@@ -432,7 +432,7 @@ describe('WorkerTrainer rejects bad options with the typed errors', () => {
 });
 
 describe('WorkerTrainer.terminate', () => {
-  it('ends the worker thread mid-fit; the fit and every later call reject with ConfigError', async () => {
+  it('ends the worker thread mid-fit; the fit and every later call reject with ConfigError, save() returns the last checkpoint', async () => {
     const vae = await VAE.create(MODEL);
     const workers = trackWorkers();
     const wt = await WorkerTrainer.create(vae, OPTS);
@@ -449,7 +449,9 @@ describe('WorkerTrainer.terminate', () => {
     expect(await exits(w)).toBe(true);
     expect(allFinite(vae)).toBe(true);
     expectConfigError(await rejection(wt.fit(X, { epochs: 1 })), 'the WorkerTrainer was terminated');
-    expectConfigError(await rejection(wt.save()), 'the WorkerTrainer was terminated');
+    // no epoch ended (and no syncWeightsMs): the last checkpoint is the initial state
+    expect(wt.checkpointStep).toBe(0);
+    expect((await Trainer.resume(await wt.save())).optimizer.t).toBe(0);
     expectConfigError(await rejection(wt.pushWeights()), 'the WorkerTrainer was terminated');
     wt.terminate(); // twice is harmless
   });

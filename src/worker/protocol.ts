@@ -1,10 +1,12 @@
 /**
  * Messages between a WorkerTrainer (main thread) and its worker (src/worker/worker.ts), and the
  * model-state snapshot both sides exchange: the parameters plus the two RNG states, which is all a
- * VAE's training-relevant state (the optimizer state lives in the worker's Trainer).
+ * VAE's training-relevant state. The optimizer state lives in the worker's Trainer; every snapshot
+ * the worker posts during a fit comes with a copy of it and the trainer's position (a checkpoint),
+ * so the main side always holds the last consistent trainer state, should the worker die.
  */
 import type { VAE, ModelConfig } from '../vae.js';
-import type { TrainerOptions, BatchInfo, EpochRecord, History } from '../trainer.js';
+import type { TrainerOptions, ResolvedTrainerOptions, BatchInfo, EpochRecord, History } from '../trainer.js';
 import type { BuildName } from '../wasm.js';
 import { WasmError, reviveError } from '../errors.js';
 import { RNG_STREAMS, RNG_WORDS } from '../network.js';
@@ -52,6 +54,44 @@ export function applySnapshot(vae: VAE, s: Snapshot): void {
     );
   vae.net.restore({ params, rng: rng as Uint32Array | undefined });
 }
+/** What the worker posts with a snapshot at a safe point: the optimizer state and where the trainer is. */
+export interface CheckpointPart {
+  /** The optimizer's state slots (Trainer.checkpoint().state). */
+  state: Float32Array[];
+  /** Optimizer steps taken and epochs completed. */
+  step: number;
+  epoch: number;
+}
+
+/**
+ * Checks a checkpoint from the worker before the main side keeps it: `slots` Float32Arrays of the
+ * model's parameter floats, all finite, and step/epoch non-negative integers. A WasmError otherwise.
+ */
+export function checkCheckpoint(vae: VAE, c: CheckpointPart, slots: number): CheckpointPart {
+  const o = c as Partial<Record<keyof CheckpointPart, unknown>> | null;
+  const floats = vae.net.paramFloats;
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!o || typeof o !== 'object' || !Array.isArray(o.state) || o.state.length !== slots)
+    throw new WasmError(
+      `a checkpoint from the training worker does not hold ${slots} optimizer-state arrays`,
+    );
+  for (const a of o.state as unknown[]) {
+    if (tagOf(a) !== '[object Float32Array]' || (a as Float32Array).length !== floats)
+      throw new WasmError(
+        `a checkpoint from the training worker has optimizer state that is not a Float32Array of ${floats} floats`,
+      );
+    const f = a as Float32Array;
+    for (let i = 0; i < f.length; i++)
+      if (!Number.isFinite(f[i]))
+        throw new WasmError(
+          `a checkpoint from the training worker holds a non-finite optimizer state (index ${i})`,
+        );
+  }
+  if (!count(o.step) || !count(o.epoch))
+    throw new WasmError('a checkpoint from the training worker has no valid step and epoch counts');
+  return { state: o.state as Float32Array[], step: o.step as number, epoch: o.epoch as number };
+}
+
 export const snapshotTransfer = (s: Snapshot): ArrayBuffer[] => [
   s.params.buffer as ArrayBuffer,
   s.rng.buffer as ArrayBuffer,
@@ -128,17 +168,40 @@ export type ToWorker =
   | { type: 'load'; id: number; snapshot: Snapshot };
 
 export type FromWorker =
-  | { type: 'ready'; build: BuildName; threads: number; threadsNote: string }
+  | {
+      type: 'ready';
+      build: BuildName;
+      threads: number;
+      threadsNote: string;
+      /** The worker's Trainer's options, resolved (what a checkpoint file records). */
+      options?: ResolvedTrainerOptions;
+    }
   | {
       type: 'error';
       id: number | null;
       error: SerializedError;
       snapshot?: Snapshot;
+      checkpoint?: CheckpointPart;
       history?: History;
       epoch?: number;
     }
-  | { type: 'batch'; id: number; info: BatchInfo | null; snapshot?: Snapshot }
-  | { type: 'epoch'; id: number; record: EpochRecord; history: History; epoch: number; snapshot: Snapshot }
-  | { type: 'done'; id: number; history: History; epoch: number; snapshot: Snapshot }
+  | { type: 'batch'; id: number; info: BatchInfo | null; snapshot?: Snapshot; checkpoint?: CheckpointPart }
+  | {
+      type: 'epoch';
+      id: number;
+      record: EpochRecord;
+      history: History;
+      epoch: number;
+      snapshot: Snapshot;
+      checkpoint?: CheckpointPart;
+    }
+  | {
+      type: 'done';
+      id: number;
+      history: History;
+      epoch: number;
+      snapshot: Snapshot;
+      checkpoint?: CheckpointPart;
+    }
   | { type: 'saved'; id: number; bytes: Uint8Array }
   | { type: 'loaded'; id: number };

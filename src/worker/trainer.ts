@@ -10,6 +10,11 @@
  * back into the main-thread VAE at every epoch end and when fit ends (and, with `syncWeightsMs`,
  * during epochs too), so the VAE can decode and sample live while training goes on.
  *
+ * Each of those copies comes with the optimizer state and the trainer's position (a checkpoint),
+ * which this side keeps: should the worker die (killed, out of memory, a crashed tab's worker) or
+ * be terminated, save() still returns the trainer file of the last checkpoint, and
+ * Trainer.resume(bytes) continues from it bit-exactly as the worker's trainer would have.
+ *
  * Where the worker comes from: in the normal build a module worker from `./worker.js` next to this
  * file (a static `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })`, which
  * Vite and webpack bundle); from a cross-origin script (a CDN) a same-origin Blob worker that
@@ -17,7 +22,15 @@
  * worker_threads thread (registered by the Node entry). Pass `worker` to start it yourself.
  */
 import { VAE, type Input } from '../vae.js';
-import type { TrainerOptions, FitOptions, History, BatchInfo, EpochRecord } from '../trainer.js';
+import type {
+  TrainerOptions,
+  ResolvedTrainerOptions,
+  FitOptions,
+  History,
+  BatchInfo,
+  EpochRecord,
+  TrainerCheckpoint,
+} from '../trainer.js';
 import { ConfigError, VaeError, WasmError } from '../errors.js';
 import { compileKernels } from '../wasm.js';
 import { parseFitOptions } from '../trainer.js';
@@ -26,12 +39,18 @@ import { any, field, nonNegative, optional, parse, bool, posInt } from '../optio
 import {
   takeSnapshot,
   applySnapshot,
+  checkCheckpoint,
   snapshotTransfer,
   deserializeError,
+  type CheckpointPart,
+  type Snapshot,
   type FromWorker,
   type ToWorker,
   type DataMessage,
 } from './protocol.js';
+// the main side's copy of the worker trainer's last checkpoint, and its file
+import { encodeTrainerFile } from '../trainer.js';
+import { optimizerStateNames } from '../optim.js';
 
 /** The part of the Worker interface a WorkerTrainer uses (a DOM Worker fits it; so does the Node adapter). */
 export interface WorkerLike {
@@ -134,6 +153,10 @@ export class WorkerTrainer {
   private fitting = false;
   private failed: Error | null = null;
   private readyState: Pending | null = null;
+  /** The weights and RNG states this side sent (at init, pushWeights), until a checkpoint replaces them. */
+  private sent: Snapshot;
+  /** The worker trainer's last consistent state (null until the worker is ready). */
+  private last: TrainerCheckpoint | null = null;
 
   constructor(vae: VAE, opts: TrainerOptions = {}, workerOpts: WorkerTrainerOptions = {}) {
     if (!(vae instanceof VAE)) throw new ConfigError('WorkerTrainer needs a VAE');
@@ -175,6 +198,7 @@ export class WorkerTrainer {
     });
     this.worker.ref?.();
     const snapshot = takeSnapshot(vae);
+    this.sent = { params: snapshot.params.slice(), rng: snapshot.rng.slice() };
     const init = (sharedModule: WebAssembly.Module | null) =>
       this.post(
         {
@@ -244,6 +268,8 @@ export class WorkerTrainer {
     if (msg.type === 'ready') {
       this.threads = msg.threads;
       this.threadsNote = msg.threadsNote;
+      if (msg.options && typeof msg.options === 'object')
+        this.last = this.checkpointAt(msg.options, { state: [], step: 0, epoch: 0 }, this.sent, this.history);
       this.readyState?.resolve(undefined);
       this.readyState = null;
       this.idle();
@@ -274,7 +300,7 @@ export class WorkerTrainer {
     };
     switch (msg.type) {
       case 'batch':
-        if (msg.snapshot) applySnapshot(this.vae, msg.snapshot);
+        if (msg.snapshot) this.apply(msg.snapshot, msg.checkpoint, { ...this.history });
         if (msg.info && p.onBatchEnd) {
           const info: BatchInfo = msg.info,
             cb = p.onBatchEnd;
@@ -282,7 +308,7 @@ export class WorkerTrainer {
         }
         return;
       case 'epoch':
-        applySnapshot(this.vae, msg.snapshot);
+        this.apply(msg.snapshot, msg.checkpoint, msg.history);
         this.epoch = msg.epoch;
         this.history = msg.history;
         if (p.onEpochEnd) {
@@ -293,7 +319,7 @@ export class WorkerTrainer {
         }
         return;
       case 'done':
-        applySnapshot(this.vae, msg.snapshot);
+        this.apply(msg.snapshot, msg.checkpoint, msg.history);
         this.epoch = msg.epoch;
         this.history = msg.history;
         this.finish(msgId);
@@ -301,7 +327,7 @@ export class WorkerTrainer {
         else p.resolve(msg.history);
         return;
       case 'error':
-        if (msg.snapshot) applySnapshot(this.vae, msg.snapshot);
+        if (msg.snapshot) this.apply(msg.snapshot, msg.checkpoint, msg.history ?? this.history);
         if (msg.history) this.history = msg.history;
         if (msg.epoch !== undefined) this.epoch = msg.epoch;
         this.finish(msgId);
@@ -316,6 +342,45 @@ export class WorkerTrainer {
         p.resolve(undefined);
         return;
     }
+  }
+
+  /**
+   * Copies weights from the worker into the VAE and, when they come with the optimizer state and
+   * position (every snapshot the library's worker posts does), keeps all of it as the last
+   * checkpoint. Both are checked first; a bad one throws (and the worker is dropped) with neither kept.
+   */
+  private apply(snapshot: Snapshot, part: CheckpointPart | undefined, history: History): void {
+    const options = this.last?.options;
+    const c =
+      part !== undefined && options
+        ? checkCheckpoint(this.vae, part, optimizerStateNames(options.optimizer.name).length)
+        : null;
+    applySnapshot(this.vae, snapshot);
+    if (c && options) this.last = this.checkpointAt(options, c, snapshot, history);
+  }
+
+  private checkpointAt(
+    options: ResolvedTrainerOptions,
+    c: CheckpointPart,
+    s: Snapshot,
+    h: History,
+  ): TrainerCheckpoint {
+    // history: a copy with its own epochs array (a later message replaces this.history, never edits it)
+    const history = { ...h, epochs: Array.isArray(h?.epochs) ? h.epochs.slice() : [], steps: c.step };
+    return {
+      params: s.params,
+      rng: s.rng,
+      state: c.state.length ? c.state : null,
+      step: c.step,
+      epoch: c.epoch,
+      options,
+      history,
+    };
+  }
+
+  /** The optimizer step of the last checkpoint this side holds (what save() returns once the worker is gone); null before the worker is ready. */
+  get checkpointStep(): number | null {
+    return this.last?.step ?? null;
   }
 
   private finish(id: number): void {
@@ -424,19 +489,39 @@ export class WorkerTrainer {
     }
   }
 
-  /** The trainer's full state (model, optimizer, step, RNG) in Trainer.save()'s format: resume it with Trainer.resume. */
-  save(): Promise<Uint8Array> {
-    return this.ready.then(() => this.request<Uint8Array>((id) => ({ msg: { type: 'save', id } })));
+  /**
+   * The trainer's full state (model, optimizer, step, RNG) in Trainer.save()'s format: resume it
+   * with Trainer.resume. While the worker runs it answers (after a running fit); once the worker is
+   * gone — it died, or terminate() was called — this is the last checkpoint it posted (the weights
+   * the VAE received with it, see checkpointStep), so training can continue exactly from there.
+   */
+  async save(): Promise<Uint8Array> {
+    if (!this.failed) {
+      try {
+        await this.ready;
+        return await this.request<Uint8Array>((id) => ({ msg: { type: 'save', id } }));
+      } catch (e) {
+        if (!this.failed || !this.last) throw e; // an answer from a live worker (or no checkpoint)
+      }
+    }
+    if (!this.last) throw this.failed;
+    return encodeTrainerFile(this.vae, this.last);
   }
 
   /** Sends the main-thread VAE's current weights (and RNG states) to the worker, e.g. after editing them. */
   pushWeights(): Promise<void> {
-    return this.ready.then(() =>
-      this.request<void>((id) => {
-        const snapshot = takeSnapshot(this.vae);
-        return { msg: { type: 'load', id, snapshot }, transfer: snapshotTransfer(snapshot) };
-      }),
-    );
+    let copy: Snapshot | null = null;
+    return this.ready
+      .then(() =>
+        this.request<void>((id) => {
+          const snapshot = takeSnapshot(this.vae);
+          copy = { params: snapshot.params.slice(), rng: snapshot.rng.slice() };
+          return { msg: { type: 'load', id, snapshot }, transfer: snapshotTransfer(snapshot) };
+        }),
+      )
+      .then(() => {
+        if (this.last && copy) this.last = { ...this.last, ...copy };
+      });
   }
 
   /** Stops the worker at once; a running fit rejects (the main-thread VAE keeps the last weights it received). */

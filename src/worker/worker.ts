@@ -18,6 +18,14 @@ import {
   type DataMessage,
 } from './protocol.js';
 
+/** The messages that carry the trainer's state, without it (post() adds it). */
+type AtSafePoint =
+  Extract<FromWorker, { type: 'batch' | 'epoch' | 'done' | 'error' }> extends infer M
+    ? M extends unknown
+      ? Omit<M, 'snapshot' | 'checkpoint'>
+      : never
+    : never;
+
 export interface Port {
   post(msg: FromWorker, transfer?: Transferable[]): void;
   listen(fn: (msg: ToWorker) => void): void;
@@ -48,6 +56,16 @@ export function serve(port: Port): void {
 
   const send = (msg: FromWorker, snap?: { params: Float32Array; rng: Uint32Array }) =>
     port.post(msg, snap ? snapshotTransfer(snap) : []);
+  /** The trainer's state at a safe point (between steps), posted with a message that carries weights. */
+  const post = (t: Trainer, msg: AtSafePoint) => {
+    const c = t.checkpoint(),
+      snapshot = { params: c.params, rng: c.rng },
+      state = c.state ?? [];
+    port.post({ ...msg, snapshot, checkpoint: { state, step: c.step, epoch: c.epoch } } as FromWorker, [
+      ...snapshotTransfer(snapshot),
+      ...state.map((a) => a.buffer as ArrayBuffer),
+    ]);
+  };
   const matrix = (d: DataMessage) => ({ data: d.data, rows: d.rows, cols: d.cols });
 
   async function handle(msg: ToWorker): Promise<void> {
@@ -68,7 +86,13 @@ export function serve(port: Port): void {
           });
           applySnapshot(vae, msg.snapshot);
           trainer = new Trainer(vae, msg.trainer);
-          send({ type: 'ready', build: vae.build, threads: vae.threads, threadsNote: vae.threadsNote });
+          send({
+            type: 'ready',
+            build: vae.build,
+            threads: vae.threads,
+            threadsNote: vae.threadsNote,
+            options: trainer.options,
+          });
         } catch (e) {
           send({ type: 'error', id: null, error: serializeError(e) });
         }
@@ -79,7 +103,6 @@ export function serve(port: Port): void {
         if (msg.aborted) ctrl.abort();
         running = { id: msg.id, ctrl };
         const t = trainer!,
-          v = vae!,
           id = msg.id;
         let lastSync = performance.now();
         try {
@@ -96,26 +119,27 @@ export function serve(port: Port): void {
               if (!due && !msg.batchEvents) return;
               if (due) {
                 lastSync = performance.now();
-                const snapshot = takeSnapshot(v);
-                send({ type: 'batch', id, info: msg.batchEvents ? info : null, snapshot }, snapshot);
+                const m = { type: 'batch', id, info: msg.batchEvents ? info : null } as const;
+                // an epoch's last batch: its weights, but the checkpoint comes with the epoch's end,
+                // right after — one taken before the epoch-end work (validation draws, the epoch
+                // count) would not resume as the run goes on
+                if (info.batch < info.batches) post(t, m);
+                else {
+                  const snapshot = takeSnapshot(vae!);
+                  send({ ...m, snapshot }, snapshot);
+                }
               } else {
                 send({ type: 'batch', id, info });
               }
             },
             onEpochEnd: (record, history) => {
               lastSync = performance.now();
-              const snapshot = takeSnapshot(v);
-              send({ type: 'epoch', id, record, history, epoch: t.epoch, snapshot }, snapshot);
+              post(t, { type: 'epoch', id, record, history, epoch: t.epoch });
             },
           });
-          const snapshot = takeSnapshot(v);
-          send({ type: 'done', id, history, epoch: t.epoch, snapshot }, snapshot);
+          post(t, { type: 'done', id, history, epoch: t.epoch });
         } catch (e) {
-          const snapshot = takeSnapshot(v);
-          send(
-            { type: 'error', id, error: serializeError(e), snapshot, history: t.history, epoch: t.epoch },
-            snapshot,
-          );
+          post(t, { type: 'error', id, error: serializeError(e), history: t.history, epoch: t.epoch });
         } finally {
           running = null;
         }
