@@ -179,3 +179,94 @@ export function modelLossRef(
   }
   return { loss, rec, kl };
 }
+
+/** A convolution's geometry, PyTorch's arguments: NCHW input (B, C, H, W), OC output channels, square stride and padding. */
+export interface ConvGeom {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  OC: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  /** ConvTranspose2d only. */
+  outPad?: number;
+}
+
+/** Output height and width: Conv2d ⌊(H + 2p − K)/s⌋ + 1; ConvTranspose2d (H − 1)s − 2p + K + op (PyTorch's formulas). */
+export function convOutSize(g: ConvGeom, transposed: boolean): [number, number] {
+  if (transposed)
+    return [
+      (g.H - 1) * g.stride - 2 * g.pad + g.KH + (g.outPad ?? 0),
+      (g.W - 1) * g.stride - 2 * g.pad + g.KW + (g.outPad ?? 0),
+    ];
+  return [
+    Math.floor((g.H + 2 * g.pad - g.KH) / g.stride) + 1,
+    Math.floor((g.W + 2 * g.pad - g.KW) / g.stride) + 1,
+  ];
+}
+
+export interface ConvResult {
+  out: Float64Array;
+  dinp: Float64Array;
+  dweight: Float64Array;
+  dbias: Float64Array;
+}
+
+/**
+ * Conv2d (weight (OC, C, KH, KW)) or ConvTranspose2d (weight (C, OC, KH, KW)) in f64: the output
+ * and, given dout, the gradients of Σ out·dout. Both are written as gathers from the definition:
+ * conv out[o, y, x] = Σ inp[c, y·s − p + kh, x·s − p + kw]·w; transposed out[o, y, x] = Σ over the
+ * input pixels (i, j) with i·s − p + kh = y, j·s − p + kw = x.
+ */
+export function convRef(
+  g: ConvGeom,
+  transposed: boolean,
+  inp: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  dout: ArrayLike<number>,
+): ConvResult {
+  const { B, C, H, W, OC, KH, KW, stride: s, pad: p } = g;
+  const [OH, OW] = convOutSize(g, transposed);
+  const out = new Float64Array(B * OC * OH * OW),
+    dinp = new Float64Array(B * C * H * W),
+    dweight = new Float64Array(OC * C * KH * KW),
+    dbias = new Float64Array(OC);
+  const wi = (o: number, c: number, kh: number, kw: number) =>
+    transposed ? ((c * OC + o) * KH + kh) * KW + kw : ((o * C + c) * KH + kh) * KW + kw;
+  for (let b = 0; b < B; b++)
+    for (let o = 0; o < OC; o++)
+      for (let y = 0; y < OH; y++)
+        for (let x = 0; x < OW; x++) {
+          const oi = ((b * OC + o) * OH + y) * OW + x;
+          let acc = bias ? bias[o] : 0;
+          const go = dout[oi];
+          dbias[o] += go;
+          for (let c = 0; c < C; c++)
+            for (let kh = 0; kh < KH; kh++)
+              for (let kw = 0; kw < KW; kw++) {
+                let i: number, j: number;
+                if (transposed) {
+                  const ty = y + p - kh,
+                    tx = x + p - kw;
+                  if (ty % s !== 0 || tx % s !== 0) continue;
+                  i = ty / s;
+                  j = tx / s;
+                } else {
+                  i = y * s - p + kh;
+                  j = x * s - p + kw;
+                }
+                if (i < 0 || i >= H || j < 0 || j >= W) continue;
+                const ii = ((b * C + c) * H + i) * W + j,
+                  k = wi(o, c, kh, kw);
+                acc += inp[ii] * w[k];
+                dinp[ii] += go * w[k];
+                dweight[k] += go * inp[ii];
+              }
+          out[oi] = acc;
+        }
+  return { out, dinp, dweight, dbias };
+}
