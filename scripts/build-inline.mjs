@@ -1,8 +1,9 @@
 // Builds the single-file ESM bundle dist/inline/wasm-vae.js (+ wasm-vae.d.ts): the universal entry
 // with the relaxed-SIMD, SIMD and scalar kernels inlined and the training worker inlined as text
 // (started from a Blob URL). Needs build/*.wasm (npm run build:wasm) and dist/*.d.ts (tsc) for
-// the types. Prints the size, raw and gzipped, against the 160 KB gzipped budget (150 KB until the bundle carried the
-// shared-memory builds for kernel threads as well: six builds, 164 KB of wasm).
+// the types. Prints the size, raw and gzipped, against the 195 KB gzipped budget (150 KB until the bundle carried the
+// shared-memory builds for kernel threads as well: six builds, 164 KB of wasm; 160 KB until the conv kernels and
+// their scalar oracles, assembly/conv.ts and conv_ref.ts, added 5.3 KB to each build: 190 KB).
 // Usage: node scripts/build-inline.mjs
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'inline');
-const BUDGET_GZ = 160 * 1024;
+const BUDGET_GZ = 195 * 1024;
 mkdirSync(outDir, { recursive: true });
 
 const common = {
