@@ -10,10 +10,10 @@
 // on a shared machine every figure drops with it.
 //
 //   npm run build && node --experimental-wasm-relaxed-simd bench/conv.mjs [--seconds 3] [--batches 32,128]
-//        [--skip tfjs-cpu,tfjs-wasm,pytorch]
+//        [--skip tfjs-cpu,tfjs-wasm,pytorch] [--tfjs-cpu-json FILE]
 // Writes bench/results/conv.json and bench/results/conv.md.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { VAE, PRESETS, availableBuilds } from '../dist/node.js';
@@ -67,8 +67,10 @@ const peer = (cmd, args, env = {}) => {
   }
 };
 const peers = {};
+// --tfjs-cpu-json FILE: a result of bench/peers/tfjs-conv.mjs --backend cpu from the same machine (it takes minutes)
+if (arg('tfjs-cpu-json', '')) peers['tfjs-cpu'] = JSON.parse(readFileSync(arg('tfjs-cpu-json', ''), 'utf8'));
 for (const backend of ['wasm', 'cpu'])
-  if (!skip.includes(`tfjs-${backend}`))
+  if (!skip.includes(`tfjs-${backend}`) && !peers[`tfjs-${backend}`])
     peers[`tfjs-${backend}`] = peer(process.execPath, [
       here('./peers/tfjs-conv.mjs'),
       '--backend',
