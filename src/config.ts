@@ -109,10 +109,10 @@ function layerList(v: unknown, n: string): LayerEntry[] {
     throw new ConfigError(`${n} must be an array of layer widths or layer objects, got ${describe(v)}`);
   return v.map((e, i): LayerEntry => {
     const at = `${n}[${i}]`;
-    if (typeof e === 'number') return posInt(e, at);
+    if (typeof e === 'number' && Number.isSafeInteger(e) && e > 0) return e;
     if (!e || typeof e !== 'object' || Array.isArray(e))
       throw new ConfigError(
-        `${at} must be a width or one of { dense }, { conv, kernel, stride, padding }, { deconv, kernel, stride, padding, outputPadding }, { reshape }, got ${describe(e)}`,
+        `${n} must be an array of positive integer widths or layer objects ({ dense }, { conv, kernel, stride, padding }, { deconv, kernel, stride, padding, outputPadding }, { reshape }); ${at} is ${describe(e)}`,
       );
     const o = e as Record<string, unknown>;
     const kind = Object.keys(ENTRY_KEYS).find((k) => k in o);

@@ -3,9 +3,11 @@
  * the table with precomputed pointers, the objective seeds the chain rule in one place, backward
  * is the same walk in reverse. fp32; single-threaded; no allocation (JS or wasm) per step.
  *
- * Encoder: x (B,D) → [Linear → act]* → μ head (B,Z), log σ² head (B,Z).
+ * Encoder: x (B,D) → [(Linear | Conv2d | ConvTranspose2d) → act]* → μ head (B,Z), log σ² head (B,Z);
+ * images are rows of C·H·W floats in NCHW order, and a reshape entry is no layer at all.
  * Reparameterisation: z = μ + σ ⊙ ε for L samples per datapoint, rows b·L + l.
- * Decoder: z (BL,Z) → [Linear → act]* → output head (BL,D): Bernoulli logits or Gaussian means,
+ * Decoder: z (BL,Z) → [(Linear | Conv2d | ConvTranspose2d) → act]* → output head (BL,D), dense or
+ * a 3×3 ConvTranspose2d for decoders that end on an image: Bernoulli logits or Gaussian means,
  * plus a log σ² head (BL,D) for the learned-variance Gaussian.
  * Loss per minibatch = scale · Σ_b [ −(1/L) Σ_l log p(x_b|z_bl) + β·KL_b ]  (summed, not averaged),
  * or the IWAE bound; see `Objective`.
@@ -495,7 +497,6 @@ export class Network {
     this.stateSlots = stateSlots;
     this.likKind = LIKELIHOOD_KINDS[config.likelihood];
     const { inputDim: D, latentDim: Z } = config;
-    void D;
     const fn = ACTIVATION_KINDS[config.activation],
       alpha = config.activationAlpha;
     const lin = (
