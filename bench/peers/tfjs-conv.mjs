@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Peer benchmark: Keras-io's convolutional VAE (wasm-vae's PRESETS.kerasIoConv) trained with
 // TensorFlow.js, one backend per process:  node bench/peers/tfjs-conv.mjs --backend cpu|wasm
-//   [--batches 32,128] [--seconds 3]
+//   [--batches 32,128] [--seconds 3] [--steps 3 (timed steps of the slow cpu backend)]
 // NHWC (tfjs's layout), 'same' padding (Keras's), kernels as tf.layers stores them; summed
 // BCE-with-logits + KL; Adam 1e-3. One step = ε, forward, gradients (tf.variableGrads), Adam.
 // A backend that cannot train the model reports its error instead of figures.
@@ -18,7 +18,8 @@ const arg = (name, dflt) => {
 };
 const backend = arg('backend', 'cpu'),
   batches = arg('batches', '32,128').split(',').map(Number),
-  seconds = Number(arg('seconds', '3'));
+  seconds = Number(arg('seconds', '3')),
+  cpuSteps = Number(arg('steps', '3'));
 
 function model() {
   const v = (shape, fanIn) =>
@@ -87,7 +88,7 @@ for (const B of batches) {
     if (backend === 'cpu') {
       // the cpu backend takes seconds per step: a fixed count of timed steps after one warm-up
       const per = [];
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < cpuSteps; i++) {
         const t0 = performance.now();
         step();
         per.push((performance.now() - t0) / 1000);
