@@ -126,7 +126,7 @@ export function gemm_pack_a_floats(M: i32, K: i32): i32 {
  * — with `panels` — in the column-panel layout of pack_b_panels (ldb unused).
  * pack: scratch of gemm_pack_a_floats(M, K) floats, 16-byte aligned.
  */
-function gemm_strided(c: usize, ldc: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize, panels: bool,
+export function gemm_strided(c: usize, ldc: usize, a: usize, sam: usize, sak: usize, b: usize, ldb: usize, panels: bool,
                       bias: usize, pack: usize, M: i32, N: i32, K: i32, accumulate: bool): void {
   if (K <= 0) {
     // C = [C] + bias: no products to add

@@ -11,12 +11,15 @@ export { reparam_forward, reparam_backward, elbo_forward_backward, kl_free_bits,
 export { adam_step, adagrad_step, sgd_step, f32_sumsq, f32_find_nonfinite, f32_fill } from './optim';
 export { rng_seed, rng_u32, rng_uniform, rng_normal, rng_permutation, rng_binarize } from './rng';
 export { linear_forward, linear_backward, linear_scratch_floats, concat_forward, concat_backward } from './nn';
+export { conv2d_forward, conv2d_backward, conv2d_scratch_floats,
+         conv_transpose2d_forward, conv_transpose2d_backward, conv_transpose2d_scratch_floats } from './conv';
 
 // Test hooks: the scalar oracles and the vector-math probe, exported for the test suite and the
 // bench only; the library never calls them.
 // @test-hooks
 export { f32_gemm_nt_ref, f32_gemm_nn_ref, f32_gemm_tn_ref } from './gemm_ref';
 export { vmath_eval } from './act';
+export { conv2d_forward_ref, conv2d_backward_ref, conv_transpose2d_forward_ref, conv_transpose2d_backward_ref } from './conv_ref';
 // @end-test-hooks
 
 export const BUILD_SCALAR: i32 = 0;

@@ -1,10 +1,11 @@
 // Builds the single-file ESM bundle dist/inline/wasm-vae.js (+ wasm-vae.d.ts): the universal entry
 // with the relaxed-SIMD, SIMD and scalar kernels inlined and the training worker inlined as text
 // (started from a Blob URL). Needs build/*.wasm (npm run build:wasm) and dist/*.d.ts (tsc) for
-// the types. Prints the size, raw and gzipped, against the 170 KB gzipped budget (150 KB until the bundle carried the
+// the types. Prints the size, raw and gzipped, against the 215 KB gzipped budget (150 KB until the bundle carried the
 // shared-memory builds for kernel threads as well: six builds, 164 KB of wasm; 160 KB until the toolbox of issue 13 —
 // the continuous Bernoulli, draws, the autoencoder and the conditional VAE — added 1.4 KB of wasm to each of the six
-// builds and its TypeScript to both the library and the inlined worker: 164.6 KB measured).
+// builds (164.6 KB measured); 170 KB until the conv kernels and their scalar oracles, assembly/conv.ts and
+// conv_ref.ts, added 5.3 KB to each build (209.4 KB with both, measured 2026-12-01)).
 // Usage: node scripts/build-inline.mjs
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'inline');
-const BUDGET_GZ = 170 * 1024;
+const BUDGET_GZ = 215 * 1024;
 mkdirSync(outDir, { recursive: true });
 
 const common = {

@@ -71,6 +71,18 @@ export interface KernelExports {
   concat_forward(out: number, a: number, c: number, R: number, A: number, C: number, L: number): void;
   /** da (R, A) (+)= the first A columns of dout (R, A+C); the condition's columns need no gradient. (assembly/nn.ts) */
   concat_backward(da: number, dout: number, R: number, A: number, C: number, accumulate: boolean): void;
+  /** out (B, OC, OH, OW) = conv2d(inp (B, C, H, W), weight (OC, C, KH, KW)) + bias (OC), stride s, zero padding pad, as torch.nn.functional.conv2d. (assembly/conv.ts) */
+  conv2d_forward(out: number, inp: number, weight: number, bias: number, scratch: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number, ith: number, nth: number): void;
+  /** dweight (OC, C, KH, KW) (+)= Σ_b dout_b · im2col(inp_b)ᵀ;  dbias (OC) (+)= Σ dout (if dbias ≠ 0); dinp (B, C, H, W) (+)= col2im(weightᵀ · dout_b) (skipped when dinp = 0). (assembly/conv.ts) */
+  conv2d_backward(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, scratch: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number, accumulate_dinp: boolean, accumulate_params: boolean, ith: number, nth: number): void;
+  /** Scratch floats conv2d_forward / conv2d_backward need with nth threads (independent of the batch). (assembly/conv.ts) */
+  conv2d_scratch_floats(C: number, OC: number, OH: number, OW: number, KH: number, KW: number, nth: number): number;
+  /** out (B, OC, OH, OW) = conv_transpose2d(inp (B, C, H, W), weight (C, OC, KH, KW)) + bias (OC), as torch.nn.functional.conv_transpose2d. (assembly/conv.ts) */
+  conv_transpose2d_forward(out: number, inp: number, weight: number, bias: number, scratch: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number, ith: number, nth: number): void;
+  /** dweight (C, OC, KH, KW) (+)= Σ_b inp_b · im2col(dout_b)ᵀ;  dbias (OC) (+)= Σ dout (if dbias ≠ 0); dinp (B, C, H, W) (+)= weight · im2col(dout_b) (skipped when dinp = 0). (assembly/conv.ts) */
+  conv_transpose2d_backward(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, scratch: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number, accumulate_dinp: boolean, accumulate_params: boolean, ith: number, nth: number): void;
+  /** Scratch floats conv_transpose2d_forward / _backward need with nth threads (independent of the batch). (assembly/conv.ts) */
+  conv_transpose2d_scratch_floats(C: number, OC: number, H: number, W: number, KH: number, KW: number, nth: number): number;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (N,K)ᵀ [+ bias]. (assembly/gemm_ref.ts) */
   f32_gemm_nt_ref(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, accumulate: boolean): void;
   /** Test hook (not used by the library). C (M,N) = [C] + A (M,K) · B (K,N) [+ bias]. (assembly/gemm_ref.ts) */
@@ -79,6 +91,14 @@ export interface KernelExports {
   f32_gemm_tn_ref(c: number, a: number, b: number, M: number, N: number, K: number, accumulate: boolean): void;
   /** Test hook (not used by the library). Test hooks for the vector math: out = f(inp), f ∈ {0 exp, 1 log1p, 2 expm1, 3 tanh, 4 sigmoid}. (assembly/act.ts) */
   vmath_eval(out: number, inp: number, n: number, f: number): void;
+  /** Test hook (not used by the library). out (B,OC,OH,OW) = Σ_{c,kh,kw} inp[b, c, oh·s − pad + kh, ow·s − pad + kw] · weight[oc, c, kh, kw] + bias[oc]. (assembly/conv_ref.ts) */
+  conv2d_forward_ref(out: number, inp: number, weight: number, bias: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number): void;
+  /** Test hook (not used by the library). The three gradients of conv2d_forward_ref given dout (B,OC,OH,OW); dinp and dbias may be 0. (assembly/conv_ref.ts) */
+  conv2d_backward_ref(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number): void;
+  /** Test hook (not used by the library). out (B,OC,OH,OW) = bias[oc] + Σ inp[b, c, ih, iw] · weight[c, oc, kh, kw] scattered to (ih·s − pad + kh, iw·s − pad + kw). (assembly/conv_ref.ts) */
+  conv_transpose2d_forward_ref(out: number, inp: number, weight: number, bias: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number): void;
+  /** Test hook (not used by the library). The three gradients of conv_transpose2d_forward_ref given dout (B,OC,OH,OW); dinp and dbias may be 0. (assembly/conv_ref.ts) */
+  conv_transpose2d_backward_ref(dinp: number, dweight: number, dbias: number, dout: number, inp: number, weight: number, B: number, C: number, H: number, W: number, OC: number, OH: number, OW: number, KH: number, KW: number, s: number, pad: number): void;
   /** First byte the arena may use: everything below belongs to the module's static data. (assembly/index.ts) */
   heap_base(): number;
   /** Which instruction set this build was compiled for: BUILD_SCALAR, BUILD_SIMD or BUILD_RELAXED. (assembly/index.ts) */
@@ -121,16 +141,26 @@ export const KERNEL_ARITY = {
   linear_scratch_floats: 4,
   concat_forward: 7,
   concat_backward: 6,
+  conv2d_forward: 18,
+  conv2d_backward: 22,
+  conv2d_scratch_floats: 7,
+  conv_transpose2d_forward: 18,
+  conv_transpose2d_backward: 22,
+  conv_transpose2d_scratch_floats: 7,
   f32_gemm_nt_ref: 8,
   f32_gemm_nn_ref: 8,
   f32_gemm_tn_ref: 7,
   vmath_eval: 4,
+  conv2d_forward_ref: 15,
+  conv2d_backward_ref: 17,
+  conv_transpose2d_forward_ref: 15,
+  conv_transpose2d_backward_ref: 17,
   heap_base: 0,
   build_kind: 0,
 } as const;
 
 /** Exports only the tests and the bench call. */
-export const TEST_HOOKS = ['f32_gemm_nt_ref', 'f32_gemm_nn_ref', 'f32_gemm_tn_ref', 'vmath_eval'] as const;
+export const TEST_HOOKS = ['f32_gemm_nt_ref', 'f32_gemm_nn_ref', 'f32_gemm_tn_ref', 'vmath_eval', 'conv2d_forward_ref', 'conv2d_backward_ref', 'conv_transpose2d_forward_ref', 'conv_transpose2d_backward_ref'] as const;
 
 /** Every exported constant with its value. */
 export const KERNEL_CONSTANTS = {

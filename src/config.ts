@@ -9,13 +9,13 @@ import {
   bool,
   field,
   finite,
-  intArray,
+  checkKeys,
+  describe,
   oneOf,
   parse,
   positive,
   posInt,
   nonNegInt,
-  required,
   type Parsed,
 } from './options.js';
 import { BINARIZATIONS } from './data/preprocess.js';
@@ -31,11 +31,16 @@ export const INIT_SCHEMES: readonly InitScheme[] = ['pytorch', 'glorot', 'normal
 const DEFAULT_ALPHA: Partial<Record<Activation, number>> = { leaky_relu: 0.01, elu: 1 };
 
 const MODEL = {
-  inputDim: required(posInt),
-  /** Hidden widths of the encoder MLP, input side first. */
-  encoder: field(intArray, [400]),
-  /** Hidden widths of the decoder MLP, latent side first; default the encoder's, reversed. */
-  decoder: field(intArray, (r) => [...(r.encoder as number[])].reverse()),
+  /** The input as an image, [C, H, W] (NCHW rows, C·H·W values each); unset for flat inputs. */
+  inputShape: field(optionalShape, undefined),
+  // no default without inputShape: parse() then checks undefined, which names the missing option
+  inputDim: field<number>(inputDimCheck, (r) =>
+    r.inputShape ? prod(r.inputShape as number[]) : (undefined as never),
+  ),
+  /** Hidden layers of the encoder, input side first: widths of dense layers, or layer objects (LayerEntry). */
+  encoder: field(layerList, [400]),
+  /** Hidden layers of the decoder, latent side first; default the encoder's widths, reversed (dense encoders only). */
+  decoder: field(layerList, (r) => mirror(r.encoder as LayerEntry[])),
   latentDim: field(posInt, 20),
   activation: field(oneOf(ACTIVATIONS), 'relu'),
   activationAlpha: field(finite, (r) => DEFAULT_ALPHA[r.activation as Activation] ?? 0.01),
@@ -58,11 +63,257 @@ const MODEL = {
   binarization: field(oneOf(BINARIZATIONS), 'none'),
 };
 
+// ---- layer lists: dense, conv, deconv and reshape entries ----
+
+/** Conv2d: `conv` output channels, square kernel, stride (default 1) and zero padding (default 0), as torch.nn.Conv2d. */
+export interface ConvEntry {
+  conv: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+/** ConvTranspose2d: as torch.nn.ConvTranspose2d; outputPadding (default 0) must be below the stride. */
+export interface DeconvEntry {
+  deconv: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  outputPadding: number;
+}
+/** One entry of a layer list: a dense layer's width (`400` or `{ dense: 400 }`), a conv or deconv layer, or a reshape to [C, H, W] (no parameters). Every entry but reshape is followed by the activation. */
+export type LayerEntry =
+  number | { dense: number } | ConvEntry | DeconvEntry | { reshape: [number, number, number] };
+/** What a layer entry may be written as: stride, padding and outputPadding may be left out. */
+export type LayerEntryOptions =
+  | number
+  | { dense: number }
+  | { conv: number; kernel: number; stride?: number; padding?: number }
+  | { deconv: number; kernel: number; stride?: number; padding?: number; outputPadding?: number }
+  | { reshape: [number, number, number] };
+
+const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+function optionalShape(v: unknown, n: string): [number, number, number] | undefined {
+  if (v === undefined) return undefined;
+  if (Array.isArray(v) && v.length === 3 && v.every((x) => Number.isSafeInteger(x) && x > 0))
+    return [v[0], v[1], v[2]];
+  throw new ConfigError(
+    `${n} must be [channels, height, width] (three positive integers), got ${describe(v)}`,
+  );
+}
+
+function inputDimCheck(v: unknown, n: string): number {
+  if (v === undefined) throw new ConfigError('VAE needs the option inputDim (or inputShape)');
+  return posInt(v, n);
+}
+
+const ENTRY_KEYS: Record<string, readonly string[]> = {
+  dense: ['dense'],
+  conv: ['conv', 'kernel', 'stride', 'padding'],
+  deconv: ['deconv', 'kernel', 'stride', 'padding', 'outputPadding'],
+  reshape: ['reshape'],
+};
+
+/** A layer list: each entry checked and completed (numbers stay numbers, objects get their defaults). */
+function layerList(v: unknown, n: string): LayerEntry[] {
+  if (!Array.isArray(v))
+    throw new ConfigError(`${n} must be an array of layer widths or layer objects, got ${describe(v)}`);
+  return v.map((e, i): LayerEntry => {
+    const at = `${n}[${i}]`;
+    if (typeof e === 'number' && Number.isSafeInteger(e) && e > 0) return e;
+    if (!e || typeof e !== 'object' || Array.isArray(e))
+      throw new ConfigError(
+        `${n} must be an array of positive integer widths or layer objects ({ dense }, { conv, kernel, stride, padding }, { deconv, kernel, stride, padding, outputPadding }, { reshape }); ${at} is ${describe(e)}`,
+      );
+    const o = e as Record<string, unknown>;
+    const kind = Object.keys(ENTRY_KEYS).find((k) => k in o);
+    if (!kind)
+      throw new ConfigError(
+        `${at} must name its kind: one of dense, conv, deconv, reshape (got keys ${Object.keys(o).join(', ') || 'none'})`,
+      );
+    checkKeys(o, ENTRY_KEYS[kind], `${at} (${kind})`);
+    if (kind === 'dense') return { dense: posInt(o.dense, `${at}.dense`) };
+    if (kind === 'reshape') {
+      const r = optionalShape(o.reshape, `${at}.reshape`);
+      if (!r) throw new ConfigError(`${at}.reshape must be [channels, height, width], got undefined`);
+      return { reshape: r };
+    }
+    const kernel = posInt(o.kernel, `${at}.kernel`),
+      stride = o.stride === undefined ? 1 : posInt(o.stride, `${at}.stride`),
+      padding = o.padding === undefined ? 0 : nonNegInt(o.padding, `${at}.padding`);
+    if (kind === 'conv') return { conv: posInt(o.conv, `${at}.conv`), kernel, stride, padding };
+    const outputPadding =
+      o.outputPadding === undefined ? 0 : nonNegInt(o.outputPadding, `${at}.outputPadding`);
+    if (outputPadding >= stride)
+      throw new ConfigError(
+        `${at}.outputPadding must be smaller than the stride ${stride}, got ${outputPadding}`,
+      );
+    return { deconv: posInt(o.deconv, `${at}.deconv`), kernel, stride, padding, outputPadding };
+  });
+}
+
+function mirror(encoder: LayerEntry[]): LayerEntry[] {
+  if (encoder.every((e) => typeof e === 'number')) return [...encoder].reverse();
+  throw new ConfigError(
+    'decoder: an encoder with conv, deconv or reshape entries needs an explicit decoder (see the presets)',
+  );
+}
+
+/** A layer with parameters as the network builds it. Conv / deconv: input (C, H, W), output (OC, OH, OW). */
+export type PlannedLayer =
+  | { kind: 'dense'; name: string; inDim: number; outDim: number }
+  | {
+      kind: 'conv' | 'deconv';
+      name: string;
+      C: number;
+      H: number;
+      W: number;
+      OC: number;
+      OH: number;
+      OW: number;
+      kernel: number;
+      stride: number;
+      padding: number;
+    };
+/** The network a config describes: the hidden layers of each side, the width the μ / log σ² heads read, and the output head(s). */
+export interface NetworkPlan {
+  encoder: PlannedLayer[];
+  /** Values per row the encoder ends with (the μ and log σ² heads' input). */
+  encoderOut: number;
+  decoder: PlannedLayer[];
+  /** The output head: a dense layer to inputDim, or a 3×3 stride-1 deconv to the input's channels when the decoder ends on an image of the input's size. */
+  head: PlannedLayer;
+}
+
+function entryText(e: LayerEntry): string {
+  if (typeof e === 'number') return `dense ${e}`;
+  if ('dense' in e) return `dense ${e.dense}`;
+  if ('reshape' in e) return `reshape [${e.reshape.join(', ')}]`;
+  const base = `kernel ${e.kernel}, stride ${e.stride}, padding ${e.padding}`;
+  return 'conv' in e
+    ? `conv ${e.conv}, ${base}`
+    : `deconv ${e.deconv}, ${base}, outputPadding ${e.outputPadding}`;
+}
+const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/** The layers of one side from its input shape ([n] or [C, H, W]); ConfigError naming the entry whose shape does not fit. */
+function planSide(
+  entries: readonly LayerEntry[],
+  input: number[],
+  side: string,
+  out: PlannedLayer[],
+): number[] {
+  let shape = input;
+  entries.forEach((e, i) => {
+    const at = `${side}[${i}] (${entryText(e)})`,
+      name = `${side}.${i}`;
+    if (typeof e === 'number' || 'dense' in e) {
+      const w = typeof e === 'number' ? e : e.dense;
+      out.push({ kind: 'dense', name, inDim: prod(shape), outDim: w });
+      shape = [w];
+      return;
+    }
+    if ('reshape' in e) {
+      if (prod(e.reshape) !== prod(shape))
+        throw new ConfigError(
+          `${at}: ${prod(e.reshape)} values cannot come from the ${prod(shape)} of its input ${shapeText(shape)}`,
+        );
+      shape = [...e.reshape];
+      return;
+    }
+    if (shape.length !== 3)
+      throw new ConfigError(
+        `${at} needs a [C, H, W] input, got ${shapeText(shape)} (give inputShape, or put a reshape entry before it)`,
+      );
+    const [C, H, W] = shape,
+      { kernel: k, stride: s, padding: p } = e;
+    const conv = 'conv' in e;
+    // PyTorch's output sizes (torch.nn.Conv2d / ConvTranspose2d docs): the one place they are computed
+    const OH = conv ? Math.floor((H + 2 * p - k) / s) + 1 : (H - 1) * s - 2 * p + k + e.outputPadding,
+      OW = conv ? Math.floor((W + 2 * p - k) / s) + 1 : (W - 1) * s - 2 * p + k + e.outputPadding;
+    const OC = conv ? e.conv : e.deconv;
+    if (!(OH >= 1 && OW >= 1) || (conv && (H + 2 * p < k || W + 2 * p < k)))
+      throw new ConfigError(
+        `${at} does not fit its input ${shapeText(shape)}: the output would be ${OH}×${OW}`,
+      );
+    out.push({ kind: conv ? 'conv' : 'deconv', name, C, H, W, OC, OH, OW, kernel: k, stride: s, padding: p });
+    shape = [OC, OH, OW];
+  });
+  return shape;
+}
+
+/** Plans the network of a config (shapes checked; see NetworkPlan). */
+export function planNetwork(
+  c: Pick<ModelConfig, 'inputShape' | 'inputDim' | 'encoder' | 'decoder' | 'latentDim'> & {
+    conditionDim?: number;
+  },
+): NetworkPlan {
+  const encoder: PlannedLayer[] = [],
+    decoder: PlannedLayer[] = [];
+  const input = c.inputShape ? [...c.inputShape] : [c.inputDim];
+  const encShape = planSide(c.encoder, input, 'encoder', encoder);
+  const decShape = planSide(c.decoder, [c.latentDim], 'decoder', decoder);
+  let head: PlannedLayer;
+  if (decShape.length === 3) {
+    const [C2, H2, W2] = decShape;
+    if (!c.inputShape || H2 !== c.inputShape[1] || W2 !== c.inputShape[2]) {
+      const last = c.decoder.length - 1;
+      throw new ConfigError(
+        `decoder[${last}] (${entryText(c.decoder[last])}) ends on an image ${shapeText(decShape)}; the output head needs ${c.inputShape ? `the input's ${c.inputShape[1]}×${c.inputShape[2]}` : 'an inputShape'} (or end the decoder on a dense layer)`,
+      );
+    }
+    const [C, H, W] = c.inputShape;
+    head = {
+      kind: 'deconv',
+      name: 'fc_out',
+      C: C2,
+      H,
+      W,
+      OC: C,
+      OH: H,
+      OW: W,
+      kernel: 3,
+      stride: 1,
+      padding: 1,
+    };
+  } else head = { kind: 'dense', name: 'fc_out', inDim: decShape[0], outDim: c.inputDim };
+  // A conditional model joins the condition's C values to the input of the first layer on each
+  // side (network.ts's Concat entries): that layer reads a flat vector, so it must be dense (or be
+  // fc_mu / fc_out when a side has no layers).
+  const C = c.conditionDim ?? 0;
+  let encoderOut = prod(encShape);
+  if (C > 0) {
+    const first = (side: 'encoder' | 'decoder', l: PlannedLayer | undefined) => {
+      if (!l) return undefined;
+      if (l.kind !== 'dense') {
+        const i = c[side].findIndex((e) => typeof e === 'number' || !('reshape' in e));
+        throw new ConfigError(
+          `conditionDim ${C} joins the condition to the ${side}'s first layer, which must be dense; ${side}[${i}] is ${entryText(c[side][i])}`,
+        );
+      }
+      return { ...l, inDim: l.inDim + C };
+    };
+    if (encoder.length) encoder[0] = first('encoder', encoder[0])!;
+    else encoderOut += C;
+    if (decoder.length) decoder[0] = first('decoder', decoder[0])!;
+    else if (head.kind === 'dense') head = { ...head, inDim: head.inDim + C };
+  }
+  return { encoder, encoderOut, decoder, head };
+}
+
+/** Weight shape and bias length of a planned layer, PyTorch's layouts: (out, in), (OC, C, k, k), (C, OC, k, k). */
+export function layerShapes(l: PlannedLayer): { weight: number[]; bias: number } {
+  if (l.kind === 'dense') return { weight: [l.outDim, l.inDim], bias: l.outDim };
+  const k = l.kernel;
+  return { weight: l.kind === 'conv' ? [l.OC, l.C, k, k] : [l.C, l.OC, k, k], bias: l.OC };
+}
+
 /** A complete model configuration (every default filled in). */
 export type ModelConfig = Parsed<typeof MODEL>;
 /** What the network itself reads of it. */
 export type NetworkConfig = Pick<
   ModelConfig,
+  | 'inputShape'
   | 'inputDim'
   | 'encoder'
   | 'latentDim'
@@ -74,8 +325,15 @@ export type NetworkConfig = Pick<
   | 'variational'
   | 'conditionDim'
 >;
+/** The model options besides the input's size, as a caller writes them. */
+type ModelRest = Partial<Omit<ModelConfig, 'inputDim' | 'inputShape' | 'encoder' | 'decoder'>> & {
+  encoder?: LayerEntryOptions[];
+  decoder?: LayerEntryOptions[];
+};
 /** The options a model config is made from: inputDim, and whatever else differs from the defaults. */
-export type ModelOptions = { inputDim: number } & Partial<ModelConfig>;
+export type ModelOptions = { inputDim: number; inputShape?: [number, number, number] } & ModelRest;
+/** The options of a model of images: inputShape [C, H, W] (inputDim, if given, must be C·H·W). */
+export type ImageModelOptions = { inputShape: [number, number, number]; inputDim?: number } & ModelRest;
 export const MODEL_KEYS = Object.keys(MODEL);
 
 /**
@@ -96,25 +354,21 @@ export const LIMITS = Object.freeze({
 
 /** Trainable parameters of a network (the layers src/network.ts builds: weights and biases, no padding). */
 export function parameterCount(
-  c: Pick<NetworkConfig, 'inputDim' | 'encoder' | 'decoder' | 'latentDim' | 'likelihood'> & {
+  c: Pick<NetworkConfig, 'inputShape' | 'inputDim' | 'encoder' | 'decoder' | 'latentDim' | 'likelihood'> & {
     variational?: boolean;
     conditionDim?: number;
   },
 ): number {
-  const C = c.conditionDim ?? 0; // the condition joins the first layer's input on each side
-  let n = 0,
-    w = c.inputDim + C;
-  for (const h of c.encoder) {
-    n += (w + 1) * h;
-    w = h;
-  }
-  n += (c.variational === false ? 1 : 2) * (w + 1) * c.latentDim; // fc_mu (, fc_logvar)
-  w = c.latentDim + C;
-  for (const h of c.decoder) {
-    n += (w + 1) * h;
-    w = h;
-  }
-  n += (c.likelihood === 'gaussian-learned' ? 2 : 1) * (w + 1) * c.inputDim; // fc_out (, fc_out_logvar)
+  const plan = planNetwork(c);
+  const count = (l: PlannedLayer) => {
+    const s = layerShapes(l);
+    return prod(s.weight) + s.bias;
+  };
+  let n = 0;
+  for (const l of plan.encoder) n += count(l);
+  n += (c.variational === false ? 1 : 2) * (plan.encoderOut + 1) * c.latentDim; // fc_mu (, fc_logvar)
+  for (const l of plan.decoder) n += count(l);
+  n += (c.likelihood === 'gaussian-learned' ? 2 : 1) * count(plan.head); // fc_out (, fc_out_logvar)
   return n;
 }
 
@@ -144,6 +398,10 @@ export function resolveModelConfig(opts: unknown, what = 'VAE', extra: readonly 
       if (!extra.includes(k))
         Object.defineProperty(own, k, { value: o[k], enumerable: true, writable: true, configurable: true });
   const c = parse(MODEL, opts && typeof opts === 'object' ? own : opts, what);
+  if (c.inputShape && c.inputDim !== prod(c.inputShape))
+    throw new ConfigError(
+      `inputDim ${c.inputDim} does not match inputShape [${c.inputShape.join(', ')}] (${prod(c.inputShape)} values); give one of them`,
+    );
   if (c.binarization !== 'none' && c.likelihood !== 'bernoulli')
     throw new ConfigError('binarization only makes sense with the bernoulli likelihood');
   const n = parameterCount(c);

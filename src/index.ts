@@ -7,6 +7,7 @@ export {
   FORMAT_NAME,
   FORMAT_VERSION,
   type VAEOptions,
+  type ImageVAEOptions,
   type ModelConfig,
   type Evaluation,
   type Input,
@@ -31,8 +32,12 @@ export {
   type Likelihood,
   type NetworkConfig,
   type ModelOptions,
+  type ImageModelOptions,
+  type LayerEntry,
+  type LayerEntryOptions,
   type InitScheme,
 } from './config.js';
+export { PRESETS, type Preset, type PresetName } from './presets.js';
 export {
   loadKernels,
   detectFeatures,

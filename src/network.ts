@@ -3,9 +3,11 @@
  * the table with precomputed pointers, the objective seeds the chain rule in one place, backward
  * is the same walk in reverse. fp32; single-threaded; no allocation (JS or wasm) per step.
  *
- * Encoder: x (B,D) → [Linear → act]* → μ head (B,Z), log σ² head (B,Z).
+ * Encoder: x (B,D) → [(Linear | Conv2d | ConvTranspose2d) → act]* → μ head (B,Z), log σ² head (B,Z);
+ * images are rows of C·H·W floats in NCHW order, and a reshape entry is no layer at all.
  * Reparameterisation: z = μ + σ ⊙ ε for L samples per datapoint, rows b·L + l.
- * Decoder: z (BL,Z) → [Linear → act]* → output head (BL,D): Bernoulli logits or Gaussian means,
+ * Decoder: z (BL,Z) → [(Linear | Conv2d | ConvTranspose2d) → act]* → output head (BL,D), dense or
+ * a 3×3 ConvTranspose2d for decoders that end on an image: Bernoulli logits or Gaussian means,
  * plus a log σ² head (BL,D) for the learned-variance Gaussian.
  * Loss per minibatch = scale · Σ_b [ −(1/L) Σ_l log p(x_b|z_bl) + β·KL_b ]  (summed, not averaged),
  * or the IWAE bound; see `Objective`.
@@ -20,7 +22,13 @@ import type { Kernels, KernelExports } from './wasm.js';
 import { KernelRunner, parallelKernels, type ParallelKernels } from './threads.js';
 import { ACTIVATION_KINDS, LIKELIHOOD_KINDS } from './abi.js';
 import { ConfigError, ShapeError } from './errors.js';
-import { checkArenaBytes, type NetworkConfig } from './config.js';
+import {
+  checkArenaBytes,
+  layerShapes,
+  planNetwork,
+  type NetworkConfig,
+  type PlannedLayer,
+} from './config.js';
 
 export type { Activation, Likelihood, NetworkConfig } from './config.js';
 export { ACTIVATIONS, LIKELIHOODS } from './config.js';
@@ -203,6 +211,120 @@ export class Linear implements Layer, ParamLayer {
       rowsOf(this.rows, w),
       this.inDim,
       this.outDim,
+      this.accDinp,
+      w.accumulate,
+    );
+  }
+}
+
+/**
+ * Conv2d (weight (OC, C, k, k)) or ConvTranspose2d (weight (C, OC, k, k)) over rows of NCHW images:
+ * inp (R, C·H·W) → out (R, OC·OH·OW), sizes planned by src/config.ts (planNetwork).
+ */
+export class Conv implements Layer, ParamLayer {
+  readonly kind: 'conv' | 'deconv';
+  readonly name: string;
+  readonly outputs: Tensor[];
+  readonly gradIn: string[];
+  readonly gradOut: (Tensor | null)[];
+  /** PyTorch's fans (torch.nn.init._calculate_fan_in_and_fan_out): weight dim 1 × k², dim 0 × k². */
+  readonly fanIn: number;
+  readonly fanOut: number;
+  private accDinp = false;
+  private e!: ParallelKernels;
+  private p = { out: 0, inp: 0, w: 0, b: 0, dw: 0, db: 0, dout: 0, dinp: 0, scratch: 0 };
+
+  constructor(
+    readonly geom: Extract<PlannedLayer, { kind: 'conv' | 'deconv' }>,
+    readonly rows: Rows,
+    readonly weight: Slot,
+    readonly bias: Slot,
+    private readonly inp: string,
+    private readonly out: string,
+    dinp: string | null,
+    dout: string,
+  ) {
+    const g = geom;
+    this.kind = g.kind;
+    this.name = g.name;
+    this.outputs = [{ name: out, width: g.OC * g.OH * g.OW, rows }];
+    this.gradIn = [dout];
+    this.gradOut = [dinp === null ? null : { name: dinp, width: g.C * g.H * g.W, rows }];
+    const kk = g.kernel * g.kernel;
+    this.fanIn = weight.shape[1] * kk;
+    this.fanOut = weight.shape[0] * kk;
+  }
+  scratchFloats(e: KernelExports, _R: number, nth: number) {
+    const g = this.geom;
+    return g.kind === 'conv'
+      ? e.conv2d_scratch_floats(g.C, g.OC, g.OH, g.OW, g.kernel, g.kernel, nth)
+      : e.conv_transpose2d_scratch_floats(g.C, g.OC, g.H, g.W, g.kernel, g.kernel, nth);
+  }
+  accumulateInto(written: ReadonlySet<string>) {
+    this.accDinp = this.gradOut[0] !== null && written.has(this.gradOut[0].name);
+  }
+  bind(a: Arena) {
+    this.e = a.par;
+    this.p = {
+      out: a.act(this.out),
+      inp: a.act(this.inp),
+      w: a.param(this.weight),
+      b: a.param(this.bias),
+      dw: a.grad(this.weight),
+      db: a.grad(this.bias),
+      dout: a.dact(this.gradIn[0]),
+      dinp: this.gradOut[0] === null ? 0 : a.dact(this.gradOut[0].name),
+      scratch: a.scratch,
+    };
+  }
+  forward(w: Walk) {
+    const g = this.geom,
+      p = this.p,
+      R = rowsOf(this.rows, w);
+    const f = g.kind === 'conv' ? this.e.conv2d_forward : this.e.conv_transpose2d_forward;
+    f(
+      p.out,
+      p.inp,
+      p.w,
+      p.b,
+      p.scratch,
+      R,
+      g.C,
+      g.H,
+      g.W,
+      g.OC,
+      g.OH,
+      g.OW,
+      g.kernel,
+      g.kernel,
+      g.stride,
+      g.padding,
+    );
+  }
+  backward(w: Walk) {
+    const g = this.geom,
+      p = this.p,
+      R = rowsOf(this.rows, w);
+    const f = g.kind === 'conv' ? this.e.conv2d_backward : this.e.conv_transpose2d_backward;
+    f(
+      p.dinp,
+      p.dw,
+      p.db,
+      p.dout,
+      p.inp,
+      p.w,
+      p.scratch,
+      R,
+      g.C,
+      g.H,
+      g.W,
+      g.OC,
+      g.OH,
+      g.OW,
+      g.kernel,
+      g.kernel,
+      g.stride,
+      g.padding,
       this.accDinp,
       w.accumulate,
     );
@@ -414,8 +536,8 @@ export class Network {
   readonly muHead: Linear;
   /** null for a plain autoencoder (variational: false). */
   readonly logvarHead: Linear | null;
-  readonly outHead: Linear;
-  readonly outLogvarHead: Linear | null;
+  readonly outHead: Linear | Conv;
+  readonly outLogvarHead: Linear | Conv | null;
   /** The layer table: forward walks it in order, backward in reverse. */
   readonly table: Layer[] = [];
   /** table[latent] is the reparameterisation: encode walks the table before it, decode after it. */
@@ -501,50 +623,87 @@ export class Network {
       this.paramLayers.push(l);
       return l;
     };
-    // parameters are created in file order (encoder, fc_mu, fc_logvar, decoder, fc_out, fc_out_logvar)
+    const conv = (
+      l: Extract<PlannedLayer, { kind: 'conv' | 'deconv' }>,
+      rows: Rows,
+      inp: string,
+      out: string,
+      dinp: string | null,
+      dout: string,
+    ) => {
+      const sh = layerShapes(l);
+      const c = new Conv(
+        l,
+        rows,
+        this.params.add(`${l.name}.weight`, sh.weight),
+        this.params.add(`${l.name}.bias`, [sh.bias]),
+        inp,
+        out,
+        dinp,
+        dout,
+      );
+      this.paramLayers.push(c);
+      return c;
+    };
+    /** A planned layer: Linear, Conv2d or ConvTranspose2d. */
+    const layer = (
+      l: PlannedLayer,
+      rows: Rows,
+      inp: string,
+      out: string,
+      dinp: string | null,
+      dout: string,
+    ) =>
+      l.kind === 'dense'
+        ? lin(l.name, l.inDim, l.outDim, rows, inp, out, dinp, dout)
+        : conv(l, rows, inp, out, dinp, dout);
+    const outWidth = (l: PlannedLayer) => (l.kind === 'dense' ? l.outDim : l.OC * l.OH * l.OW);
+    const plan = planNetwork(config);
+    // parameters are created in file order (encoder, fc_mu, fc_logvar, decoder, fc_out, fc_out_logvar);
+    // tensors are named by the layer's index in its list (a reshape entry has no layer: the next one reads the same floats)
     const enc: Layer[] = [];
     const C = config.conditionDim ?? 0;
-    let w = D,
-      h = 'x',
+    let h = 'x',
       dh: string | null = null;
+    // a conditional model: the first layer of the encoder reads [x | y] (planNetwork widened it)
     if (C > 0) {
-      // a conditional model: the first layer of the encoder reads [x | y]
       enc.push(new Concat('data', 'x', D, C, 'xc', null, null));
-      w = D + C;
       h = 'xc';
     }
-    config.encoder.forEach((width, i) => {
-      enc.push(lin(`encoder.${i}`, w, width, 'data', h, `enc.pre.${i}`, dh, `enc.dh.${i}`));
-      enc.push(new ActivationLayer(width, 'data', fn, alpha, `enc.pre.${i}`, `enc.h.${i}`, `enc.dh.${i}`));
-      w = width;
+    for (const l of plan.encoder) {
+      const i = l.name.slice('encoder.'.length),
+        wd = outWidth(l);
+      enc.push(layer(l, 'data', h, `enc.pre.${i}`, dh, `enc.dh.${i}`));
+      enc.push(new ActivationLayer(wd, 'data', fn, alpha, `enc.pre.${i}`, `enc.h.${i}`, `enc.dh.${i}`));
       h = `enc.h.${i}`;
       dh = `enc.dh.${i}`;
-    });
-    this.muHead = lin('fc_mu', w, Z, 'data', h, 'mu', dh, 'dmu');
+    }
+    this.muHead = lin('fc_mu', plan.encoderOut, Z, 'data', h, 'mu', dh, 'dmu');
     const variational = config.variational !== false;
-    this.logvarHead = variational ? lin('fc_logvar', w, Z, 'data', h, 'logvar', dh, 'dlogvar') : null;
+    this.logvarHead = variational
+      ? lin('fc_logvar', plan.encoderOut, Z, 'data', h, 'logvar', dh, 'dlogvar')
+      : null;
     const dec: Layer[] = [];
-    w = Z;
     h = 'z';
     dh = 'dz';
+    // … and the first layer of the decoder reads [z | y]
     if (C > 0) {
-      // … and the first layer of the decoder reads [z | y]
       dec.push(new Concat('sample', 'z', Z, C, 'zc', 'dz', 'dzc'));
-      w = Z + C;
       h = 'zc';
       dh = 'dzc';
     }
-    config.decoder.forEach((width, i) => {
-      dec.push(lin(`decoder.${i}`, w, width, 'sample', h, `dec.pre.${i}`, dh, `dec.dh.${i}`));
-      dec.push(new ActivationLayer(width, 'sample', fn, alpha, `dec.pre.${i}`, `dec.h.${i}`, `dec.dh.${i}`));
-      w = width;
+    for (const l of plan.decoder) {
+      const i = l.name.slice('decoder.'.length),
+        wd = outWidth(l);
+      dec.push(layer(l, 'sample', h, `dec.pre.${i}`, dh, `dec.dh.${i}`));
+      dec.push(new ActivationLayer(wd, 'sample', fn, alpha, `dec.pre.${i}`, `dec.h.${i}`, `dec.dh.${i}`));
       h = `dec.h.${i}`;
       dh = `dec.dh.${i}`;
-    });
-    this.outHead = lin('fc_out', w, D, 'sample', h, 'out', dh, 'dout');
+    }
+    this.outHead = layer(plan.head, 'sample', h, 'out', dh, 'dout');
     this.outLogvarHead =
       config.likelihood === 'gaussian-learned'
-        ? lin('fc_out_logvar', w, D, 'sample', h, 'outlv', dh, 'doutlv')
+        ? layer({ ...plan.head, name: 'fc_out_logvar' }, 'sample', h, 'outlv', dh, 'doutlv')
         : null;
     // Heads sharing an input are listed so that the backward walk meets fc_mu (fc_out) first: it
     // writes the shared input's gradient and the other head adds to it.

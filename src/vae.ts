@@ -12,6 +12,7 @@ import {
   resolveModelConfig,
   type ModelConfig,
   type ModelOptions,
+  type ImageModelOptions,
 } from './config.js';
 import { initParams, seedRng } from './init.js';
 import { STATE_SLOTS } from './optim.js';
@@ -68,7 +69,11 @@ export type Input =
   | Matrix;
 
 /** VAE.create's options: the model's (see src/config.ts for every default) and how it runs. */
-export interface VAEOptions extends ModelOptions {
+export interface VAEOptions extends ModelOptions, RunOptions {}
+/** VAE.create's options for a model of images (inputShape [C, H, W]; conv / deconv layers in encoder and decoder). */
+export interface ImageVAEOptions extends ImageModelOptions, RunOptions {}
+/** How a model runs: VAE.create's options besides the model's. */
+export interface RunOptions {
   /** Kernel build; default the best this runtime validates. */
   build?: BuildName;
   /** Rows per arena chunk for inference calls (default 256). */
@@ -223,7 +228,7 @@ export class VAE {
   }
 
   /** Creates a model with freshly initialised parameters. */
-  static async create(opts: VAEOptions): Promise<VAE> {
+  static async create(opts: VAEOptions | ImageVAEOptions): Promise<VAE> {
     if (!opts || typeof opts !== 'object')
       throw new ConfigError('VAE.create needs an options object with at least inputDim');
     const config = resolveModelConfig(opts, 'VAE', RUN_KEYS);

@@ -21,7 +21,16 @@ describe('wasm ABI (src/abi.ts)', () => {
   it('declares every function of assembly/index.ts, test hooks apart', () => {
     const index = readFileSync(new URL('assembly/index.ts', root), 'utf8');
     for (const name of Object.keys(KERNEL_ARITY)) expect(index, name).toMatch(new RegExp(`\\b${name}\\b`));
-    expect(TEST_HOOKS).toEqual(['f32_gemm_nt_ref', 'f32_gemm_nn_ref', 'f32_gemm_tn_ref', 'vmath_eval']);
+    expect(TEST_HOOKS).toEqual([
+      'f32_gemm_nt_ref',
+      'f32_gemm_nn_ref',
+      'f32_gemm_tn_ref',
+      'vmath_eval',
+      'conv2d_forward_ref',
+      'conv2d_backward_ref',
+      'conv_transpose2d_forward_ref',
+      'conv_transpose2d_backward_ref',
+    ]);
   });
 
   describe.each(BUILDS)('the %s build', (build) => {

@@ -228,3 +228,246 @@ export function modelLossRef(
   }
   return { loss, rec, kl };
 }
+
+/** A convolution's geometry, PyTorch's arguments: NCHW input (B, C, H, W), OC output channels, square stride and padding. */
+export interface ConvGeom {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  OC: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  /** ConvTranspose2d only. */
+  outPad?: number;
+}
+
+/** Output height and width: Conv2d ⌊(H + 2p − K)/s⌋ + 1; ConvTranspose2d (H − 1)s − 2p + K + op (PyTorch's formulas). */
+export function convOutSize(g: ConvGeom, transposed: boolean): [number, number] {
+  if (transposed)
+    return [
+      (g.H - 1) * g.stride - 2 * g.pad + g.KH + (g.outPad ?? 0),
+      (g.W - 1) * g.stride - 2 * g.pad + g.KW + (g.outPad ?? 0),
+    ];
+  return [
+    Math.floor((g.H + 2 * g.pad - g.KH) / g.stride) + 1,
+    Math.floor((g.W + 2 * g.pad - g.KW) / g.stride) + 1,
+  ];
+}
+
+export interface ConvResult {
+  out: Float64Array;
+  dinp: Float64Array;
+  dweight: Float64Array;
+  dbias: Float64Array;
+}
+
+/**
+ * Conv2d (weight (OC, C, KH, KW)) or ConvTranspose2d (weight (C, OC, KH, KW)) in f64: the output
+ * and, given dout, the gradients of Σ out·dout. Both are written as gathers from the definition:
+ * conv out[o, y, x] = Σ inp[c, y·s − p + kh, x·s − p + kw]·w; transposed out[o, y, x] = Σ over the
+ * input pixels (i, j) with i·s − p + kh = y, j·s − p + kw = x.
+ */
+export function convRef(
+  g: ConvGeom,
+  transposed: boolean,
+  inp: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  dout: ArrayLike<number>,
+): ConvResult {
+  const { B, C, H, W, OC, KH, KW, stride: s, pad: p } = g;
+  const [OH, OW] = convOutSize(g, transposed);
+  const out = new Float64Array(B * OC * OH * OW),
+    dinp = new Float64Array(B * C * H * W),
+    dweight = new Float64Array(OC * C * KH * KW),
+    dbias = new Float64Array(OC);
+  const wi = (o: number, c: number, kh: number, kw: number) =>
+    transposed ? ((c * OC + o) * KH + kh) * KW + kw : ((o * C + c) * KH + kh) * KW + kw;
+  for (let b = 0; b < B; b++)
+    for (let o = 0; o < OC; o++)
+      for (let y = 0; y < OH; y++)
+        for (let x = 0; x < OW; x++) {
+          const oi = ((b * OC + o) * OH + y) * OW + x;
+          let acc = bias ? bias[o] : 0;
+          const go = dout[oi];
+          dbias[o] += go;
+          for (let c = 0; c < C; c++)
+            for (let kh = 0; kh < KH; kh++)
+              for (let kw = 0; kw < KW; kw++) {
+                let i: number, j: number;
+                if (transposed) {
+                  const ty = y + p - kh,
+                    tx = x + p - kw;
+                  if (ty % s !== 0 || tx % s !== 0) continue;
+                  i = ty / s;
+                  j = tx / s;
+                } else {
+                  i = y * s - p + kh;
+                  j = x * s - p + kw;
+                }
+                if (i < 0 || i >= H || j < 0 || j >= W) continue;
+                const ii = ((b * C + c) * H + i) * W + j,
+                  k = wi(o, c, kh, kw);
+                acc += inp[ii] * w[k];
+                dinp[ii] += go * w[k];
+                dweight[k] += go * inp[ii];
+              }
+          out[oi] = acc;
+        }
+  return { out, dinp, dweight, dbias };
+}
+
+/** A layer entry as the reference reads it (src/config.ts's LayerEntry, written independently). */
+export type RefEntry =
+  | number
+  | { dense: number }
+  | { conv: number; kernel: number; stride?: number; padding?: number }
+  | { deconv: number; kernel: number; stride?: number; padding?: number; outputPadding?: number }
+  | { reshape: number[] };
+
+export interface ConvRefConfig {
+  inputShape: [number, number, number];
+  encoder: RefEntry[];
+  latentDim: number;
+  decoder: RefEntry[];
+  activation: Act;
+  likelihood: Lik;
+  sigma?: number;
+}
+
+/**
+ * The f64 loss of a convolutional VAE (the summed minibatch ELBO, as modelLossRef), built as
+ * scripts/make_conv_fixture.py builds it: every entry but reshape followed by the activation, a
+ * dense layer flattening its input, dense μ / log σ² heads, and an output head that is a 3×3
+ * stride-1 padding-1 ConvTranspose2d when the decoder ends on an image of the input's size.
+ */
+export function convModelLossRef(
+  cfg: ConvRefConfig,
+  p: Params,
+  x: ArrayLike<number>,
+  eps: ArrayLike<number>,
+  B: number,
+  L: number,
+  beta: number,
+): { loss: number; rec: number[]; kl: number[] } {
+  const alpha = cfg.activation === 'elu' ? 1 : 0.01;
+  const act = (v: Float64Array) => v.map((t) => actRef(t, cfg.activation, alpha));
+  const dense = (name: string, inp: Float64Array, rows: number) => {
+    const W = p[`${name}.weight`],
+      b = p[`${name}.bias`],
+      o = b.length,
+      i = W.length / o,
+      out = new Float64Array(rows * o);
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < o; j++) {
+        let s = b[j];
+        for (let k = 0; k < i; k++) s += inp[r * i + k] * W[j * i + k];
+        out[r * o + j] = s;
+      }
+    return out;
+  };
+  const conv = (
+    name: string,
+    inp: Float64Array,
+    rows: number,
+    shape: number[],
+    t: boolean,
+    OC: number,
+    k: number,
+    s: number,
+    pad: number,
+    op: number,
+  ) => {
+    const g: ConvGeom = {
+      B: rows,
+      C: shape[0],
+      H: shape[1],
+      W: shape[2],
+      OC,
+      KH: k,
+      KW: k,
+      stride: s,
+      pad,
+      outPad: op,
+    };
+    const [OH, OW] = convOutSize(g, t);
+    const r = convRef(
+      g,
+      t,
+      inp,
+      p[`${name}.weight`],
+      p[`${name}.bias`],
+      new Float64Array(rows * OC * OH * OW),
+    );
+    return { out: r.out, shape: [OC, OH, OW] };
+  };
+  const walk = (entries: RefEntry[], prefix: string, h: Float64Array, shape: number[], rows: number) => {
+    entries.forEach((e, i) => {
+      const name = `${prefix}.${i}`;
+      if (typeof e === 'number' || 'dense' in e) {
+        const w = typeof e === 'number' ? e : e.dense;
+        h = act(dense(name, h, rows));
+        shape = [w];
+      } else if ('reshape' in e) shape = [...e.reshape];
+      else {
+        const t = 'deconv' in e,
+          r = conv(
+            name,
+            h,
+            rows,
+            shape,
+            t,
+            t ? e.deconv : e.conv,
+            e.kernel,
+            e.stride ?? 1,
+            e.padding ?? 0,
+            t ? (e.outputPadding ?? 0) : 0,
+          );
+        h = act(r.out);
+        shape = r.shape;
+      }
+    });
+    return { h, shape };
+  };
+  const Z = cfg.latentDim,
+    [C, H, W] = cfg.inputShape,
+    D = C * H * W,
+    BL = B * L;
+  const enc = walk(cfg.encoder, 'encoder', Float64Array.from(x), [...cfg.inputShape], B);
+  const mu = dense('fc_mu', enc.h, B),
+    lv = dense('fc_logvar', enc.h, B);
+  const z = new Float64Array(BL * Z);
+  for (let r = 0; r < BL; r++)
+    for (let j = 0; j < Z; j++) {
+      const b = Math.floor(r / L);
+      z[r * Z + j] = mu[b * Z + j] + Math.exp(0.5 * lv[b * Z + j]) * eps[r * Z + j];
+    }
+  const dec = walk(cfg.decoder, 'decoder', z, [Z], BL);
+  const image = dec.shape.length === 3 && dec.shape[1] === H && dec.shape[2] === W;
+  const headOf = (name: string) =>
+    image ? conv(name, dec.h, BL, dec.shape, true, C, 3, 1, 1, 0).out : dense(name, dec.h, BL);
+  const out = headOf('fc_out'),
+    outlv = cfg.likelihood === 'gaussian-learned' ? headOf('fc_out_logvar') : null;
+  const rec: number[] = [],
+    kl: number[] = [];
+  let loss = 0;
+  for (let b = 0; b < B; b++) {
+    let r = 0;
+    for (let l = 0; l < L; l++)
+      for (let d = 0; d < D; d++) {
+        const i = (b * L + l) * D + d;
+        r += nllRef(out[i], x[b * D + d], cfg.likelihood, cfg.sigma ?? 1, outlv ? outlv[i] : 0);
+      }
+    r /= L;
+    let k = 0;
+    for (let j = 0; j < Z; j++)
+      k += -0.5 * (1 + lv[b * Z + j] - mu[b * Z + j] ** 2 - Math.exp(lv[b * Z + j]));
+    rec.push(r);
+    kl.push(k);
+    loss += r + beta * k;
+  }
+  return { loss, rec, kl };
+}

@@ -13,7 +13,14 @@
  * VAE.create's defaults (ReLU and Bernoulli, as examples/vae).
  */
 import { FormatError, ConfigError } from '../errors.js';
-import { resolveModelConfig, type ModelConfig, type ModelOptions } from '../config.js';
+import {
+  layerShapes,
+  planNetwork,
+  resolveModelConfig,
+  type ModelConfig,
+  type ModelOptions,
+  type PlannedLayer,
+} from '../config.js';
 import { describe } from '../options.js';
 import { decodeSafetensors, type TensorEntry } from './safetensors.js';
 
@@ -26,21 +33,26 @@ export const EXAMPLES_VAE_NAMES: Readonly<Record<string, string>> = Object.freez
   fc_out: 'fc4',
 });
 
-/** The parameter tensors of a model, in file order: wasm-vae name and (out, in) / (out) shape. */
+/** The parameter tensors of a model, in file order: wasm-vae name and PyTorch shape ((out, in) / (out)). */
 export function parameterShapes(
-  c: Pick<ModelConfig, 'inputDim' | 'encoder' | 'latentDim' | 'decoder' | 'likelihood'>,
+  c: Pick<ModelConfig, 'inputShape' | 'inputDim' | 'encoder' | 'latentDim' | 'decoder' | 'likelihood'> & {
+    variational?: boolean;
+    conditionDim?: number;
+  },
 ): { name: string; shape: number[] }[] {
+  const plan = planNetwork(c);
   const out: { name: string; shape: number[] }[] = [];
-  const linear = (name: string, inp: number, o: number) =>
-    out.push({ name: `${name}.weight`, shape: [o, inp] }, { name: `${name}.bias`, shape: [o] });
-  let w = c.inputDim;
-  c.encoder.forEach((h, i) => (linear(`encoder.${i}`, w, h), (w = h)));
-  linear('fc_mu', w, c.latentDim);
-  linear('fc_logvar', w, c.latentDim);
-  w = c.latentDim;
-  c.decoder.forEach((h, i) => (linear(`decoder.${i}`, w, h), (w = h)));
-  linear('fc_out', w, c.inputDim);
-  if (c.likelihood === 'gaussian-learned') linear('fc_out_logvar', w, c.inputDim);
+  const add = (name: string, l: PlannedLayer) => {
+    const s = layerShapes(l);
+    out.push({ name: `${name}.weight`, shape: s.weight }, { name: `${name}.bias`, shape: [s.bias] });
+  };
+  for (const l of plan.encoder) add(l.name, l);
+  const mu: PlannedLayer = { kind: 'dense', name: 'fc_mu', inDim: plan.encoderOut, outDim: c.latentDim };
+  add('fc_mu', mu);
+  if (c.variational !== false) add('fc_logvar', mu);
+  for (const l of plan.decoder) add(l.name, l);
+  add('fc_out', plan.head);
+  if (c.likelihood === 'gaussian-learned') add('fc_out_logvar', plan.head);
   return out;
 }
 
