@@ -17,6 +17,10 @@
  * starts, so the caller can revoke the shares not yet started, compute them itself, and go on
  * alone — the same bits, since a share is the same numbers whoever computes it. Only a worker that
  * died inside its share (its outputs half-written) leaves the model unusable.
+ *
+ * The same claim lets the caller take over the share of a worker that comes late — still asleep,
+ * or descheduled by other processes — once its own share is done, so a busy machine slows a call
+ * to one thread's speed at worst, not to the scheduler's latency.
  */
 import type { KernelExports } from './abi.js';
 import { WasmError } from './errors.js';
@@ -57,6 +61,9 @@ const claimAt = (i: number) => SHARES_AT + 2 * i,
   doneAt = (i: number) => SHARES_AT + 2 * i + 1;
 /** A claim word the caller has revoked: the worker's next compare-and-swap fails and it exits. */
 const REVOKED = -1;
+const REVOKED_TEXT = String(REVOKED);
+/** Consecutive calls a worker must miss (beside ThreadPool.stallMs of them) before the pool retires it. */
+const LATE_CALLS = 1000;
 /** @internal the control block's layout, for tests that fake a worker's state. */
 export const CONTROL = { GEN, claimAt, doneAt } as const;
 /** Iterations a waiting thread spins before it sleeps (≈ 20-50 µs). */
@@ -147,11 +154,17 @@ on(function start(msg) {
     while (Atomics.load(c, ${GEN}) === seen) {
       if (++spins > ${SPIN}) { Atomics.wait(c, ${GEN}, seen); spins = 0; }
     }
-    const prev = seen;
     seen = Atomics.load(c, ${GEN});
     if (Atomics.load(c, ${STOP})) break;
-    // claim this call's share; a caller that gave up on the pool has revoked it (and computes it itself)
-    if (Atomics.compareExchange(c, claim, prev, seen) !== prev) break;
+    // claim this call's share. The claim word holds the last call the share was taken for: the one
+    // before (claim it), this one (the caller took it itself: this thread came late), or ${REVOKED_TEXT}
+    // (the caller gave up on the pool and computes the shares itself).
+    const cl = Atomics.load(c, claim);
+    if (cl === ${REVOKED_TEXT}) break;
+    if (cl === seen || Atomics.compareExchange(c, claim, cl, seen) !== cl) {
+      if (Atomics.load(c, claim) === ${REVOKED_TEXT}) break;
+      continue;
+    }
     const argc = c[${ARGC}], a = argv[argc + 2];
     for (let i = 0; i < argc; i++) a[i] = args[i];
     a[argc] = ith; a[argc + 1] = c[${NTH}];
@@ -272,6 +285,11 @@ export class ThreadPool extends KernelRunner {
   private disposed = false;
   /** Why the pool runs on the calling thread alone ('' while its workers serve). */
   lost = '';
+  /** Workers' shares the calling thread took over because their thread came late (a count, for the bench). */
+  taken = 0;
+  /** Per worker: consecutive calls whose share the caller took over, and since when (ms). */
+  private readonly lateCalls: Int32Array;
+  private readonly lateSince: Float64Array;
 
   private constructor(
     nth: number,
@@ -282,6 +300,8 @@ export class ThreadPool extends KernelRunner {
     // the arguments go straight into the shared control block, where the workers read them
     super(exports, nth, new Float64Array(control, ARGS_AT, MAX_ARGS));
     this.c = new Int32Array(control);
+    this.lateCalls = new Int32Array(nth);
+    this.lateSince = new Float64Array(nth);
   }
 
   /** Starts nth − 1 workers on the module and its shared memory; the caller is thread 0. */
@@ -338,6 +358,31 @@ export class ThreadPool extends KernelRunner {
   protected override end(fn: number, failed: unknown, a: number[], argc: number): void {
     if (this.lost) return super.end(fn, failed, a, argc);
     const c = this.c;
+    // A worker that has not claimed its share by the time the caller's own is done came late
+    // (asleep in Atomics.wait, or descheduled on a busy machine): the caller takes the share and
+    // computes it — the same numbers whoever computes a share — instead of waiting for the thread.
+    // On a loaded machine a call then costs at most what one thread would, never a scheduler's
+    // wait per call.
+    const gen = Atomics.load(c, GEN);
+    let took = false;
+    for (let i = 1; i < this.nth; i++) {
+      if (Atomics.compareExchange(c, claimAt(i), gen - 1, gen) !== gen - 1) {
+        this.lateCalls[i] = 0; // it claimed its share: alive
+        continue;
+      }
+      if (this.lateCalls[i]++ === 0) this.lateSince[i] = performance.now();
+      took = true;
+      a[argc] = i;
+      try {
+        this.fns[fn].apply(null, a);
+      } catch (e) {
+        failed ??= e;
+      }
+      this.taken++;
+      Atomics.store(c, doneAt(i), gen);
+      Atomics.sub(c, PENDING, 1);
+    }
+    a[argc] = 0;
     // A thread that died (terminated, out of memory) never reports: the caller, blocked here, cannot
     // see its exit event, so a call that makes no progress for ThreadPool.stallMs ends the pool.
     let spins = 0,
@@ -356,6 +401,8 @@ export class ThreadPool extends KernelRunner {
         spins = 0;
       }
     }
+    // a thread late for every call over stallMs (and many calls) has stopped: end the workers
+    if (took) this.retireLate(fn);
     const errors = Atomics.exchange(c, ERRORS, 0);
     if (failed || errors) {
       const what = failed ? `: ${(failed as Error)?.message ?? String(failed)}` : '';
@@ -396,6 +443,23 @@ export class ThreadPool extends KernelRunner {
       this.fns[fn].apply(null, a);
     }
     a[argc] = 0;
+  }
+
+  /**
+   * Workers whose share the caller took over on each of the last LATE_CALLS or more calls, for
+   * longer than stallMs, have stopped (terminated, or never scheduled): the pool stops its workers
+   * and runs every later call on the calling thread — as giveUp does, but without a stalled call,
+   * since the caller already computed their shares.
+   */
+  private retireLate(fn: number): void {
+    let late = 0;
+    const now = performance.now();
+    for (let i = 1; i < this.nth; i++)
+      if (this.lateCalls[i] >= LATE_CALLS && now - this.lateSince[i] > ThreadPool.stallMs) late++;
+    if (!late) return;
+    this.stopWorkers();
+    this.lost = `${late} of ${this.nth - 1} kernel thread(s) stopped responding in ${PARALLEL[fn]} (no progress for ${ThreadPool.stallMs} ms): the model runs on 1 thread from then on (the same numbers)`;
+    this.running = 1;
   }
 
   private stopWorkers(): void {

@@ -110,7 +110,7 @@ describe('threads: options and lifecycle', () => {
   });
 
   describe('a kernel thread that dies (ThreadPool.stallMs 300 ms here)', () => {
-    type PoolInternals = { workers: { terminate(): Promise<number> }[]; c: Int32Array };
+    type PoolInternals = { workers: { terminate(): Promise<number> }[]; c: Int32Array; taken: number };
     const poolOf = (v: VAE) => (v as unknown as { pool: PoolInternals }).pool;
     const M: VAEOptions = { inputDim: 64, encoder: [48], latentDim: 6, decoder: [40], seed: 5 };
     async function withStall(fn: () => Promise<void>): Promise<void> {
@@ -133,10 +133,19 @@ describe('threads: options and lifecycle', () => {
         expect(vae.evaluate(x, { seed: 1 })).toEqual(one.evaluate(x, { seed: 1 }));
         expect([vae.threads, vae.threadsNote]).toEqual([3, '']);
         await poolOf(vae).workers[0].terminate();
+        // the calling thread takes over the dead thread's share at once (no stall), the same bits;
+        // once it has missed every call for stallMs (and 1,000 calls), the pool retires its workers
         const t0 = performance.now();
-        const e = vae.evaluate(x, { seed: 2 }); // stalls for 300 ms, then recovers
-        console.log(`[threads] recovered from a dead thread in ${(performance.now() - t0).toFixed(0)} ms`);
-        expect(e).toEqual(one.evaluate(x, { seed: 2 }));
+        const want = one.evaluate(x, { seed: 2 });
+        let calls = 0;
+        while (vae.threads > 1 && performance.now() - t0 < 20_000) {
+          expect(vae.evaluate(x, { seed: 2 })).toEqual(want);
+          calls++;
+        }
+        console.log(
+          `[threads] a dead thread retired after ${(performance.now() - t0).toFixed(0)} ms (${calls} evaluate calls, ${poolOf(vae).taken} shares taken over)`,
+        );
+        expect(poolOf(vae).taken).toBeGreaterThanOrEqual(1000);
         expect(vae.threads).toBe(1);
         expect(vae.threadsNote).toMatch(
           /^1 of 2 kernel thread\(s\) stopped responding in \w+ \(no progress for 300 ms\): the model runs on 1 thread/,
@@ -170,8 +179,8 @@ describe('threads: options and lifecycle', () => {
         };
         const a = await runOn(3, true),
           b = await runOn(1, false);
-        expect(a.vae.threads).toBe(1);
-        expect(a.vae.threadsNote).toMatch(/stopped responding/);
+        // the dead thread's shares were taken over by the calling thread from the next call on
+        expect(poolOf(a.vae).taken).toBeGreaterThan(100);
         expect(a.h.steps).toBe(30);
         expect(a.h.epochs.map((e) => e.loss)).toEqual(b.h.epochs.map((e) => e.loss));
         expect(Buffer.compare(a.vae.save(), b.vae.save())).toBe(0);
