@@ -5,7 +5,7 @@
  * yields to the event loop between batches (at most every `yieldMs`) so programs and pages stay
  * responsive. Losses reported are nats per datapoint.
  */
-import { VAE, type Input } from './vae.js';
+import { VAE, type Input, type LoadOptions } from './vae.js';
 import { Optimizer, type OptimizerConfig } from './optim.js';
 import { IWAE, RNG_DATA, RNG_TRAIN, elbo, type Objective } from './network.js';
 import { TrainStep, type Reduction } from './step.js';
@@ -28,7 +28,6 @@ import {
 } from './options.js';
 import type { TensorEntry } from './io/safetensors.js';
 import { optimizerStateTensor, parseTrainerState } from './io/trainer-state.js';
-import type { BuildName } from './wasm.js';
 
 export type LrSchedule =
   | { type: 'constant' }
@@ -355,7 +354,7 @@ export class Trainer {
   }
 
   /** Restores a model and its trainer from Trainer.save() output; fit() then continues exactly. */
-  static async resume(bytes: Uint8Array, opts: { build?: BuildName } = {}): Promise<Trainer> {
+  static async resume(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Trainer> {
     const { model, file } = await VAE.fromFile(bytes, opts);
     const state = parseTrainerState(file.metadata.trainer);
     const t = new Trainer(model, { ...state.options, optimizer: state.optimizer });
