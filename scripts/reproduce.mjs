@@ -11,8 +11,9 @@
 // Common options: --quick (a small version that runs in well under a minute; the tests run it),
 // --seed N, --threads auto|N, --time-budget SECONDS (stop training then, evaluate, and say so),
 // --out DIR (default bench/results), --model-dir DIR (default out/reproduce), --quiet (no bar),
-// --render (rewrite the .md and .svg from an existing JSON without running), --resume (continue
-// from the checkpoint a stopped run left in --model-dir, where the name supports it: iwae), --help.
+// --render (rewrite the .md and .svg from an existing JSON without running), --readme (also put the
+// table into README.md between <!-- reproduce:<name> --> and <!-- /reproduce:<name> -->), --resume (continue
+// from the checkpoint a stopped run left in --model-dir, where the name supports it: kw-fig2, iwae), --help.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,7 @@ const COMMON = {
   'model-dir': { type: 'string' },
   quiet: { type: 'boolean', default: false },
   render: { type: 'boolean', default: false },
+  readme: { type: 'boolean', default: false },
   resume: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 };
@@ -107,6 +109,19 @@ async function render(result) {
   await writeText(files.md, text);
   for (const [i, c] of charts.entries())
     await writeChart(i === 0 ? files.svg : files.svg.replace(/\.svg$/, `-${i + 1}.svg`), c.spec);
+  if (values.readme) {
+    const readme = join(root, 'README.md'),
+      open = `<!-- reproduce:${name} -->`,
+      close = `<!-- /reproduce:${name} -->`;
+    const old = readFileSync(readme, 'utf8');
+    const a = old.indexOf(open),
+      b = old.indexOf(close);
+    if (a < 0 || b < a) fail(`--readme: README.md has no ${open} … ${close} block`);
+    const body = text
+      .replace(/^### .*\n\n/, '')
+      .replaceAll(`](reproduce-${name}`, `](${relative(root, out)}/reproduce-${name}`);
+    await writeText(readme, `${old.slice(0, a + open.length)}\n${body.trim()}\n${old.slice(b)}`);
+  }
   return text;
 }
 

@@ -7,7 +7,8 @@
 // of a N(0, I) prior on θ (a MAP estimate of θ).
 import { VAE, Trainer, loadMnist } from '../../dist/node.js';
 import { lineChart } from '../../dist/cli/plot.js';
-import { fmt, headRows, int, trainTo } from './common.mjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fmt, headRows, int, trainTo, writeText } from './common.mjs';
 
 export const title = 'Kingma & Welling (2014), Fig. 2 (MNIST)';
 export const usage =
@@ -51,142 +52,205 @@ export async function run(ctx) {
   const train = ctx.quick ? headRows(mnist.train, 10_000) : mnist.train;
   const testSplit = headRows(mnist.test, evalRows);
   const trainSplit = headRows(train, evalRows);
-  const bar = ctx.progress(nzs.length * (STEP_SIZES.length * pilot + (target - pilot)), 'kw-fig2');
-  const points = [],
-    runs = [],
-    reasons = [];
-  let done = 0,
-    trainSeconds = 0,
-    samplesTrained = 0,
-    evalSeconds = 0,
-    build = '',
-    threads = 1,
-    modelConfig = null,
-    trainerConfig = null;
   const marks = checkpoints(target);
+  const modelFor = (nz) => ({
+    inputDim: 784,
+    encoder: [500],
+    latentDim: nz,
+    activation: 'tanh',
+    likelihood: 'bernoulli',
+    init: 'normal',
+    binarization: 'dynamic',
+    seed,
+  });
+  // reduction 'dataset' makes the loss the minibatch estimate of the whole training set's −bound
+  // (N/M · Σ over the batch, K&W's eq. 8), so weightDecay 1 adds exactly −∇ log N(θ; 0, I) = θ.
+  const trainerFor = (lr) => ({
+    optimizer: { name: 'adagrad', lr, weightDecay: 1 },
+    batchSize: M,
+    samples: 1,
+    reduction: 'dataset',
+  });
 
-  for (const nz of nzs) {
-    if (ctx.budget.exceeded) break;
-    const model = {
-      inputDim: 784,
-      encoder: [500],
-      latentDim: nz,
-      activation: 'tanh',
-      likelihood: 'bernoulli',
-      init: 'normal',
-      binarization: 'dynamic',
-      seed,
+  // checkpoint: each N_z's trainer file after every evaluation, and a sidecar JSON of what was
+  // measured; --resume continues from them (bit-exactly: every evaluation point starts a new fit())
+  const ckpt = ctx.checkpoint();
+  // (--samples may grow on resume: the run continues to the new target)
+  const planned = { nzs, pilot, evalRows, trainRows: train.rows, seed };
+  let saved = null;
+  if (ctx.resume) {
+    if (!existsSync(`${ckpt}.json`)) ctx.fail(`--resume: no checkpoint at ${ckpt}.json`);
+    saved = JSON.parse(readFileSync(`${ckpt}.json`, 'utf8'));
+    if (JSON.stringify(saved.planned) !== JSON.stringify(planned))
+      ctx.fail(
+        `--resume: the checkpoint ${ckpt}.json was made with other options (${JSON.stringify(saved.planned)})`,
+      );
+  }
+  const st = saved?.state ?? { points: [], selected: {}, evalSeconds: 0, trainSeconds: 0, samplesTrained: 0 };
+  const points = st.points;
+  const left = nzs.filter((nz) => !st.selected[nz]).length;
+  const doneAlready = nzs.reduce((a, nz) => a + (st.selected[nz]?.state.samples ?? 0), 0);
+  const bar = ctx.progress(
+    left * STEP_SIZES.length * pilot + nzs.length * target - doneAlready - left * pilot,
+    'kw-fig2',
+  );
+  let done = 0,
+    build = '',
+    threads = 1;
+  const evalSets = (vae) => ({
+    // the model's own fixed binarization (keyed by its seed) of the evaluation sets
+    test: vae.binarizeOnce(vae.matrix(testSplit.x)),
+    train: vae.binarizeOnce(vae.matrix(trainSplit.x)),
+  });
+  const measure = (c, phase) => {
+    const t = performance.now();
+    const tr = c.vae.evaluate(c.evalSet.train, { samples: 1 }),
+      te = c.vae.evaluate(c.evalSet.test, { samples: 1 });
+    st.evalSeconds += (performance.now() - t) / 1000;
+    const p = {
+      nz: c.nz,
+      lr: c.lr,
+      phase,
+      samples: c.state.samples,
+      trainBound: tr.elbo,
+      testBound: te.elbo,
+      testKl: te.kl,
     };
-    modelConfig = { ...model, latentDim: nzs };
-    // reduction 'dataset' makes the loss the minibatch estimate of the whole training set's −bound
-    // (N/M · Σ over the batch, K&W's eq. 8), so weightDecay 1 adds exactly −∇ log N(θ; 0, I) = θ.
-    const trainerFor = (lr) => ({
-      optimizer: { name: 'adagrad', lr, weightDecay: 1 },
-      batchSize: M,
-      samples: 1,
-      reduction: 'dataset',
+    points.push(p);
+    return p;
+  };
+  const step = async (c, upto, stage) => {
+    const before = { s: c.state.trainSeconds, n: c.state.trainedSamples };
+    const ok = await trainTo(c.trainer, train.x, train.rows, upto, c.state, {
+      budget: ctx.budget,
+      onBatch: (_s, b) => {
+        done += M;
+        if (c.state.samples <= pilot) {
+          c.pilotSum += -b.loss * M;
+          c.pilotRows += M;
+        }
+        if (b.batch % 20 === 0) bar.update(done, stage, b.samplesPerSec);
+      },
     });
-    trainerConfig = { ...trainerFor(null), optimizer: { name: 'adagrad', lr: STEP_SIZES, weightDecay: 1 } };
+    st.trainSeconds += c.state.trainSeconds - before.s;
+    st.samplesTrained += c.state.trainedSamples - before.n;
+    return ok;
+  };
+  const save = async (w) => {
+    await writeText(`${ckpt}-nz${w.nz}.safetensors`, w.trainer.save());
+    st.selected[w.nz] = { lr: w.lr, pilotBound: w.pilotBounds, state: w.state };
+    await writeText(`${ckpt}.json`, JSON.stringify({ planned, state: st }) + '\n');
+  };
+
+  // 1. the step size, per N_z: each candidate trains the pilot from the same initial weights; the
+  //    highest mean minibatch training bound over those iterations wins and continues (its pilot
+  //    samples count toward its total)
+  const winners = [];
+  for (const nz of nzs) {
+    if (st.selected[nz]) {
+      const sel = st.selected[nz];
+      const trainer = await Trainer.resume(readFileSync(`${ckpt}-nz${nz}.safetensors`), {
+        threads: ctx.threads,
+      });
+      const w = { nz, lr: sel.lr, pilotBounds: sel.pilotBound, vae: trainer.vae, trainer, state: sel.state };
+      w.evalSet = evalSets(w.vae);
+      winners.push(w);
+      continue;
+    }
+    if (ctx.budget.exceeded) break;
     const cands = [];
     for (const lr of STEP_SIZES) {
-      const vae = await VAE.create({ ...model, threads: ctx.threads });
+      const vae = await VAE.create({ ...modelFor(nz), threads: ctx.threads });
       build = vae.build;
       threads = vae.threads;
-      // the model's own fixed binarization (keyed by its seed) of the evaluation sets
-      const evalTest = vae.binarizeOnce(vae.matrix(testSplit.x));
-      const evalTrain = vae.binarizeOnce(vae.matrix(trainSplit.x));
-      cands.push({
+      const c = {
+        nz,
         lr,
         vae,
         trainer: new Trainer(vae, trainerFor(lr)),
         state: { samples: 0, trainSeconds: 0, trainedSamples: 0 },
         pilotSum: 0,
         pilotRows: 0,
-        evalTest,
-        evalTrain,
-      });
-    }
-    const measure = (c, phase) => {
-      const t = performance.now();
-      const tr = c.vae.evaluate(c.evalTrain, { samples: 1 }),
-        te = c.vae.evaluate(c.evalTest, { samples: 1 });
-      evalSeconds += (performance.now() - t) / 1000;
-      const p = {
-        nz,
-        lr: c.lr,
-        phase,
-        samples: c.state.samples,
-        trainBound: tr.elbo,
-        testBound: te.elbo,
-        testKl: te.kl,
       };
-      points.push(p);
-      return p;
-    };
-    const step = (c, upto, stage) =>
-      trainTo(c.trainer, train.x, train.rows, upto, c.state, {
-        budget: ctx.budget,
-        onBatch: (_s, b) => {
-          done += M;
-          if (c.state.samples <= pilot) {
-            c.pilotSum += -b.loss * M;
-            c.pilotRows += M;
-          }
-          if (b.batch % 20 === 0) bar.update(done, stage, b.samplesPerSec);
-        },
-      });
-
-    // the step size: each candidate trains the pilot from the same initial weights; the highest mean
-    // training bound over those iterations wins and continues (its pilot counts toward its samples)
+      c.evalSet = evalSets(vae);
+      cands.push(c);
+    }
+    let complete = true;
     for (const c of cands)
       for (const m of marks.filter((s) => s <= pilot).concat(pilot)) {
         if (c.state.samples >= m) continue;
-        if (!(await step(c, m, `N_z ${nz}: lr ${c.lr} pilot`))) break;
+        if (!(await step(c, m, `N_z ${nz}: lr ${c.lr} pilot`))) {
+          complete = false;
+          break;
+        }
         measure(c, 'select');
       }
     for (const c of cands) c.pilotBound = c.pilotSum / Math.max(1, c.pilotRows);
     const win = cands.reduce((a, b) => (b.pilotBound > a.pilotBound ? b : a));
-    for (const c of cands) {
-      if (c !== win) {
-        trainSeconds += c.state.trainSeconds;
-        samplesTrained += c.state.trainedSamples;
-        c.vae.dispose();
-      }
+    for (const c of cands) if (c !== win) c.vae.dispose();
+    if (!complete) {
+      win.vae.dispose();
+      break;
     }
+    win.pilotBounds = Object.fromEntries(cands.map((c) => [c.lr, c.pilotBound]));
     bar.log(
       `  N_z ${nz}: step size ${win.lr} (pilot training bounds ${cands.map((c) => `${c.lr}: ${fmt(c.pilotBound)}`).join(', ')})`,
     );
-    let last = null;
-    for (const m of marks.filter((s) => s > pilot)) {
-      if (!(await step(win, m, `N_z ${nz}: lr ${win.lr}`))) break;
-      last = measure(win, 'train');
+    await save(win);
+    winners.push(win);
+  }
+  for (const w of winners) {
+    build = w.vae.build;
+    threads = w.vae.threads;
+  }
+
+  // 2. round robin over N_z, one evaluation point at a time, so a run stopped by its budget leaves
+  //    every N_z at about the same number of samples
+  for (const m of marks.filter((s) => s > pilot)) {
+    for (const w of winners) {
+      if (ctx.budget.exceeded || w.state.samples >= m) continue;
+      const ok = await step(w, m, `N_z ${w.nz}: lr ${w.lr}, to ${int(m)}`);
+      const p = measure(w, 'train');
       bar.log(
-        `  N_z ${nz}: ${int(m)} samples: train bound ${fmt(last.trainBound)}, test bound ${fmt(last.testBound)}`,
+        `  N_z ${w.nz}: ${int(w.state.samples)} samples: train bound ${fmt(p.trainBound)}, test bound ${fmt(p.testBound)}`,
       );
+      await save(w);
+      if (!ok) break;
     }
-    if (!last || last.samples !== win.state.samples) last = measure(win, 'train');
-    trainSeconds += win.state.trainSeconds;
-    samplesTrained += win.state.trainedSamples;
-    const curve = points.filter((p) => p.nz === nz && p.lr === win.lr);
+  }
+  bar.stop();
+
+  const runs = [],
+    reasons = [];
+  for (const w of winners) {
+    const curve = points.filter((p) => p.nz === w.nz && p.lr === w.lr);
+    const last = curve.at(-1);
     const lastDecade = curve.filter((p) => p.samples >= last.samples / 10);
     runs.push({
-      nz,
-      stepSize: win.lr,
-      pilotTrainingBound: Object.fromEntries(cands.map((c) => [c.lr, c.pilotBound])),
-      samples: win.state.samples,
+      nz: w.nz,
+      stepSize: w.lr,
+      pilotTrainingBound: w.pilotBounds,
+      samples: w.state.samples,
       finalTrainBound: last.trainBound,
       finalTestBound: last.testBound,
       trainMinusTest: last.trainBound - last.testBound,
       // the rise over the last decade of samples (or what the run covered of it)
       riseOverLastDecade: last.testBound - lastDecade[0].testBound,
       riseFromSamples: lastDecade[0].samples,
-      modelFile: await ctx.saveModel(win.vae, `-nz${nz}`),
+      modelFile: await ctx.saveModel(w.vae, `-nz${w.nz}`),
     });
-    win.vae.dispose();
-    if (win.state.samples < target)
-      reasons.push(`${ctx.budget.reason} at N_z = ${nz} after ${int(win.state.samples)} samples`);
+    w.vae.dispose();
+    if (w.state.samples < target)
+      reasons.push(`${ctx.budget.reason} at N_z = ${w.nz} after ${int(w.state.samples)} samples`);
   }
-  bar.stop();
+  const trainSeconds = st.trainSeconds,
+    samplesTrained = st.samplesTrained,
+    evalSeconds = st.evalSeconds;
+  const modelConfig = { ...modelFor(0), latentDim: nzs };
+  const trainerConfig = {
+    ...trainerFor(null),
+    optimizer: { name: 'adagrad', lr: STEP_SIZES, weightDecay: 1 },
+  };
   const skipped = nzs.filter((nz) => !runs.some((r) => r.nz === nz));
   if (skipped.length) reasons.push(`N_z ${skipped.join(', ')} not run (${ctx.budget.reason})`);
   if (target < PAPER_SAMPLES)
@@ -249,6 +313,7 @@ export async function run(ctx) {
       stepSizes: Object.fromEntries(runs.map((r) => [r.nz, r.stepSize])),
     },
     modelFile: runs.map((r) => r.modelFile),
+    checkpoint: `${ckpt}.json and ${ckpt}-nz<N_z>.safetensors`,
     samplesTrained,
     trainSeconds,
     cutShortReasons: reasons,
