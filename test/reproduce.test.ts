@@ -137,8 +137,10 @@ describe('npm run reproduce -- <name> --quick', () => {
     expect(j.cutShortReason).toContain("of the paper's 100,000,000");
   }, 300_000);
 
+  let iwae: any = null;
   it('iwae: three schedule stages, L_200 above the one-sample ELBO, active units counted', async () => {
     const j = await quick('iwae', ['--threads', '1']);
+    iwae = j;
     expect(j.config.passes).toBe(13);
     expect(j.perPass).toHaveLength(13);
     // the schedule: lr 1e-3·10^(−i/7) over 1, 3, 9 passes
@@ -159,6 +161,23 @@ describe('npm run reproduce -- <name> --quick', () => {
     expect(s.logLikelihoodSeconds).toBeGreaterThan(0);
     expect(s.goalMet).toBe(null);
     expect(j.cutShortReason).toContain('L_200 instead of L_5000');
+  }, 300_000);
+
+  it('iwae stopped after 4 passes and continued with --resume gives the same bits as the straight run', async () => {
+    expect(iwae).not.toBe(null);
+    const a = await reproduce(['iwae', '--quick', '--threads', '1', '--passes', '4']);
+    expect(a.code).toBe(0);
+    const first = JSON.parse(readFileSync(join(dir, 'reproduce-iwae.json'), 'utf8'));
+    expect(first.cutShortReason).toContain('4 of the schedule');
+    const b = await reproduce(['iwae', '--quick', '--threads', '1', '--resume']);
+    expect(b.code).toBe(0);
+    const j = JSON.parse(readFileSync(join(dir, 'reproduce-iwae.json'), 'utf8'));
+    expect(j.summary.resumedAtPass).toBe(4);
+    expect(j.perPass.map((p: any) => p.trainLoss)).toEqual(iwae.perPass.map((p: any) => p.trainLoss));
+    expect(j.points).toEqual(iwae.points);
+    expect(j.summary.testNll).toBe(iwae.summary.testNll);
+    expect(j.summary.activeUnitVariances).toEqual(iwae.summary.activeUnitVariances);
+    expect(j.samplesTrained).toBe(iwae.samplesTrained);
   }, 300_000);
 
   it('a run stopped by --time-budget says so, and --render rewrites the same table', async () => {
