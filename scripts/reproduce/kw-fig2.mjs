@@ -301,8 +301,8 @@ export async function run(ctx) {
         'test bound close to the training bound: no overfitting even at N_z = 200',
         'the bound still rising at the end',
       ],
-      approxFinalBound:
-        'the figure (log-scaled samples, bounds from about −150 to −95) ends near −100 for N_z ≥ 10 at 10⁸ samples; no table of numbers is published',
+      numbers:
+        'none published: the figure plots the curves on a log-scaled axis to 10⁸ samples; only its qualitative claims are compared',
     },
     summary: {
       finalTestBoundByNz: Object.fromEntries(byNz.map((r) => [r.nz, r.finalTestBound])),
@@ -323,8 +323,13 @@ export async function run(ctx) {
 
 export function report(r) {
   const s = r.summary;
+  const reached = r.runs.map((u) => u.samples),
+    lo = Math.min(...reached),
+    hi = Math.max(...reached);
+  const gaps = r.runs.map((u) => u.trainMinusTest);
+  const gap = `train − test from ${fmt(Math.min(...gaps))} to ${fmt(Math.max(...gaps))} nats${Math.max(...gaps) < 0 ? ' (the test bound is the higher one)' : ''}`;
   const lines = [
-    `Kingma & Welling's Fig. 2 protocol on MNIST: 784-500-N_z tanh encoder and decoder, Bernoulli decoder, M = 100, L = 1, N(0, 0.01²) init, Adagrad (step size picked per N_z from 0.01, 0.02, 0.1 by a ${int(r.config.selectSamples)}-sample pilot), N(0, I) prior on θ as weight decay, dynamic binarization. Bounds are nats per datapoint on ${int(r.config.evalRows.train)} training and ${int(r.config.evalRows.test)} test images (one z sample each), after ${int(r.config.samplesPerNz)} training samples per N_z (the paper: ${int(r.paper.samples)}).`,
+    `Kingma & Welling's Fig. 2 protocol on MNIST: 784-500-N_z tanh encoder and decoder, Bernoulli decoder, M = 100, L = 1, N(0, 0.01²) init, Adagrad (step size picked per N_z from 0.01, 0.02, 0.1 by a ${int(r.config.selectSamples)}-sample pilot), N(0, I) prior on θ as weight decay, dynamic binarization. Bounds are nats per datapoint on ${int(r.config.evalRows.train)} training and ${int(r.config.evalRows.test)} test images (one z sample each), after ${lo === hi ? int(lo) : `${int(lo)}–${int(hi)}`} training samples per N_z (target ${int(r.config.samplesPerNz)}; the paper: ${int(r.paper.samples)}).`,
     '',
     '| N_z | step size | train bound | test bound | train − test | test bound rise over the last decade |',
     '| ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -333,7 +338,7 @@ export function report(r) {
         `| ${u.nz} | ${u.stepSize} | ${fmt(u.finalTrainBound)} | ${fmt(u.finalTestBound)} | ${fmt(u.trainMinusTest)} | ${u.riseOverLastDecade >= 0 ? '+' : ''}${fmt(u.riseOverLastDecade)} (from ${int(u.riseFromSamples)}) |`,
     ),
     '',
-    `What the paper's figure shows, checked on this run: the bound ordered by N_z (higher N_z, higher test bound) — ${s.orderedByNz ? '**yes**' : '**no**'}; test close to train (no overfitting, even at N_z = 200) — largest train − test gap ${fmt(s.maxTrainMinusTest)} nats; the bound still rising at the end — ${s.allStillRising ? '**yes**, for every N_z' : '**not for every N_z**'}. The paper's curves run to 10⁸ samples and end near −100 (read off the figure; no numbers are published); the Frey Face half needs a data set not available offline and was not run.`,
+    `What the paper's figure shows, checked on this run: the bound ordered by N_z (higher N_z, higher test bound) — ${s.orderedByNz ? '**yes**' : '**no**'}; test close to train (no overfitting, even at N_z = 200) — ${gap}; the bound still rising at the end — ${s.allStillRising ? '**yes**, for every N_z' : '**not for every N_z**'}. The paper publishes no numbers for the figure, only curves to 10⁸ samples, so only these properties are compared (and the bound here is at ${int(hi)} samples, where the paper's curves are still well below their end); the Frey Face half needs a data set not available offline and was not run.`,
   ];
   const series = r.points
     .filter((p) => r.runs.some((u) => u.nz === p.nz && u.stepSize === p.lr))
