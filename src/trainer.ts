@@ -353,7 +353,10 @@ export class Trainer {
     return this.vae.save({ tensors, metadata: { trainer: JSON.stringify(state) } });
   }
 
-  /** Restores a model and its trainer from Trainer.save() output; fit() then continues exactly. */
+  /**
+   * Restores a model and its trainer from Trainer.save() output; fit() then continues exactly, on
+   * any thread count (`opts` as VAE.load's: build, threads).
+   */
   static async resume(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Trainer> {
     const { model, file } = await VAE.fromFile(bytes, opts);
     const state = parseTrainerState(file.metadata.trainer);
