@@ -181,12 +181,17 @@ export function report(r) {
     ...oneEpochLater(r),
   ];
   const series = [
-    ...r.points.map((p) => ({ x: p.epoch, y: p.trainElbo, series: 'wasm-vae train' })),
-    ...tested.map((p) => ({ x: p.epoch, y: p.testElbo, series: 'wasm-vae test' })),
+    // from epoch 5 on (when there are more), so the first epoch's −150s do not flatten the rest
+    ...r.points
+      .filter((p) => p.epoch >= 5 || r.config.epochs < 10)
+      .map((p) => ({ x: p.epoch, y: p.trainElbo, series: 'wasm-vae train' })),
+    ...tested
+      .filter((p) => p.epoch >= 5 || r.config.epochs < 10)
+      .map((p) => ({ x: p.epoch, y: p.testElbo, series: 'wasm-vae test' })),
     ...Object.entries(r.paper.testElboByEpoch).map(([e, y]) => ({
       x: Number(e),
       y,
-      series: 'Pyro test (published curve)',
+      series: 'Pyro test',
     })),
   ];
   return {
