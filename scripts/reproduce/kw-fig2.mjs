@@ -240,9 +240,12 @@ export async function run(ctx) {
       modelFile: await ctx.saveModel(w.vae, `-nz${w.nz}`),
     });
     w.vae.dispose();
-    if (w.state.samples < target)
-      reasons.push(`${ctx.budget.reason} at N_z = ${w.nz} after ${int(w.state.samples)} samples`);
   }
+  const short = winners.filter((w) => w.state.samples < target);
+  if (short.length)
+    reasons.push(
+      `${ctx.budget.reason}: samples per N_z reached ${short.map((w) => `${w.nz}: ${int(w.state.samples)}`).join(', ')}`,
+    );
   const trainSeconds = st.trainSeconds,
     samplesTrained = st.samplesTrained,
     evalSeconds = st.evalSeconds;
