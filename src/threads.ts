@@ -62,6 +62,8 @@ const claimAt = (i: number) => SHARES_AT + 2 * i,
 /** A claim word the caller has revoked: the worker's next compare-and-swap fails and it exits. */
 const REVOKED = -1;
 const REVOKED_TEXT = String(REVOKED);
+/** Spins (≈ 2-5 µs) the caller waits for the workers to claim their shares before it takes them over. */
+const GRACE = 2000;
 /** Consecutive calls a worker must miss (beside ThreadPool.stallMs of them) before the pool retires it. */
 const LATE_CALLS = 1000;
 /** @internal the control block's layout, for tests that fake a worker's state. */
@@ -364,9 +366,17 @@ export class ThreadPool extends KernelRunner {
     // On a loaded machine a call then costs at most what one thread would, never a scheduler's
     // wait per call.
     const gen = Atomics.load(c, GEN);
+    // a spinning worker claims within a fraction of a µs: give it a few µs before taking its share,
+    // so a call whose own share is tiny does not take the others' work from running threads
+    for (let spin = 0, i = 1; i < this.nth && spin < GRACE; spin++)
+      if (Atomics.load(c, claimAt(i)) === gen) i++;
     let took = false;
     for (let i = 1; i < this.nth; i++) {
-      if (Atomics.compareExchange(c, claimAt(i), gen - 1, gen) !== gen - 1) {
+      // a plain load first: the usual case (claimed) then costs no read-modify-write of the line
+      if (
+        Atomics.load(c, claimAt(i)) !== gen - 1 ||
+        Atomics.compareExchange(c, claimAt(i), gen - 1, gen) !== gen - 1
+      ) {
         this.lateCalls[i] = 0; // it claimed its share: alive
         continue;
       }
