@@ -12,11 +12,6 @@ samples after warm-up, as samples/s. stdout: one JSON object.
 """
 import argparse, json, os, statistics, sys, time
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--batches", default="32,128")
-ap.add_argument("--threads", default="1,2")
-ap.add_argument("--seconds", type=float, default=3.0)
-args = ap.parse_args()
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -42,7 +37,7 @@ class ConvVAE(nn.Module):
         return rec - 0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp())
 
 
-def bench(batch, threads):
+def bench(batch, threads, seconds):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     m = ConvVAE()
@@ -60,7 +55,7 @@ def bench(batch, threads):
         step()
     t0 = time.perf_counter()
     samples = []
-    while time.perf_counter() - t0 < args.seconds or len(samples) < 5:
+    while time.perf_counter() - t0 < seconds or len(samples) < 5:
         s = time.perf_counter()
         step()
         samples.append(time.perf_counter() - s)
@@ -70,6 +65,12 @@ def bench(batch, threads):
                 p10=round(q(0.1), 1), p90=round(q(0.9), 1), n=len(rates))
 
 
-res = [bench(b, t) for t in map(int, args.threads.split(",")) for b in map(int, args.batches.split(","))]
-print(json.dumps(dict(system="pytorch", torch=torch.__version__, mkldnn=torch.backends.mkldnn.is_available(),
-                      results=res)))
+if __name__ == "__main__":  # bench/pytorch_keras_conv_mnist.py imports ConvVAE
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", default="32,128")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    res = [bench(b, t, args.seconds) for t in map(int, args.threads.split(",")) for b in map(int, args.batches.split(","))]
+    print(json.dumps(dict(system="pytorch", torch=torch.__version__, mkldnn=torch.backends.mkldnn.is_available(),
+                          results=res)))
