@@ -2,9 +2,11 @@
 // Web Worker (WorkerTrainer) and draws, live, the ELBO / reconstruction / KL curves, test
 // reconstructions, samples from the prior, the 2-D latent manifold and an interpolation.
 // Uses the single-file build (kernels and worker inlined), served by scripts/serve.mjs.
-// URL parameters (for quick runs and tests): latent, hidden, epochs, batch, n (training images),
-// seed, autostart=1.
-import { VAE, Trainer, WorkerTrainer, init, oneHot, parseIdx } from '../dist/inline/wasm-vae.js';
+// The model is an MLP (784–hidden–z) or Keras-io's convolutional VAE (PRESETS.kerasIoConv, any latent
+// size), both trained in the worker on kernel threads.
+// URL parameters (for quick runs and tests): arch (mlp|conv), latent, hidden, epochs, batch, n
+// (training images), seed, autostart=1.
+import { VAE, Trainer, WorkerTrainer, PRESETS, init, oneHot, parseIdx } from '../dist/inline/wasm-vae.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -41,7 +43,9 @@ function setPhase(phase, text = phase) {
   $('download').disabled = training || !vae;
   $('load').disabled = training;
   $('loadbtn').disabled = training;
-  for (const id of ['latent', 'hidden', 'epochs', 'batch', 'ntrain']) $(id).disabled = training;
+  for (const id of ['arch', 'latent', 'hidden', 'epochs', 'batch', 'ntrain']) $(id).disabled = training;
+  // the conv model's layers are the preset's: only its latent size is a choice
+  if (!training) $('hidden').disabled = $('arch').value === 'conv';
 }
 
 function showError(err) {
@@ -72,6 +76,7 @@ function applyParams() {
     if (el.tagName === 'SELECT' && ![...el.options].some((o) => o.value === v)) el.add(new Option(v, v));
     el.value = v;
   };
+  set('arch', params.get('arch'));
   set('latent', params.get('latent'));
   set('hidden', params.get('hidden'));
   set('epochs', params.get('epochs'));
@@ -396,8 +401,12 @@ function drawCurves() {
   });
 }
 
+// The panels run the model on this thread (1,000 test images for the scatter and the KL bars): a
+// conv model takes far longer than an MLP, so they are redrawn at most every 600 ms and at least
+// 4 draw-times apart, which keeps the page responsive for either.
 let drawPending = false,
-  lastPanels = 0;
+  lastPanels = 0,
+  panelMs = 0;
 function scheduleDraw(force = false) {
   if (drawPending) return;
   drawPending = true;
@@ -405,17 +414,26 @@ function scheduleDraw(force = false) {
     drawPending = false;
     drawCurves();
     const now = performance.now();
-    if (force || now - lastPanels > 600) {
-      lastPanels = now;
+    if (force || now - lastPanels > Math.max(600, 4 * panelMs)) {
       drawModelPanels();
+      lastPanels = performance.now();
+      panelMs = lastPanels - now;
     }
   });
+}
+
+/** "784–400–2" for an MLP; "conv 32 → conv 64 → dense 16 → z 2" for a model with conv entries. */
+function describe(c) {
+  if (c.encoder.every((e) => typeof e === 'number')) return [c.inputDim, ...c.encoder, c.latentDim].join('–');
+  const entry = (e) =>
+    typeof e === 'number' ? `dense ${e}` : e.conv ? `conv ${e.conv}` : e.dense ? `dense ${e.dense}` : '';
+  return [...c.encoder.map(entry), `z ${c.latentDim}`].filter(Boolean).join(' → ');
 }
 
 function showModelInfo(source) {
   const c = vae.config;
   $('modelinfo').textContent =
-    `model: ${[c.inputDim, ...c.encoder, c.latentDim].join('–')} (${vae.parameterCount.toLocaleString()} parameters, ${source})`;
+    `model: ${describe(c)} (${vae.parameterCount.toLocaleString()} parameters, ${source})`;
   $('build').textContent = vae.build;
   demo.build = vae.build;
 }
@@ -435,7 +453,11 @@ async function train(fresh) {
       const seed = params.has('seed') ? Number(params.get('seed')) : Math.floor(Math.random() * 2 ** 31);
       trainer?.terminate();
       trainer = null;
-      vae = await VAE.create({ inputDim: D, encoder: [hidden], latentDim, seed });
+      vae = await VAE.create(
+        $('arch').value === 'conv'
+          ? { ...PRESETS.kerasIoConv, latentDim, seed }
+          : { inputDim: D, encoder: [hidden], latentDim, seed },
+      );
       for (const k of Object.keys(curves)) curves[k] = [];
       demo.batches = 0;
       showModelInfo('new');
@@ -523,10 +545,14 @@ async function loadModel(file) {
     vae = model;
     for (const k of Object.keys(curves)) curves[k] = [];
     const c = vae.config;
-    for (const [id, v] of [
-      ['latent', c.latentDim],
-      ['hidden', c.encoder[0]],
-    ]) {
+    const conv = c.inputShape !== undefined && c.inputShape !== null;
+    $('arch').value = conv ? 'conv' : 'mlp';
+    for (const [id, v] of conv
+      ? [['latent', c.latentDim]]
+      : [
+          ['latent', c.latentDim],
+          ['hidden', c.encoder[0]],
+        ]) {
       if (![...$(id).options].some((o) => o.value === String(v))) $(id).add(new Option(String(v), String(v)));
       $(id).value = String(v);
     }

@@ -7,13 +7,13 @@
 //   bench/results/reproduce-<name>.svg   the plot (Vega-Lite through dist/cli/plot.js)
 // and the trained model to out/reproduce/reproduce-<name>*.safetensors.
 //
-// Names: pytorch-example, pyro, kw-fig2, iwae (scripts/reproduce/<name>.mjs holds each protocol).
+// Names: pytorch-example, pyro, kw-fig2, iwae, keras-conv (scripts/reproduce/<name>.mjs holds each protocol).
 // Common options: --quick (a small version that runs in well under a minute; the tests run it),
 // --seed N, --threads auto|N, --time-budget SECONDS (stop training then, evaluate, and say so),
 // --out DIR (default bench/results), --model-dir DIR (default out/reproduce), --quiet (no bar),
 // --render (rewrite the .md and .svg from an existing JSON without running), --readme (also put the
 // table into README.md between <!-- reproduce:<name> --> and <!-- /reproduce:<name> -->), --resume (continue
-// from the checkpoint a stopped run left in --model-dir, where the name supports it: kw-fig2, iwae), --help.
+// from the checkpoint a stopped run left in --model-dir, where the name supports it: kw-fig2, iwae, keras-conv), --help.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import { writeChart } from '../dist/cli/plot.js';
 import { Budget, Progress, machine, runLine, writeText } from './reproduce/common.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const NAMES = ['pytorch-example', 'pyro', 'kw-fig2', 'iwae'];
+const NAMES = ['pytorch-example', 'pyro', 'kw-fig2', 'iwae', 'keras-conv'];
 
 const COMMON = {
   quick: { type: 'boolean', default: false },

@@ -5,7 +5,7 @@
 // a run stopped by --time-budget says so, that --render rewrites the same table, and that a bad
 // option is refused before anything runs.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -178,6 +178,57 @@ describe('npm run reproduce -- <name> --quick', () => {
     expect(j.summary.testNll).toBe(iwae.summary.testNll);
     expect(j.summary.activeUnitVariances).toEqual(iwae.summary.activeUnitVariances);
     expect(j.samplesTrained).toBe(iwae.samplesTrained);
+  }, 300_000);
+
+  // PyTorch is Debian's python3-torch at /usr/bin/python3 (.ci/run installs it)
+  const HAS_TORCH = (() => {
+    try {
+      execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  let keras: any = null;
+  it('keras-conv: two epochs of the conv preset beside PyTorch, both test −ELBOs falling', async () => {
+    const j = await quick('keras-conv', ['--threads', '1']);
+    keras = j;
+    expect(j.config.model).toMatchObject({ inputShape: [1, 28, 28], latentDim: 2 });
+    expect(j.config.trainer).toMatchObject({ batchSize: 128, reduction: 'sum' });
+    expect(j.protocol.model).toContain('134,165 parameters');
+    expect(j.points.map((p: any) => p.epoch)).toEqual([1, 2]);
+    for (const p of j.points) {
+      inRange(p.trainLoss, 150, 600);
+      inRange(p.testLoss, 150, 600);
+      expect(p.testReconstruction + p.testKl).toBeCloseTo(p.testLoss, 6);
+    }
+    expect(j.points[1].testLoss).toBeLessThan(j.points[0].testLoss);
+    expect(j.samplesTrained).toBe(2 * 1_000);
+    expect(j.pytorch.mode).toBe('beside');
+    if (HAS_TORCH) {
+      expect(j.pytorch.error).toBe(null);
+      expect(j.pytorch.threads).toBe(1);
+      for (const p of j.points) inRange(p.pytorchTestLoss, 150, 600);
+      expect(j.points[1].pytorchTestLoss).toBeLessThan(j.points[0].pytorchTestLoss);
+      expect(j.summary.pytorchSamplesPerSec).toBeGreaterThan(0);
+    } else expect(j.cutShortReason).toContain('PyTorch did not run');
+  }, 300_000);
+
+  it('keras-conv stopped after 1 epoch and continued with --resume gives the straight run’s bits', async () => {
+    expect(keras).not.toBe(null);
+    const a = await reproduce(['keras-conv', '--quick', '--threads', '1', '--epochs', '1']);
+    expect(a.code).toBe(0);
+    const b = await reproduce(['keras-conv', '--quick', '--threads', '1', '--resume']);
+    expect(b.code).toBe(0);
+    const j = JSON.parse(readFileSync(join(dir, 'reproduce-keras-conv.json'), 'utf8'));
+    expect(j.resumedAtEpoch).toBe(1);
+    expect(j.points.map((p: any) => [p.trainLoss, p.testLoss])).toEqual(
+      keras.points.map((p: any) => [p.trainLoss, p.testLoss]),
+    );
+    if (HAS_TORCH) expect(j.points.map((p: any) => p.epoch)).toEqual([1, 2]);
+    const c = await reproduce(['keras-conv', '--pytorch', 'sometimes']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('--pytorch must be one of beside, after, off');
   }, 300_000);
 
   it('a run stopped by --time-budget says so, and --render rewrites the same table', async () => {

@@ -1,8 +1,8 @@
 // The demo page (demo/index.html, served like `npm run demo`): trains on MNIST in a worker for a
 // few batches while its canvases (curves, reconstructions, prior samples, 2-D manifold,
 // interpolation, the latent scatter by digit, the per-dimension KL bars) fill with non-blank images; saves a screenshot to test-artifacts/demo.png;
-// downloads the model and loads it back; and shows a visible error — not a hang — for corrupt
-// model files.
+// downloads the model and loads it back; shows a visible error — not a hang — for corrupt
+// model files; and switches to the conv VAE (Keras-io's preset), trained in the worker on threads.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -141,5 +141,64 @@ describe.skipIf(!HAS_CHROMIUM)(title('demo page'), () => {
     // still usable: the last good model is kept, and training can start again
     expect(await page.locator('#start').isEnabled()).toBe(true);
     expect(await page.locator('#download').isEnabled()).toBe(true);
+  });
+
+  it('switches to the conv VAE and trains it in the worker on kernel threads', async () => {
+    const conv = await browser.newPage({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+    const convErrors = collectErrors(conv);
+    try {
+      await conv.goto(server.url + 'demo/?arch=conv&n=2000&epochs=100&latent=2&batch=32&seed=1&autostart=1');
+      await conv.waitForFunction(
+        'window.__demo && (window.__demo.error || (window.__demo.batches >= 12 && window.__demo.draws >= 2))',
+        null,
+        { timeout: 90_000 },
+      );
+      expect(await conv.evaluate('window.__demo.error')).toBeNull();
+      expect(await conv.locator('#arch').inputValue()).toBe('conv');
+      // the layers are the preset's: the hidden-width choice does not apply
+      expect(await conv.locator('#hidden').isDisabled()).toBe(true);
+      expect(await conv.locator('#modelinfo').textContent()).toContain(
+        'conv 32 → conv 64 → dense 16 → z 2 (134,165 parameters',
+      );
+      const cores = await conv.evaluate('navigator.hardwareConcurrency');
+      expect(await conv.evaluate('window.__demo.threads')).toBe(Math.min(Number(cores), 8));
+      expect(Number((await conv.locator('#sps').textContent())!.replace(/\D/g, ''))).toBeGreaterThan(0);
+      // the training curves are drawn and the reconstructions show the originals and the model's output
+      const stats = (await conv.evaluate(CANVAS_STATS)) as Record<string, { ink: number; std: number }>;
+      for (const id of ['curves', 'recon']) {
+        expect(stats[id].ink, `${id} has ink`).toBeGreaterThan(0.02);
+        expect(stats[id].std, `${id} is not uniform`).toBeGreaterThan(8);
+      }
+      expect(await conv.evaluate('window.__demo.scatterPoints')).toBe(1000);
+      await conv.screenshot({ path: join(ARTIFACTS, 'demo-conv.png'), fullPage: true });
+      await conv.click('#stop');
+      await conv.waitForFunction("window.__demo.phase === 'stopped'", null, { timeout: 30_000 });
+      // Stop gives the controls back, the conv choice still without a hidden width
+      expect(await conv.locator('#start').isEnabled()).toBe(true);
+      expect(await conv.locator('#hidden').isDisabled()).toBe(true);
+      // the trained conv model downloads as a file of its 134,165 float32 parameters (and more)
+      const [download] = await Promise.all([conv.waitForEvent('download'), conv.click('#download')]);
+      const path = join(ARTIFACTS, 'demo-conv-model.safetensors');
+      await download.saveAs(path);
+      expect(readFileSync(path).length).toBeGreaterThan(134_165 * 4);
+      // and loads back as a conv model: the switch follows the file
+      await conv.selectOption('#arch', 'mlp');
+      await conv.setInputFiles('#load', path);
+      await conv.waitForFunction(
+        "window.__demo.phase === 'loaded' || window.__demo.phase === 'error'",
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      expect(await conv.evaluate('window.__demo.error')).toBeNull();
+      expect(await conv.locator('#arch').inputValue()).toBe('conv');
+      expect(await conv.locator('#modelinfo').textContent()).toContain(
+        'loaded from demo-conv-model.safetensors',
+      );
+      expect(convErrors).toEqual([]);
+    } finally {
+      await conv.close();
+    }
   });
 });
