@@ -21,14 +21,17 @@
 //
 // Scratch: one area per thread (conv2d_scratch_floats, conv_transpose2d_scratch_floats): the
 // (CKK, P) column matrix (or its transposed column slice) and a packed-A area for the GEMM.
-import { gemm_strided, gemm_pack_a_floats } from './gemm';
+import { gemm_strided, gemm_pack_a_floats, f32_transpose } from './gemm';
 import { idx4, share_lo, share_hi } from './common';
 
-/** Floats of one thread's scratch area: the column matrix, then the GEMM's packed A for the three products. */
+/**
+ * Floats of one thread's scratch area: the column matrix, the GEMM's packed A for the three
+ * products, then a second column matrix (the weight gradient transposes its columns through it).
+ */
 // @ts-ignore: decorator
 @inline function area_floats(CKK: i32, P: i32, Ma: i32): i32 {
   const pack = max(gemm_pack_a_floats(Ma, CKK), max(gemm_pack_a_floats(Ma, P), gemm_pack_a_floats(CKK, Ma)));
-  return ((CKK * P + 3) & ~3) + pack;
+  return 2 * ((CKK * P + 3) & ~3) + pack;
 }
 
 /**
@@ -55,6 +58,16 @@ function im2col(dst: usize, img: usize, Hb: i32, Wb: i32, Hs: i32, Ws: i32, KH: 
         const row = plane + idx4(ih * Wb - pad + kw);
         let ws = 0;
         for (; ws < w0; ws++) store<f32>(d + <usize>ws * sp, 0);
+        if (ASC_FEATURE_SIMD && sp == 4) {
+          // four columns at a time; every float loaded lies inside this image row
+          if (s == 1)
+            for (; ws + 4 <= w1; ws += 4) v128.store(d + idx4(ws), v128.load(row + idx4(ws)));
+          else if (s == 2)
+            for (; ws + 4 <= w1 && ws * 2 - pad + kw + 8 <= Wb; ws += 4) {
+              const p = row + idx4(ws * 2);
+              v128.store(d + idx4(ws), v128.shuffle<f32>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6));
+            }
+        }
         for (; ws < w1; ws++) store<f32>(d + <usize>ws * sp, load<f32>(row + idx4(ws * s)));
         for (; ws < Ws; ws++) store<f32>(d + <usize>ws * sp, 0);
       }
@@ -78,7 +91,26 @@ function col2im_add(img: usize, col: usize, Cb: i32, Hb: i32, Wb: i32, Hs: i32, 
       const ih = hs * s - pad + kh;
       if (ih >= 0 && ih < Hb) {
         const row = plane + idx4(ih * Wb - pad + kw);
-        for (let ws = w0; ws < w1; ws++) {
+        let ws = w0;
+        if (ASC_FEATURE_SIMD) {
+          // four columns at a time (the same one addition per element as the scalar loop)
+          if (s == 1)
+            for (; ws + 4 <= w1; ws += 4) {
+              const p = row + idx4(ws);
+              v128.store(p, f32x4.add(v128.load(p), v128.load(src + idx4(ws))));
+            }
+          else if (s == 2)
+            for (; ws + 4 <= w1 && ws * 2 - pad + kw + 8 <= Wb; ws += 4) {
+              // the even floats of 8 get the four column values; the odd ones are kept as they are
+              const p = row + idx4(ws * 2), v = v128.load(src + idx4(ws));
+              const a0 = v128.load(p), a1 = v128.load(p, 16);
+              const s0 = f32x4.add(a0, v128.shuffle<f32>(v, v, 0, 0, 1, 1));
+              const s1 = f32x4.add(a1, v128.shuffle<f32>(v, v, 2, 2, 3, 3));
+              v128.store(p, v128.shuffle<f32>(s0, a0, 0, 5, 2, 7));
+              v128.store(p, v128.shuffle<f32>(s1, a1, 0, 5, 2, 7), 16);
+            }
+        }
+        for (; ws < w1; ws++) {
           const p = row + idx4(ws * s);
           store<f32>(p, load<f32>(p) + load<f32>(src + idx4(ws)));
         }
@@ -130,9 +162,12 @@ function weight_grad(dW: usize, sm: usize, bg: usize, scratch: usize, N: i32, Cb
   const nc = n1 - n0;
   const area = scratch + idx4(ith * area_floats(CKK, P, Ma));
   const colT = area, pack = area + idx4((CKK * P + 3) & ~3);
+  const col = pack + idx4(max(gemm_pack_a_floats(Ma, CKK), max(gemm_pack_a_floats(Ma, P), gemm_pack_a_floats(CKK, Ma))));
   for (let n = 0; n < N; n++) {
-    // this share's columns of im2col(bg_n)ᵀ: (P, nc)
-    im2col(colT, bg + idx4(n * Cb * Hb * Wb), Hb, Wb, Hs, Ws, KH, KW, s, pad, n0, n1, 4, idx4(nc));
+    // this share's rows of im2col(bg_n) (nc, P), transposed to (P, nc): two passes in registers
+    // are faster than one writing P scattered columns
+    im2col(col, bg + idx4(n * Cb * Hb * Wb), Hb, Wb, Hs, Ws, KH, KW, s, pad, n0, n1, idx4(P), 4);
+    f32_transpose(colT, col, nc, P);
     gemm_strided(dW + idx4(n0), idx4(CKK), sm + idx4(n * Ma * P), idx4(P), 4, colT, idx4(nc), false, 0, pack,
                  Ma, nc, P, accumulate || n > 0);
   }

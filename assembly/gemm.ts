@@ -183,17 +183,28 @@ export function gemm_strided(c: usize, ldc: usize, a: usize, sam: usize, sak: us
       }
       n += 4;
     }
-    // leftovers: N % 4 columns, one dot product each (A read from the packed panels)
+    // leftovers: N % 4 columns, one at a time, four rows of C per vector (a packed A panel times a
+    // splat of B); per element the same order of operations as the tiles
     for (; n < N; n++) {
-      for (let m = 0; m < M; m++) {
-        const cp = c + <usize>m * ldc + idx4(n);
-        let s: f32 = ldc0 ? load<f32>(cp) : 0;
-        if (first && bias) s += load<f32>(bias + idx4(n));
-        let ap = pack + <usize>(m / MR) * panel + idx4(m % MR);
-        let bp = panels ? b + idx4(n * K + k0) : bk + idx4(n);
-        const ldbn: usize = panels ? 4 : ldb;
-        for (let k = 0; k < kc; k++) { s += load<f32>(ap) * load<f32>(bp); ap += 16; bp += ldbn; }
-        store<f32>(cp, s);
+      const bn = panels ? b + idx4(n * K + k0) : bk + idx4(n);
+      const ldbn: usize = panels ? 4 : ldb;
+      let ap = pack;
+      for (let m = 0; m < M; m += MR) {
+        const cn = c + idx4(n);
+        const c0 = cn + <usize>m * ldc, c1 = cn + <usize>min(m + 1, M - 1) * ldc;
+        const c2 = cn + <usize>min(m + 2, M - 1) * ldc, c3 = cn + <usize>min(m + 3, M - 1) * ldc;
+        let x = f32x4.splat(0);
+        if (ldc0) {
+          x = f32x4.replace_lane(x, 0, load<f32>(c0)); x = f32x4.replace_lane(x, 1, load<f32>(c1));
+          x = f32x4.replace_lane(x, 2, load<f32>(c2)); x = f32x4.replace_lane(x, 3, load<f32>(c3));
+        }
+        if (first && bias) x = f32x4.add(x, f32x4.splat(load<f32>(bias + idx4(n))));
+        let bp = bn;
+        const aend = ap + panel;
+        while (ap < aend) { x = vmadd(v128.load(ap), f32x4.splat(load<f32>(bp)), x); ap += 16; bp += ldbn; }
+        // aliased (duplicate) rows hold identical values, so the store order does not matter
+        store<f32>(c3, f32x4.extract_lane(x, 3)); store<f32>(c2, f32x4.extract_lane(x, 2));
+        store<f32>(c1, f32x4.extract_lane(x, 1)); store<f32>(c0, f32x4.extract_lane(x, 0));
       }
     }
   }
