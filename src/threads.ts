@@ -55,19 +55,24 @@ const GEN = 0,
   NTH = 6;
 const ARGS_AT = 64,
   MAX_ARGS = 24;
-/** Per worker i (1…nth−1), from this Int32 index on: its claim word (the call it started) and its done word (the call it finished). */
+/**
+ * Per worker i (1…nth−1), from this Int32 index on: its claim word (the call it started), its done
+ * word (the call it finished) and its seen word (the last call it woke up for, claimed or not: a
+ * thread that comes late to every call on a busy machine is alive, a terminated one is not).
+ */
 const SHARES_AT = (ARGS_AT + 8 * MAX_ARGS) >> 2;
-const claimAt = (i: number) => SHARES_AT + 2 * i,
-  doneAt = (i: number) => SHARES_AT + 2 * i + 1;
+const claimAt = (i: number) => SHARES_AT + 3 * i,
+  doneAt = (i: number) => SHARES_AT + 3 * i + 1,
+  seenAt = (i: number) => SHARES_AT + 3 * i + 2;
 /** A claim word the caller has revoked: the worker's next compare-and-swap fails and it exits. */
 const REVOKED = -1;
 const REVOKED_TEXT = String(REVOKED);
 /** Spins (≈ 2-5 µs) the caller waits for the workers to claim their shares before it takes them over. */
 const GRACE = 2000;
-/** Consecutive calls a worker must miss (beside ThreadPool.stallMs of them) before the pool retires it. */
+/** Consecutive calls a worker must miss, without waking up for any, over ThreadPool.stallMs before the pool retires it. */
 const LATE_CALLS = 1000;
 /** @internal the control block's layout, for tests that fake a worker's state. */
-export const CONTROL = { GEN, claimAt, doneAt } as const;
+export const CONTROL = { GEN, claimAt, doneAt, seenAt } as const;
 /** Iterations a waiting thread spins before it sleeps (≈ 20-50 µs). */
 const SPIN = 20000;
 
@@ -149,7 +154,7 @@ on(function start(msg) {
   const c = new Int32Array(msg.control), args = new Float64Array(msg.control, ${ARGS_AT}, ${MAX_ARGS});
   const argv = [];
   for (let n = 0; n <= ${MAX_ARGS} + 2; n++) argv.push(new Array(n).fill(0));
-  const ith = msg.ith, claim = ${SHARES_AT} + 2 * ith;
+  const ith = msg.ith, claim = ${SHARES_AT} + 3 * ith;
   let seen = 0; // the control block starts at generation 0: a worker that starts late still sees the first call
   for (;;) {
     let spins = 0;
@@ -158,6 +163,7 @@ on(function start(msg) {
     }
     seen = Atomics.load(c, ${GEN});
     if (Atomics.load(c, ${STOP})) break;
+    Atomics.store(c, claim + 2, seen); // awake, whether or not the share is still there to claim
     // claim this call's share. The claim word holds the last call the share was taken for: the one
     // before (claim it), this one (the caller took it itself: this thread came late), or ${REVOKED_TEXT}
     // (the caller gave up on the pool and computes the shares itself).
@@ -289,9 +295,10 @@ export class ThreadPool extends KernelRunner {
   lost = '';
   /** Workers' shares the calling thread took over because their thread came late (a count, for the bench). */
   taken = 0;
-  /** Per worker: consecutive calls whose share the caller took over, and since when (ms). */
+  /** Per worker: consecutive calls whose share the caller took over while the thread did not wake up, since when (ms), and its seen word then. */
   private readonly lateCalls: Int32Array;
   private readonly lateSince: Float64Array;
+  private readonly lastSeen: Int32Array;
 
   private constructor(
     nth: number,
@@ -304,6 +311,7 @@ export class ThreadPool extends KernelRunner {
     this.c = new Int32Array(control);
     this.lateCalls = new Int32Array(nth);
     this.lateSince = new Float64Array(nth);
+    this.lastSeen = new Int32Array(nth);
   }
 
   /** Starts nth − 1 workers on the module and its shared memory; the caller is thread 0. */
@@ -313,7 +321,7 @@ export class ThreadPool extends KernelRunner {
     exports: KernelExports,
     nth: number,
   ): Promise<ThreadPool> {
-    const control = new SharedArrayBuffer(4 * doneAt(nth));
+    const control = new SharedArrayBuffer(4 * seenAt(nth));
     const spawn = spawner ?? browserSpawner;
     const started: SpawnedThread[] = [];
     try {
@@ -379,6 +387,12 @@ export class ThreadPool extends KernelRunner {
       ) {
         this.lateCalls[i] = 0; // it claimed its share: alive
         continue;
+      }
+      // late, but awake since the last time (it woke up for a later call): alive, only slow
+      const woke = Atomics.load(c, seenAt(i));
+      if (woke !== this.lastSeen[i]) {
+        this.lastSeen[i] = woke;
+        this.lateCalls[i] = 0;
       }
       if (this.lateCalls[i]++ === 0) this.lateSince[i] = performance.now();
       took = true;
@@ -457,7 +471,8 @@ export class ThreadPool extends KernelRunner {
 
   /**
    * Workers whose share the caller took over on each of the last LATE_CALLS or more calls, for
-   * longer than stallMs, have stopped (terminated, or never scheduled): the pool stops its workers
+   * longer than stallMs, without waking up for any of them, have stopped (terminated, or never
+   * scheduled; a thread that wakes up too late for every call on a busy machine is kept): the pool stops its workers
    * and runs every later call on the calling thread — as giveUp does, but without a stalled call,
    * since the caller already computed their shares.
    */

@@ -163,6 +163,39 @@ describe('threads: options and lifecycle', () => {
       });
     });
 
+    it('a thread that wakes up for every call but always too late (a busy machine) is kept', async () => {
+      await withStall(async () => {
+        const { CONTROL } = await import('../src/threads.js');
+        const vae = await VAE.create({ ...M, threads: 2 });
+        const one = await VAE.create({ ...M, threads: 1 });
+        const x = randArray(64 * 64, 1, 0, 1);
+        vae.evaluate(x, { seed: 1 });
+        const pool = poolOf(vae);
+        // the worker is stopped, so the caller takes over its share on every call; its seen word is
+        // moved on before each call, as a live thread does when it wakes up too late to claim
+        await pool.workers[0].terminate();
+        const want = one.evaluate(x, { seed: 2 });
+        const t0 = performance.now();
+        let calls = 0;
+        while (performance.now() - t0 < 900 || calls < 1500) {
+          Atomics.store(pool.c, CONTROL.seenAt(1), Atomics.load(pool.c, CONTROL.GEN));
+          expect(vae.evaluate(x, { seed: 2 })).toEqual(want);
+          calls++;
+        }
+        // well past stallMs (300 ms) and 1,000 missed calls, and still on 2 threads
+        expect(pool.taken).toBeGreaterThanOrEqual(1500);
+        expect([vae.threads, vae.threadsNote]).toEqual([2, '']);
+        // once the seen word stops moving (the thread is dead), the pool retires it
+        const t1 = performance.now();
+        while (vae.threads > 1 && performance.now() - t1 < 20_000)
+          expect(vae.evaluate(x, { seed: 2 })).toEqual(want);
+        expect(vae.threads).toBe(1);
+        expect(vae.threadsNote).toMatch(/^1 of 1 kernel thread\(s\) stopped responding/);
+        vae.dispose();
+        one.dispose();
+      });
+    });
+
     it('mid-training: fit goes on and its weights, optimizer state and losses are bit-identical to a 1-thread run', async () => {
       await withStall(async () => {
         const x = randArray(160 * 64, 7, 0, 1);
