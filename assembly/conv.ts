@@ -20,7 +20,8 @@
 // its three backward products read only what the forward pass wrote.
 //
 // Scratch: one area per thread (conv2d_scratch_floats, conv_transpose2d_scratch_floats): the
-// (CKK, P) column matrix (or its transposed column slice) and a packed-A area for the GEMM.
+// (CKK, P) column matrix (the weight gradient's transposed column slice), a packed-A area for the
+// GEMM, and a second (CKK, P) matrix where the weight gradient forms the slice before transposing it.
 import { gemm_strided, gemm_pack_a_floats, f32_transpose } from './gemm';
 import { idx4, share_lo, share_hi } from './common';
 
@@ -30,8 +31,13 @@ import { idx4, share_lo, share_hi } from './common';
  */
 // @ts-ignore: decorator
 @inline function area_floats(CKK: i32, P: i32, Ma: i32): i32 {
-  const pack = max(gemm_pack_a_floats(Ma, CKK), max(gemm_pack_a_floats(Ma, P), gemm_pack_a_floats(CKK, Ma)));
-  return 2 * ((CKK * P + 3) & ~3) + pack;
+  return 2 * ((CKK * P + 3) & ~3) + pack_floats(CKK, P, Ma);
+}
+
+/** Floats of the packed-A area: the largest A of the three products. */
+// @ts-ignore: decorator
+@inline function pack_floats(CKK: i32, P: i32, Ma: i32): i32 {
+  return max(gemm_pack_a_floats(Ma, CKK), max(gemm_pack_a_floats(Ma, P), gemm_pack_a_floats(CKK, Ma)));
 }
 
 /**
@@ -162,7 +168,7 @@ function weight_grad(dW: usize, sm: usize, bg: usize, scratch: usize, N: i32, Cb
   const nc = n1 - n0;
   const area = scratch + idx4(ith * area_floats(CKK, P, Ma));
   const colT = area, pack = area + idx4((CKK * P + 3) & ~3);
-  const col = pack + idx4(max(gemm_pack_a_floats(Ma, CKK), max(gemm_pack_a_floats(Ma, P), gemm_pack_a_floats(CKK, Ma))));
+  const col = pack + idx4(pack_floats(CKK, P, Ma));
   for (let n = 0; n < N; n++) {
     // this share's rows of im2col(bg_n) (nc, P), transposed to (P, nc): two passes in registers
     // are faster than one writing P scattered columns

@@ -155,6 +155,20 @@ const ctx = {
   /** Where this run keeps a checkpoint (a trainer file and its sidecar JSON) for --resume. */
   checkpoint: (suffix = '') =>
     join(modelDir, `reproduce-${name}${values.quick ? '-quick' : ''}${suffix}.checkpoint`),
+  /**
+   * With --resume, the sidecar JSON of the checkpoint at `ckpt` ({ planned, state }), which must
+   * have been made with the same `planned` options; without it, null.
+   */
+  resumed(ckpt, planned) {
+    if (!values.resume) return null;
+    if (!existsSync(`${ckpt}.json`)) fail(`--resume: no checkpoint at ${ckpt}.json`);
+    const saved = JSON.parse(readFileSync(`${ckpt}.json`, 'utf8'));
+    if (JSON.stringify(saved.planned) !== JSON.stringify(planned))
+      fail(
+        `--resume: the checkpoint ${ckpt}.json was made with other options (${JSON.stringify(saved.planned)})`,
+      );
+    return saved;
+  },
   /** Saves a model next to the others of this run; returns where (relative to the repo) and its size. */
   async saveModel(what, suffix = '') {
     const path = join(modelDir, `reproduce-${name}${values.quick ? '-quick' : ''}${suffix}.safetensors`);

@@ -5,7 +5,7 @@
 // active units (Cov_x E_q[u] > 10⁻²). --k and --objective give the table's other cells.
 import { VAE, Trainer, loadMnist } from '../../dist/node.js';
 import { lineChart } from '../../dist/cli/plot.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Budget, duration, fmt, headRows, int, writeText } from './common.mjs';
 
 export const title = 'Burda et al. (2016), IWAE Table 1 (MNIST, one stochastic layer)';
@@ -82,15 +82,7 @@ export async function run(ctx) {
   // JSON with what was measured so far; --resume continues from it bit-exactly
   const ckpt = ctx.checkpoint(objective === 'elbo' && k === 1 ? '' : `-${objective}-k${k}`);
   const planned = { model, trainerOptions, trainRows: train.rows, testRows: test.rows, evalK };
-  let saved = null;
-  if (ctx.resume) {
-    if (!existsSync(`${ckpt}.json`)) ctx.fail(`--resume: no checkpoint at ${ckpt}.json`);
-    saved = JSON.parse(readFileSync(`${ckpt}.json`, 'utf8'));
-    if (JSON.stringify(saved.planned) !== JSON.stringify(planned))
-      ctx.fail(
-        `--resume: the checkpoint ${ckpt}.json was made with other options (${JSON.stringify(saved.planned)})`,
-      );
-  }
+  const saved = ctx.resumed(ckpt, planned);
   const trainer = saved
     ? await Trainer.resume(readFileSync(`${ckpt}.safetensors`), { threads: ctx.threads })
     : new Trainer(await VAE.create({ ...model, threads: ctx.threads }), trainerOptions);

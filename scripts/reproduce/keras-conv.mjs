@@ -83,17 +83,8 @@ export async function run(ctx) {
   // PyTorch's own (bench/pytorch_keras_conv_mnist.py --checkpoint); --resume continues both
   const ckpt = ctx.checkpoint();
   const planned = { model, trainerOptions, trainRows: train.rows, testRows: test.rows, pytorch: mode };
-  let saved = null;
-  if (ctx.resume) {
-    if (!existsSync(`${ckpt}.json`)) ctx.fail(`--resume: no checkpoint at ${ckpt}.json`);
-    saved = JSON.parse(readFileSync(`${ckpt}.json`, 'utf8'));
-    if (JSON.stringify(saved.planned) !== JSON.stringify(planned))
-      ctx.fail(
-        `--resume: the checkpoint ${ckpt}.json was made with other options (${JSON.stringify(saved.planned)})`,
-      );
-  } else {
-    rmSync(`${ckpt}.pt`, { force: true });
-  }
+  const saved = ctx.resumed(ckpt, planned);
+  if (!saved) rmSync(`${ckpt}.pt`, { force: true });
   const trainer = saved
     ? await Trainer.resume(readFileSync(`${ckpt}.safetensors`), { threads })
     : new Trainer(await VAE.create({ ...model, threads }), trainerOptions);

@@ -7,7 +7,7 @@
 // of a N(0, I) prior on θ (a MAP estimate of θ).
 import { VAE, Trainer, loadMnist } from '../../dist/node.js';
 import { lineChart } from '../../dist/cli/plot.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fmt, headRows, int, trainTo, writeText } from './common.mjs';
 
 export const title = 'Kingma & Welling (2014), Fig. 2 (MNIST)';
@@ -77,15 +77,7 @@ export async function run(ctx) {
   const ckpt = ctx.checkpoint();
   // (--samples may grow on resume: the run continues to the new target)
   const planned = { nzs, pilot, evalRows, trainRows: train.rows, seed };
-  let saved = null;
-  if (ctx.resume) {
-    if (!existsSync(`${ckpt}.json`)) ctx.fail(`--resume: no checkpoint at ${ckpt}.json`);
-    saved = JSON.parse(readFileSync(`${ckpt}.json`, 'utf8'));
-    if (JSON.stringify(saved.planned) !== JSON.stringify(planned))
-      ctx.fail(
-        `--resume: the checkpoint ${ckpt}.json was made with other options (${JSON.stringify(saved.planned)})`,
-      );
-  }
+  const saved = ctx.resumed(ckpt, planned);
   const st = saved?.state ?? { points: [], selected: {}, evalSeconds: 0, trainSeconds: 0, samplesTrained: 0 };
   const points = st.points;
   const left = nzs.filter((nz) => !st.selected[nz]).length;
