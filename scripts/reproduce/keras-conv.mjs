@@ -17,7 +17,7 @@ import { fmt, headRows, int, writeText } from './common.mjs';
 export const title = "Keras-io's convolutional VAE (MNIST), against PyTorch";
 export const usage =
   '--epochs N (default 30) --pytorch beside|after|off (default beside: PyTorch trains at the same time, ' +
-  'each system on half the cores; after: on all the cores once wasm-vae is done) ' +
+  'each on --threads threads, by default half the cores; after: once wasm-vae is done, on its threads) ' +
   '--python PATH (default /usr/bin/python3)';
 export const options = {
   epochs: { type: 'string' },
@@ -69,7 +69,7 @@ export async function run(ctx) {
     ctx.fail(`--pytorch must be one of ${PYTORCH_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   const python = ctx.args.python ?? '/usr/bin/python3';
   const cores = cpus().length;
-  // beside: each system gets half the cores (at least one); otherwise wasm-vae takes --threads
+  // beside: by default each system gets half the cores (at least one thread); otherwise wasm-vae takes --threads
   const threads =
     ctx.threads === 'auto' ? (mode === 'beside' ? Math.max(1, Math.floor(cores / 2)) : 'auto') : ctx.threads;
   const seed = ctx.seed ?? 1;
@@ -90,7 +90,8 @@ export async function run(ctx) {
     : new Trainer(await VAE.create({ ...model, threads }), trainerOptions);
   const vae = trainer.vae;
   const st = saved?.state ?? { points: [] };
-  const pyThreads = mode === 'beside' ? Math.max(1, cores - vae.threads) : vae.threads;
+  // PyTorch gets as many threads as wasm-vae (beside: the other half of the cores)
+  const pyThreads = vae.threads;
 
   const bar = ctx.progress(Math.max(0, epochs - trainer.epoch) * train.rows, 'keras-conv');
   const pyArgs = [
@@ -202,7 +203,7 @@ export async function run(ctx) {
       epochs: PROTOCOL_EPOCHS,
       loss: 'sum over the minibatch of BCE + KL, reported as nats per image',
       evaluation: 'test −ELBO after each epoch, one z sample per test image',
-      peer: `bench/pytorch_keras_conv_mnist.py (the model of bench/pytorch_conv_step.py), ${mode === 'beside' ? 'at the same time, on the other half of the cores' : mode === 'after' ? 'after wasm-vae, on the same threads' : 'not run'}`,
+      peer: `bench/pytorch_keras_conv_mnist.py (the model of bench/pytorch_conv_step.py), ${mode === 'beside' ? 'at the same time, with as many threads as wasm-vae' : mode === 'after' ? 'after wasm-vae, on the same threads' : 'not run'}`,
     },
     deviations: [
       'Keras-io trains on train + test images (70,000) and reports no test loss; here the 60,000 training images train and the 10,000 test images evaluate, as the other reproductions do',
