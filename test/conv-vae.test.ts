@@ -9,11 +9,10 @@ import {
   WorkerTrainer,
   PRESETS,
   resolveModelConfig,
-  decodeSafetensors,
   type ImageVAEOptions,
   type TrainerOptions,
 } from '../dist/node.js';
-import { BUILDS, randArray } from './helpers.js';
+import { BUILDS, fingerprint, randArray } from './helpers.js';
 import { parameterCount } from '../src/config.js';
 
 /** A small conv VAE on 12×12 images: two convs, a dense layer, a reshape, two deconvs, the 3×3 deconv head. */
@@ -46,19 +45,7 @@ async function run(
   const x = randArray(96 * D, 4, 0, 1);
   const t = new Trainer(vae, { batchSize: 32, ...train });
   const h = await t.fit(x, { epochs: 2, validationData: x.subarray(0, 20 * D) });
-  const out = {
-    losses: h.epochs.map((e) => [e.loss, e.valLoss]),
-    weights: [...vae.stateDict().values()].map((v) => Array.from(v.data)),
-    evaluate: vae.evaluate(x, { samples: 2, seed: 2 }),
-    ll: Array.from(vae.logLikelihood(x.subarray(0, 3 * D), { k: 50, seed: 3 }).perRow),
-    sample: Array.from(vae.sample(10, { seed: 4 })),
-    recon: Array.from(vae.reconstruct(x.subarray(0, 10 * D), { sample: true, seed: 5 })),
-    mu: Array.from(vae.encode(x).mu),
-    state: [...decodeSafetensors(t.save()).tensors].map(([name, e]) => [
-      name,
-      Array.from(e.data as ArrayLike<number>),
-    ]),
-  };
+  const out = fingerprint(vae, h, () => t.save(), x, D, { samples: 2, k: 50, draws: 10, recon: 10 });
   vae.dispose();
   return out;
 }

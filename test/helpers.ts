@@ -9,6 +9,8 @@ import {
   type Kernels,
 } from '../src/wasm.js';
 import type { Network } from '../src/network.js';
+import type { VAE } from '../src/vae.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import type { Params } from './ref.js';
 
 /** CI is set to something other than '', '0' or 'false'. */
@@ -194,4 +196,33 @@ export function checkGrad(
     }
     expectClose(an, fd, { atol: 5e-4 * scale, rtol: 2e-3 }, `${label} ${s.name} [${idx.join(',')}]`);
   }
+}
+
+/**
+ * Everything a trained model computes, as numbers to compare bit for bit (across thread counts,
+ * builds, engines): its epoch losses, weights, evaluate, L_k per row, prior samples,
+ * reconstructions, posterior means and the file `saveTrainer` returns, called last (optimizer state and RNG
+ * streams; its metadata holds timings, which differ). `n` sets how much of each is drawn.
+ */
+export function fingerprint(
+  vae: Pick<VAE, 'stateDict' | 'evaluate' | 'logLikelihood' | 'sample' | 'reconstruct' | 'encode'>,
+  history: { epochs: { loss: number; valLoss?: number | null }[] },
+  saveTrainer: () => Uint8Array,
+  x: Float32Array,
+  D: number,
+  n: { samples: number; k: number; draws: number; recon: number },
+) {
+  return {
+    losses: history.epochs.map((e) => [e.loss, e.valLoss]),
+    weights: [...vae.stateDict().values()].map((v) => Array.from(v.data)),
+    evaluate: vae.evaluate(x, { samples: n.samples, seed: 2 }),
+    ll: Array.from(vae.logLikelihood(x.subarray(0, 3 * D), { k: n.k, seed: 3 }).perRow),
+    sample: Array.from(vae.sample(n.draws, { seed: 4 })),
+    recon: Array.from(vae.reconstruct(x.subarray(0, n.recon * D), { sample: true, seed: 5 })),
+    mu: Array.from(vae.encode(x).mu),
+    state: [...decodeSafetensors(saveTrainer()).tensors].map(([name, e]) => [
+      name,
+      Array.from(e.data as ArrayLike<number>),
+    ]),
+  };
 }

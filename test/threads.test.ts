@@ -2,16 +2,8 @@
 // on the pool, the lifecycle (dispose, errors, a program that exits by itself), and the options.
 import { describe, it, expect } from 'vitest';
 import { execFile } from 'node:child_process';
-import {
-  VAE,
-  Trainer,
-  ConfigError,
-  WasmError,
-  decodeSafetensors,
-  type VAEOptions,
-  type TrainerOptions,
-} from '../src/node.js';
-import { BUILDS, randArray } from './helpers.js';
+import { VAE, Trainer, ConfigError, WasmError, type VAEOptions, type TrainerOptions } from '../src/node.js';
+import { BUILDS, fingerprint, randArray } from './helpers.js';
 
 const THREADS = [1, 2, 3, 5]; // 5: more threads than this machine's cores
 
@@ -37,20 +29,7 @@ async function run(
   const x = randArray(150 * D, 4, 0, 1);
   const t = new Trainer(vae, { batchSize: 32, ...train });
   const h = await t.fit(x, { epochs: 2, validationData: x.subarray(0, 40 * D) });
-  const out = {
-    losses: h.epochs.map((e) => [e.loss, e.valLoss]),
-    weights: [...vae.stateDict().values()].map((v) => Array.from(v.data)),
-    evaluate: vae.evaluate(x, { samples: 3, seed: 2 }),
-    ll: Array.from(vae.logLikelihood(x.subarray(0, 3 * D), { k: 300, seed: 3 }).perRow),
-    sample: Array.from(vae.sample(50, { seed: 4 })),
-    recon: Array.from(vae.reconstruct(x.subarray(0, 20 * D), { sample: true, seed: 5 })),
-    mu: Array.from(vae.encode(x).mu),
-    // the optimizer state and RNG streams (the metadata holds timings, which differ)
-    state: [...decodeSafetensors(t.save()).tensors].map(([name, e]) => [
-      name,
-      Array.from(e.data as ArrayLike<number>),
-    ]),
-  };
+  const out = fingerprint(vae, h, () => t.save(), x, D, { samples: 3, k: 300, draws: 50, recon: 20 });
   vae.dispose();
   return out;
 }
