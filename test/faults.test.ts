@@ -324,7 +324,9 @@ describe('WorkerTrainer whose worker thread dies mid-fit', () => {
       yieldMs: 0,
       lrSchedule: { type: 'step', stepSize: 1, gamma: 0.5 },
     };
-    const E = 6;
+    // E well past the kill: the worker reports each batch asynchronously, and on a short fit (6
+    // epochs, 96 tiny steps) it could finish before the main thread handled step 39's report
+    const E = 24;
     const { wt, thread } = await workerTrainer(opts);
     await fitUntilKilled(wt, thread, (step) => step === 2 * 16 + 7, { epochs: E, validationData: V });
     // the last epoch end the worker posted before it died: epoch 2's, unless it ran on before the kill landed
